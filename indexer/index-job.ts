@@ -1,0 +1,84 @@
+import type { Embedder } from '../models/embedder.js';
+import { emptySummary, type IndexSummary } from './index-summary.js';
+import { runIndex } from './indexer.js';
+import type { IndexStore } from './store/store-types.js';
+
+export interface IndexJobOptions {
+  root: string;
+  store: IndexStore;
+  embedder: Embedder;
+  full: boolean;
+  log: (message: string) => void;
+}
+
+/**
+ * One background index run. Callers wait on it for a while and may leave; the run goes on until it
+ * finishes or `cancel()` is called. Listeners hear every progress step.
+ */
+export class IndexJob {
+  readonly startedAt = Date.now();
+  readonly done: Promise<IndexSummary>;
+  private readonly controller = new AbortController();
+  private latest: IndexSummary = emptySummary();
+  private readonly listeners = new Set<(summary: Readonly<IndexSummary>) => void>();
+  private finished = false;
+
+  constructor(options: IndexJobOptions) {
+    this.done = runIndex({
+      ...options,
+      signal: this.controller.signal,
+      onProgress: (summary) => {
+        this.latest = { ...summary, files_skipped: { ...summary.files_skipped } };
+        for (const listener of this.listeners) listener(this.latest);
+      },
+    }).then(
+      (summary) => {
+        this.finished = true;
+        this.latest = summary;
+        return summary;
+      },
+      (error: unknown) => {
+        // runIndex reports failures in its summary; anything thrown here is a bug, still reported as data.
+        this.finished = true;
+        this.latest = { ...this.latest, state: 'failed', error: `Indexing crashed: ${(error as Error)?.message ?? error}` };
+        return this.latest;
+      },
+    );
+  }
+
+  get summary(): Readonly<IndexSummary> {
+    return this.latest;
+  }
+
+  get running(): boolean {
+    return !this.finished;
+  }
+
+  cancel(): void {
+    this.controller.abort();
+  }
+
+  onProgress(listener: (summary: Readonly<IndexSummary>) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Resolves with the final summary, or with the live one (state "running") once `ms` have passed. */
+  async waitFor(ms: number, signal?: AbortSignal): Promise<Readonly<IndexSummary>> {
+    if (!this.running) return this.latest;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      onAbort = () => resolve();
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      await Promise.race([this.done, timeout]);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+    }
+    return this.latest;
+  }
+}

@@ -1,0 +1,317 @@
+import { createHash } from 'node:crypto';
+import type { Embedder } from '../models/embedder.js';
+import { CodecartoError, isAbortError, throwIfAborted } from '../models/errors.js';
+import { planBatches, type PlanItem } from './batch-planner.js';
+import { embeddingText } from './chunk.js';
+import { chunkFile } from './chunker.js';
+import { readSourceFile } from './file-reader.js';
+import { emptySummary, type IndexSummary } from './index-summary.js';
+import { languageForPath } from './languages.js';
+import type { ChunkInput, IndexStore } from './store/store-types.js';
+import { walkRepository, WalkStats, type WalkedFile } from './walker.js';
+
+export interface IndexRunOptions {
+  root: string;
+  store: IndexStore;
+  embedder: Embedder;
+  /** Re-read every file and re-embed every chunk. */
+  full?: boolean;
+  /** Token budget per chunk (counted with the embedder's tokenizer). */
+  chunkTokens?: number;
+  maxFileBytes?: number;
+  signal?: AbortSignal;
+  /** Called with the live summary whenever something moved; cheap, may be called often. */
+  onProgress?: (summary: Readonly<IndexSummary>) => void;
+  log?: (message: string) => void;
+  /** Clock for `seconds`; injectable for tests. */
+  now?: () => number;
+}
+
+/** Texts gathered before a batch plan is made: big enough to sort well, small enough to start the GPU early. */
+const PLAN_WINDOW = 1024;
+/** The HNSW file is rewritten at most this often during a run, so a crash costs a small rebuild. */
+const FLUSH_INTERVAL_MS = 60_000;
+
+interface QueuedText extends PlanItem {
+  embedText: string;
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * One incremental index run as a pipeline: the walk/read/chunk producer writes files to the store
+ * and queues texts without vectors; the embedding consumer plans length-sorted batches from the
+ * queue and keeps up to `embedder.maxParallelCalls` requests in flight; vectors are stored as
+ * each batch arrives. Removed files are dropped once the walk has seen the whole tree.
+ */
+export async function runIndex(options: IndexRunOptions): Promise<IndexSummary> {
+  const { store, embedder } = options;
+  // The producer stops when the consumer fails (and vice versa), not only when the caller cancels.
+  const inner = new AbortController();
+  const onAbort = () => inner.abort();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) inner.abort();
+  const signal = inner.signal;
+  const now = options.now ?? Date.now;
+  const log = options.log ?? (() => {});
+  const started = now();
+  const summary = emptySummary();
+  const report = () => {
+    summary.seconds = (now() - started) / 1000;
+    options.onProgress?.(summary);
+  };
+  const embeds = embedder.provider !== 'none';
+
+  if (embeds) prepareModel(store, embedder, options.full === true, log);
+
+  const queue = new Map<string, QueuedText>();
+  const inFlight = new Set<string>();
+  let producerDone = false;
+  let wake: (() => void) | null = null;
+  const notify = () => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  const enqueue = (textHash: string, embedText: string) => {
+    if (queue.has(textHash) || inFlight.has(textHash)) return;
+    const tokens = Math.min(embedder.tokenizer.count(embedText) + 2, embedder.maxInputTokens);
+    queue.set(textHash, { key: textHash, tokens, embedText });
+    summary.chunks_pending = queue.size + inFlight.size;
+    if (queue.size >= PLAN_WINDOW) notify();
+  };
+
+  if (embeds) for (const p of store.pendingTexts()) enqueue(p.textHash, p.embedText);
+
+  const producer = (async () => {
+    try {
+      await produce({ ...options, signal }, summary, embeds ? enqueue : null, report);
+    } catch (error) {
+      inner.abort();
+      throw error;
+    } finally {
+      producerDone = true;
+      notify();
+    }
+  })();
+  const consumer = embeds
+    ? consume().catch((error: unknown) => {
+        inner.abort();
+        throw error;
+      })
+    : Promise.resolve();
+
+  async function consume(): Promise<void> {
+    let lastFlush = now();
+    const running = new Set<Promise<void>>();
+    let failure: unknown = null;
+    for (;;) {
+      if (failure) throw failure;
+      throwIfAborted(signal);
+      if (queue.size < PLAN_WINDOW && !producerDone) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        continue;
+      }
+      if (queue.size === 0) {
+        if (running.size > 0) {
+          await Promise.race(running);
+          continue;
+        }
+        // Sweep: a model change mid-run or an earlier failed run can leave texts without vectors.
+        for (const p of store.pendingTexts()) enqueue(p.textHash, p.embedText);
+        if (queue.size === 0) break;
+      }
+      const window = [...queue.values()].slice(0, PLAN_WINDOW);
+      const batches = planBatches(window, {
+        maxTexts: embedder.maxBatchSize,
+        tokenBudget: embedder.tokenBudget,
+      });
+      for (const batch of batches) {
+        for (const item of batch.items) {
+          queue.delete(item.key);
+          inFlight.add(item.key);
+        }
+        while (running.size >= Math.max(1, embedder.maxParallelCalls)) await Promise.race(running);
+        if (failure) throw failure;
+        const task = embedBatch(batch.items, batch.paddedTokens)
+          .catch((error: unknown) => {
+            failure ??= error;
+          })
+          .finally(() => running.delete(task));
+        running.add(task);
+        if (now() - lastFlush > FLUSH_INTERVAL_MS) {
+          store.flushVectorIndex();
+          lastFlush = now();
+        }
+      }
+    }
+    await Promise.all(running);
+    if (failure) throw failure;
+  }
+
+  async function embedBatch(items: QueuedText[], paddedTokens: number): Promise<void> {
+    throwIfAborted(signal);
+    const { embeddings } = await embedder.embed({
+      texts: items.map((i) => i.embedText),
+      purpose: 'passage',
+      signal,
+    });
+    if (embeddings.length !== items.length) {
+      throw new CodecartoError(`The embedder returned ${embeddings.length} vectors for ${items.length} texts.`);
+    }
+    const dims = embeddings[0]?.length ?? 0;
+    if (store.getModel()?.dims !== dims || store.getModel()?.modelId !== embedder.modelId) {
+      if (store.setModel({ modelId: embedder.modelId, dims, distance: 'cosine' })) {
+        log(`index: vectors of another model or size were dropped; every chunk is re-embedded with ${embedder.modelId} (${dims} dims)`);
+      }
+    }
+    store.putVectors(items.map((item, i) => ({ textHash: item.key, vector: embeddings[i] })));
+    for (const item of items) {
+      inFlight.delete(item.key);
+      summary.tokens_embedded += item.tokens;
+    }
+    summary.chunks_embedded += items.length;
+    summary.tokens_padded += paddedTokens;
+    summary.chunks_pending = queue.size + inFlight.size;
+    report();
+  }
+
+  const results = await Promise.allSettled([producer, consumer]);
+  options.signal?.removeEventListener('abort', onAbort);
+  const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  // The root cause wins over the AbortError it caused on the other side.
+  const failed = rejected.find((r) => !isAbortError(r.reason)) ?? rejected[0];
+  // Whatever happened, what is stored stays stored and the HNSW file matches it.
+  if (embeds) {
+    try {
+      store.flushVectorIndex();
+    } catch (error) {
+      log(`index: could not write the vector index file: ${(error as Error).message}`);
+    }
+  }
+  summary.chunks_pending = embeds ? store.countPending() : 0;
+  summary.chunks_total = store.counts().chunks;
+  summary.seconds = (now() - started) / 1000;
+  if (failed) {
+    const error = failed.reason;
+    if (isAbortError(error) && options.signal?.aborted) {
+      summary.state = 'cancelled';
+    } else {
+      summary.state = 'failed';
+      summary.error = describeFailure(error, summary);
+    }
+  } else {
+    summary.state = 'done';
+  }
+  report();
+  return summary;
+}
+
+/** Drops vectors that cannot be mixed with the embedder's before anything is embedded. */
+function prepareModel(store: IndexStore, embedder: Embedder, full: boolean, log: (m: string) => void): void {
+  const recorded = store.getModel();
+  if (full) {
+    store.clearVectors();
+    return;
+  }
+  if (!recorded) return;
+  const sameModel = recorded.modelId === embedder.modelId;
+  const sameDims = embedder.dimensions === null || embedder.dimensions === recorded.dims;
+  if (!sameModel || !sameDims) {
+    log(`index: the index holds vectors of ${recorded.modelId} (${recorded.dims} dims); re-embedding everything with ${embedder.modelId}`);
+    store.clearVectors();
+  }
+}
+
+function describeFailure(error: unknown, summary: IndexSummary): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const kept = `${summary.chunks_embedded} chunk texts embedded in this run are stored; the next index embeds only the ${summary.chunks_pending} still missing.`;
+  return `${message} ${kept}`;
+}
+
+/** Walks the tree, writes changed files and their chunks, queues texts that need vectors, drops removed files. */
+async function produce(
+  options: IndexRunOptions,
+  summary: IndexSummary,
+  enqueue: ((textHash: string, embedText: string) => void) | null,
+  report: () => void,
+): Promise<void> {
+  const { store, embedder, signal } = options;
+  const catalog = store.listFiles();
+  const seen = new Set<string>();
+  const stats = new WalkStats();
+  const maxTokens = Math.min(options.chunkTokens ?? 512, embedder.maxInputTokens - 32);
+  const skip = (reason: string) => {
+    summary.files_skipped[reason] = (summary.files_skipped[reason] ?? 0) + 1;
+  };
+  let lastReport = 0;
+
+  for await (const file of walkRepository(options.root, { maxFileBytes: options.maxFileBytes, signal }, stats)) {
+    throwIfAborted(signal);
+    summary.files_scanned++;
+    const known = catalog.get(file.path);
+    if (known && !options.full && known.size === file.size && known.mtimeMs === file.mtimeMs) {
+      seen.add(file.path);
+      continue;
+    }
+    const language = languageForPath(file.path);
+    if (!language) {
+      skip('unsupported');
+      continue;
+    }
+    const indexed = await indexFile(file, language);
+    if (indexed) seen.add(file.path);
+    if (Date.now() - lastReport > 250) {
+      lastReport = Date.now();
+      report();
+    }
+  }
+  for (const [reason, count] of Object.entries(stats.skipped)) {
+    if (count > 0) summary.files_skipped[reason] = (summary.files_skipped[reason] ?? 0) + count;
+  }
+
+  const removed = [...catalog.keys()].filter((path) => !seen.has(path));
+  if (removed.length > 0) {
+    summary.chunks_deleted += store.removeFiles(removed);
+    summary.files_removed += removed.length;
+  }
+  store.collectGarbage();
+  report();
+
+  async function indexFile(file: WalkedFile, language: string): Promise<boolean> {
+    const read = await readSourceFile(file.absPath, { maxFileBytes: options.maxFileBytes });
+    if (read.kind === 'skipped') {
+      skip(read.reason);
+      return false;
+    }
+    const known = catalog.get(file.path);
+    if (known && !options.full && known.hash === read.hash) {
+      store.touchFile(file.path, read.size, read.mtimeMs);
+      return true;
+    }
+    const chunks = await chunkFile({ path: file.path, text: read.text, language }, { maxTokens, tokenizer: embedder.tokenizer });
+    const inputs: ChunkInput[] = chunks.map((chunk) => ({
+      language: chunk.language,
+      symbol: chunk.symbol,
+      kind: chunk.kind,
+      startLine: chunk.startLine,
+      endLine: chunk.endLine,
+      text: chunk.text,
+      textHash: sha256(chunk.text),
+      embedText: embeddingText(chunk),
+    }));
+    const missing = enqueue ? new Set(store.missingVectors(inputs.map((c) => c.textHash))) : new Set<string>();
+    store.upsertFile({ path: file.path, size: read.size, mtimeMs: read.mtimeMs, hash: read.hash, language }, inputs);
+    if (known) summary.files_changed++;
+    else summary.files_added++;
+    for (const input of inputs) {
+      if (missing.has(input.textHash)) enqueue!(input.textHash, input.embedText);
+      else if (enqueue) summary.chunks_reused++;
+    }
+    return true;
+  }
+}

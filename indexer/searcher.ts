@@ -1,0 +1,149 @@
+import picomatch from 'picomatch';
+import type { Embedder } from '../models/embedder.js';
+import { InvalidInputError } from '../models/errors.js';
+import type { ChunkRow, IndexStore, ScoredChunkId, SearchFilter } from './store/store-types.js';
+
+export type SearchMode = 'hybrid' | 'semantic' | 'lexical';
+
+export interface SearchRequest {
+  query: string;
+  k: number;
+  pathGlob?: string | string[];
+  language?: string[];
+  mode?: SearchMode;
+  signal?: AbortSignal;
+}
+
+export interface SearchHit {
+  path: string;
+  start_line: number;
+  end_line: number;
+  language: string;
+  symbol: string | null;
+  kind: string;
+  score: number;
+  snippet: string;
+}
+
+export interface SearchResponse {
+  results: SearchHit[];
+  /** The mode actually used (hybrid falls back to lexical when there are no usable vectors). */
+  mode: SearchMode;
+  /** Why the mode differs from the one asked for, if it does. */
+  note?: string;
+}
+
+/** Reciprocal rank fusion constant (Cormack et al.); DESIGN.md fixes it at 60. */
+export const RRF_K = 60;
+const SNIPPET_MAX_LINES = 60;
+const SNIPPET_MAX_CHARS = 4000;
+
+/** Fuses ranked lists: each id scores the sum of 1 / (RRF_K + rank) over the lists it appears in. */
+export function reciprocalRankFusion(lists: ScoredChunkId[][], k = RRF_K): ScoredChunkId[] {
+  const scores = new Map<number, number>();
+  for (const list of lists) {
+    list.forEach((hit, rank) => scores.set(hit.chunkId, (scores.get(hit.chunkId) ?? 0) + 1 / (k + rank + 1)));
+  }
+  return [...scores.entries()].map(([chunkId, score]) => ({ chunkId, score })).sort((a, b) => b.score - a.score || a.chunkId - b.chunkId);
+}
+
+/** Whether the store holds vectors this embedder can query (same model, same dims). */
+export function canSearchSemantically(store: IndexStore, embedder: Embedder): boolean {
+  if (embedder.provider === 'none') return false;
+  const model = store.getModel();
+  return !!model && model.modelId === embedder.modelId && store.counts().vectors > 0;
+}
+
+export async function search(store: IndexStore, embedder: Embedder, request: SearchRequest): Promise<SearchResponse> {
+  const semanticReady = canSearchSemantically(store, embedder);
+  let mode: SearchMode = request.mode ?? (semanticReady ? 'hybrid' : 'lexical');
+  let note: string | undefined;
+  if (mode !== 'lexical' && !semanticReady) {
+    if (request.mode === 'semantic') {
+      throw new InvalidInputError(semanticUnavailableReason(store, embedder) + ' Use mode "lexical", or run `index` with an embedding provider first.');
+    }
+    note = semanticUnavailableReason(store, embedder) + ' Searched lexically.';
+    mode = 'lexical';
+  }
+
+  const filter = buildFilter(request);
+  // Over-fetch: merging adjacent chunks and fusion both shrink the list.
+  const depth = Math.max(50, request.k * 5);
+  const lists: ScoredChunkId[][] = [];
+  if (mode !== 'semantic') lists.push(store.lexicalSearch(request.query, depth, filter));
+  if (mode !== 'lexical') {
+    const { embeddings } = await embedder.embed({ texts: [request.query], purpose: 'query', signal: request.signal });
+    lists.push(store.semanticSearch(embeddings[0], depth, filter));
+  }
+  const ranked = mode === 'hybrid' ? reciprocalRankFusion(lists) : lists[0];
+  const rows = store.getChunks(ranked.map((r) => r.chunkId));
+  const scoreOf = new Map(ranked.map((r) => [r.chunkId, r.score]));
+  const hits = mergeAdjacent(rows.map((row) => ({ row, score: scoreOf.get(row.id) ?? 0 })));
+  return { results: hits.slice(0, request.k), mode, ...(note ? { note } : {}) };
+}
+
+function semanticUnavailableReason(store: IndexStore, embedder: Embedder): string {
+  const model = store.getModel();
+  if (embedder.provider === 'none') return 'Provider "none" has no embedding model, so semantic search is unavailable.';
+  if (!model || store.counts().vectors === 0) return 'The index holds no vectors yet.';
+  return `The index holds vectors of ${model.modelId}, not of ${embedder.modelId}; run \`index\` to re-embed.`;
+}
+
+function buildFilter(request: SearchRequest): SearchFilter | undefined {
+  const globs = request.pathGlob === undefined ? [] : Array.isArray(request.pathGlob) ? request.pathGlob : [request.pathGlob];
+  const languages = request.language?.length ? request.language.map((l) => l.toLowerCase()) : undefined;
+  if (globs.length === 0 && !languages) return undefined;
+  // A glob without a slash matches at any depth, as in .gitignore ("*.ts" finds src/a.ts).
+  const matchers = globs.map((g) => picomatch(g, { dot: true, basename: !g.includes('/') }));
+  return {
+    ...(matchers.length ? { pathFilter: (path: string) => matchers.some((m) => m(path)) } : {}),
+    ...(languages ? { languages } : {}),
+  };
+}
+
+/**
+ * Hits from one file whose line ranges touch or overlap become one hit spanning both, with the
+ * better score and position; the list stays ordered by score.
+ */
+export function mergeAdjacent(hits: { row: ChunkRow; score: number }[]): SearchHit[] {
+  const merged: { hit: SearchHit; parts: ChunkRow[] }[] = [];
+  for (const { row, score } of hits) {
+    const target = merged.find(
+      (m) => m.hit.path === row.path && row.startLine <= m.hit.end_line + 1 && row.endLine >= m.hit.start_line - 1,
+    );
+    if (target) {
+      target.parts.push(row);
+      target.hit.start_line = Math.min(target.hit.start_line, row.startLine);
+      target.hit.end_line = Math.max(target.hit.end_line, row.endLine);
+      continue;
+    }
+    merged.push({
+      hit: {
+        path: row.path,
+        start_line: row.startLine,
+        end_line: row.endLine,
+        language: row.language,
+        symbol: row.symbol,
+        kind: row.kind,
+        score,
+        snippet: '',
+      },
+      parts: [row],
+    });
+  }
+  return merged.map(({ hit, parts }) => {
+    const text = parts
+      .sort((a, b) => a.startLine - b.startLine)
+      .map((p) => p.text)
+      .join('\n');
+    return { ...hit, snippet: capSnippet(text) };
+  });
+}
+
+export function capSnippet(text: string): string {
+  const lines = text.split('\n');
+  let out = lines.length > SNIPPET_MAX_LINES ? lines.slice(0, SNIPPET_MAX_LINES).join('\n') : text;
+  if (out.length > SNIPPET_MAX_CHARS) out = out.slice(0, SNIPPET_MAX_CHARS);
+  if (out.length < text.length) out += `\n… (${lines.length} lines in all; read the file for the rest)`;
+  return out;
+}

@@ -1,0 +1,455 @@
+/**
+ * The SQLite half of the index store: schema, migrations and every prepared statement. SQLite is the
+ * source of truth (files, chunks, texts, vectors, model, FTS); the HNSW graph is derived from the
+ * `vectors` table by open-store.ts. Nothing here touches HNSW.
+ */
+import { endianness } from 'node:os';
+import Database from 'better-sqlite3';
+import type { ChunkInput, ChunkRow, FileRecord, IndexedModel, PendingText, StoreCounts } from './store-types.js';
+import { pathTokenText, tokenText } from './fts-tokens.js';
+import { IndexStoreError } from './store-errors.js';
+
+export const SCHEMA_VERSION = 1;
+
+/** Meta keys the store owns; setMeta() refuses them so a caller cannot corrupt the store's records. */
+export const RESERVED_META_KEYS: ReadonlySet<string> = new Set([
+  'schema_version',
+  'model_id',
+  'model_dims',
+  'model_distance',
+  'vectors_gen',
+  'hnsw_state',
+]);
+
+/** bm25 column weights, in FTS column order (path, symbol, body): names weigh more than bodies. */
+const BM25 = 'bm25(chunks_fts, 2.0, 3.0, 1.0)';
+/** Ids per json_each batch: keeps each statement's JSON small and its plan a PK lookup per id. */
+const ID_BATCH = 500;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS files (
+  id       INTEGER PRIMARY KEY,
+  path     TEXT NOT NULL UNIQUE,
+  size     INTEGER NOT NULL,
+  mtime_ms REAL NOT NULL,
+  hash     TEXT NOT NULL,
+  language TEXT NOT NULL
+);
+
+-- One row per distinct chunk text (keyed by its sha256), however many chunks share it.
+CREATE TABLE IF NOT EXISTS texts (
+  hash       TEXT PRIMARY KEY,
+  text       TEXT NOT NULL,
+  embed_text TEXT NOT NULL
+);
+
+-- AUTOINCREMENT: a chunk id is never reused, so a stale search hit cannot name another chunk.
+CREATE TABLE IF NOT EXISTS chunks (
+  id         INTEGER PRIMARY KEY AUTOINCREMENT,
+  file_id    INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+  start_line INTEGER NOT NULL,
+  end_line   INTEGER NOT NULL,
+  symbol     TEXT,
+  kind       TEXT NOT NULL,
+  language   TEXT NOT NULL,
+  text_hash  TEXT NOT NULL REFERENCES texts(hash)
+);
+CREATE INDEX IF NOT EXISTS chunks_file_id ON chunks(file_id);
+CREATE INDEX IF NOT EXISTS chunks_text_hash ON chunks(text_hash);
+
+-- label = HNSW label. AUTOINCREMENT: labels are never reused, so an HNSW file can be matched to
+-- SQLite by (vector count, max label, generation) without reading vectors back.
+-- vector: float32 little-endian, model dims long.
+CREATE TABLE IF NOT EXISTS vectors (
+  label     INTEGER PRIMARY KEY AUTOINCREMENT,
+  text_hash TEXT NOT NULL UNIQUE REFERENCES texts(hash),
+  vector    BLOB NOT NULL
+);
+
+-- Contentless (the text lives in texts); rowid = chunks.id. Columns hold identifier-split token text.
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+  path, symbol, body,
+  content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2'
+);
+`;
+
+export interface LexicalCandidate {
+  id: number;
+  score: number;
+  path: string;
+  language: string;
+}
+
+export interface LabelChunk {
+  label: number;
+  id: number;
+  path: string;
+  language: string;
+}
+
+export interface VectorStats {
+  count: number;
+  maxLabel: number;
+  /** Bumped in every transaction that adds or removes vectors. */
+  gen: number;
+}
+
+/** Opens (creating if needed) `file` with WAL, synchronous=NORMAL and foreign keys, and migrates it. */
+export function openDatabase(file: string): Database.Database {
+  const db = new Database(file);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+function migrate(db: Database.Database): void {
+  const hasMeta = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").get() !== undefined;
+  const version = hasMeta
+    ? (db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined)?.value
+    : undefined;
+  if (version !== undefined && Number(version) !== SCHEMA_VERSION) {
+    throw new IndexStoreError(
+      `Index database has schema version ${version}, this codecarto reads version ${SCHEMA_VERSION}; ` +
+        'delete the project data directory to re-index, or use the codecarto version that wrote it.',
+    );
+  }
+  db.transaction(() => {
+    db.exec(SCHEMA);
+    db.prepare("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
+    db.prepare("INSERT OR IGNORE INTO meta(key, value) VALUES ('vectors_gen', '0')").run();
+  })();
+}
+
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+/** float32 little-endian bytes of a vector (the `vectors.vector` format). */
+export function encodeVector(vector: Float32Array): Buffer {
+  if (LITTLE_ENDIAN) return Buffer.from(Float32Array.from(vector).buffer);
+  const buf = Buffer.allocUnsafe(vector.length * 4);
+  for (let i = 0; i < vector.length; i++) buf.writeFloatLE(vector[i], i * 4);
+  return buf;
+}
+
+export function decodeVector(blob: Buffer): Float32Array {
+  if (blob.length % 4 !== 0) throw new IndexStoreError(`Stored vector blob of ${blob.length} bytes is not float32 data`);
+  if (LITTLE_ENDIAN) {
+    // Copy: the blob's byteOffset need not be 4-aligned.
+    return new Float32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.length));
+  }
+  const out = new Float32Array(blob.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = blob.readFloatLE(i * 4);
+  return out;
+}
+
+function prepareStatements(db: Database.Database) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    getMeta: p('SELECT value FROM meta WHERE key = ?').pluck(),
+    setMeta: p('INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+    deleteMeta: p('DELETE FROM meta WHERE key = ?'),
+    bumpGen: p("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'vectors_gen'"),
+
+    listFiles: p('SELECT path, size, mtime_ms AS mtimeMs, hash, language FROM files'),
+    upsertFile: p(
+      `INSERT INTO files(path, size, mtime_ms, hash, language) VALUES (@path, @size, @mtimeMs, @hash, @language)
+       ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ms = excluded.mtime_ms,
+         hash = excluded.hash, language = excluded.language
+       RETURNING id`,
+    ).pluck(),
+    touchFile: p('UPDATE files SET size = ?, mtime_ms = ? WHERE path = ?'),
+    fileId: p('SELECT id FROM files WHERE path = ?').pluck(),
+    deleteFile: p('DELETE FROM files WHERE id = ?'),
+    deleteFtsOfFile: p('DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE file_id = ?)'),
+    deleteChunksOfFile: p('DELETE FROM chunks WHERE file_id = ?'),
+    insertText: p('INSERT INTO texts(hash, text, embed_text) VALUES (?, ?, ?) ON CONFLICT(hash) DO NOTHING'),
+    insertChunk: p(
+      `INSERT INTO chunks(file_id, start_line, end_line, symbol, kind, language, text_hash)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    insertFts: p('INSERT INTO chunks_fts(rowid, path, symbol, body) VALUES (?, ?, ?, ?)'),
+
+    orphanVectorLabels: p(
+      'SELECT label FROM vectors v WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.text_hash = v.text_hash)',
+    ).pluck(),
+    deleteOrphanVectors: p(
+      'DELETE FROM vectors WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.text_hash = vectors.text_hash)',
+    ),
+    deleteOrphanTexts: p('DELETE FROM texts WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.text_hash = texts.hash)'),
+
+    pendingTexts: p(
+      `SELECT t.hash AS textHash, t.embed_text AS embedText FROM texts t
+       WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.text_hash = t.hash)
+         AND EXISTS (SELECT 1 FROM chunks c WHERE c.text_hash = t.hash)
+       ORDER BY t.hash LIMIT ?`,
+    ),
+    countPending: p(
+      `SELECT count(*) FROM texts t
+       WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.text_hash = t.hash)
+         AND EXISTS (SELECT 1 FROM chunks c WHERE c.text_hash = t.hash)`,
+    ).pluck(),
+    insertVector: p(
+      `INSERT INTO vectors(text_hash, vector) SELECT @hash, @vector
+       WHERE EXISTS (SELECT 1 FROM chunks c WHERE c.text_hash = @hash)
+       ON CONFLICT(text_hash) DO NOTHING
+       RETURNING label`,
+    ).pluck(),
+    missingVectors: p(
+      'SELECT j.value FROM json_each(?) j WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.text_hash = j.value)',
+    ).pluck(),
+    deleteAllVectors: p('DELETE FROM vectors'),
+    vectorStats: p(
+      `SELECT count(*) AS count, coalesce(max(label), 0) AS maxLabel,
+         (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'vectors_gen') AS gen FROM vectors`,
+    ),
+    iterateVectors: p('SELECT label, vector FROM vectors ORDER BY label'),
+
+    lexical: p(
+      `SELECT c.id AS id, -m.r AS score, f.path AS path, c.language AS language
+       FROM (SELECT rowid AS id, ${BM25} AS r FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY r LIMIT ?) m
+       JOIN chunks c ON c.id = m.id
+       JOIN files f ON f.id = c.file_id
+       ORDER BY m.r, c.id`,
+    ),
+    chunksOfLabels: p(
+      `SELECT v.label AS label, c.id AS id, f.path AS path, c.language AS language
+       FROM json_each(?) j
+       JOIN vectors v ON v.label = j.value
+       JOIN chunks c ON c.text_hash = v.text_hash
+       JOIN files f ON f.id = c.file_id`,
+    ),
+    getChunks: p(
+      `SELECT c.id AS id, f.path AS path, c.language AS language, c.symbol AS symbol, c.kind AS kind,
+         c.start_line AS startLine, c.end_line AS endLine, c.text_hash AS textHash, t.text AS text
+       FROM json_each(?) j
+       JOIN chunks c ON c.id = j.value
+       JOIN files f ON f.id = c.file_id
+       JOIN texts t ON t.hash = c.text_hash`,
+    ),
+    counts: p(
+      `SELECT (SELECT count(*) FROM files) AS files,
+         (SELECT count(*) FROM chunks) AS chunks,
+         (SELECT count(*) FROM chunks c WHERE EXISTS (SELECT 1 FROM vectors v WHERE v.text_hash = c.text_hash))
+           AS chunksWithVectors,
+         (SELECT count(DISTINCT text_hash) FROM chunks) AS texts,
+         (SELECT count(*) FROM vectors) AS vectors`,
+    ),
+  };
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+/** All SQL of the index store, as prepared statements and small transactions. */
+export class SqliteStore {
+  readonly db: Database.Database;
+  private readonly s: Statements;
+
+  constructor(db: Database.Database) {
+    this.db = db;
+    this.s = prepareStatements(db);
+  }
+
+  getMeta(key: string): string | null {
+    return (this.s.getMeta.get(key) as string | undefined) ?? null;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.s.setMeta.run(key, value);
+  }
+
+  deleteMeta(key: string): void {
+    this.s.deleteMeta.run(key);
+  }
+
+  getModel(): IndexedModel | null {
+    const modelId = this.getMeta('model_id');
+    const dims = this.getMeta('model_dims');
+    if (modelId === null || dims === null) return null;
+    return { modelId, dims: Number(dims), distance: 'cosine' };
+  }
+
+  /** Records the model; when `dropVectors`, deletes every vector in the same transaction. */
+  writeModel(model: IndexedModel, dropVectors: boolean): void {
+    this.db.transaction(() => {
+      if (dropVectors) this.deleteAllVectorsInTx();
+      this.setMeta('model_id', model.modelId);
+      this.setMeta('model_dims', String(model.dims));
+      this.setMeta('model_distance', model.distance);
+    })();
+  }
+
+  deleteAllVectors(): void {
+    this.db.transaction(() => this.deleteAllVectorsInTx())();
+  }
+
+  private deleteAllVectorsInTx(): void {
+    if (this.s.deleteAllVectors.run().changes > 0) this.s.bumpGen.run();
+  }
+
+  listFiles(): Map<string, FileRecord> {
+    const out = new Map<string, FileRecord>();
+    for (const row of this.s.listFiles.all() as FileRecord[]) out.set(row.path, row);
+    return out;
+  }
+
+  upsertFile(file: FileRecord, chunks: ChunkInput[]): void {
+    const pathTokens = pathTokenText(file.path);
+    this.db.transaction(() => {
+      const fileId = this.s.upsertFile.get(file) as number;
+      this.s.deleteFtsOfFile.run(fileId);
+      this.s.deleteChunksOfFile.run(fileId);
+      const bodyTokens = new Map<string, string>();
+      for (const chunk of chunks) {
+        this.s.insertText.run(chunk.textHash, chunk.text, chunk.embedText);
+        const id = this.s.insertChunk.run(
+          fileId,
+          chunk.startLine,
+          chunk.endLine,
+          chunk.symbol,
+          chunk.kind,
+          chunk.language,
+          chunk.textHash,
+        ).lastInsertRowid;
+        let body = bodyTokens.get(chunk.textHash);
+        if (body === undefined) {
+          body = tokenText(chunk.text);
+          bodyTokens.set(chunk.textHash, body);
+        }
+        this.s.insertFts.run(id, pathTokens, chunk.symbol ? tokenText(chunk.symbol) : '', body);
+      }
+    })();
+  }
+
+  touchFile(path: string, size: number, mtimeMs: number): void {
+    this.s.touchFile.run(size, mtimeMs, path);
+  }
+
+  /** Deletes files with their chunks (cascade) and FTS rows; returns the number of chunks deleted. */
+  removeFiles(paths: string[]): number {
+    return this.db.transaction(() => {
+      let removed = 0;
+      for (const path of paths) {
+        const id = this.s.fileId.get(path) as number | undefined;
+        if (id === undefined) continue;
+        this.s.deleteFtsOfFile.run(id);
+        removed += this.s.deleteChunksOfFile.run(id).changes;
+        this.s.deleteFile.run(id);
+      }
+      return removed;
+    })();
+  }
+
+  /** Deletes unreferenced texts and their vectors; returns the texts deleted and the vector labels removed. */
+  collectGarbage(): { texts: number; labels: number[] } {
+    return this.db.transaction(() => {
+      const labels = this.s.orphanVectorLabels.all() as number[];
+      if (labels.length > 0) {
+        this.s.deleteOrphanVectors.run();
+        this.s.bumpGen.run();
+      }
+      const texts = this.s.deleteOrphanTexts.run().changes;
+      return { texts, labels };
+    })();
+  }
+
+  pendingTexts(limit?: number): PendingText[] {
+    const n = limit === undefined ? -1 : Math.max(0, Math.floor(limit));
+    return this.s.pendingTexts.all(n) as PendingText[];
+  }
+
+  countPending(): number {
+    return this.s.countPending.get() as number;
+  }
+
+  /** The hashes among `textHashes` without a stored vector, in the order given. */
+  missingVectors(textHashes: string[]): string[] {
+    const out: string[] = [];
+    for (let i = 0; i < textHashes.length; i += ID_BATCH) {
+      const batch = JSON.stringify(textHashes.slice(i, i + ID_BATCH));
+      for (const hash of this.s.missingVectors.all(batch) as string[]) out.push(hash);
+    }
+    return out;
+  }
+
+  /**
+   * Inserts vectors for hashes still referenced by a chunk and without a vector (others are skipped), in
+   * one transaction; returns the labels assigned with their vectors, in input order.
+   */
+  insertVectors(items: { textHash: string; vector: Float32Array }[]): { labels: number[]; vectors: Float32Array[] } {
+    return this.db.transaction(() => {
+      const labels: number[] = [];
+      const vectors: Float32Array[] = [];
+      for (const item of items) {
+        const label = this.s.insertVector.get({ hash: item.textHash, vector: encodeVector(item.vector) }) as
+          | number
+          | undefined;
+        if (label === undefined) continue;
+        labels.push(label);
+        vectors.push(item.vector);
+      }
+      if (labels.length > 0) this.s.bumpGen.run();
+      return { labels, vectors };
+    })();
+  }
+
+  vectorStats(): VectorStats {
+    return this.s.vectorStats.get() as VectorStats;
+  }
+
+  /** Every stored vector in label order, streamed (the caller must not write to the DB meanwhile). */
+  *iterateVectors(): IterableIterator<{ label: number; vector: Float32Array }> {
+    for (const row of this.s.iterateVectors.iterate() as IterableIterator<{ label: number; vector: Buffer }>) {
+      yield { label: row.label, vector: decodeVector(row.vector) };
+    }
+  }
+
+  /** The `limit` best bm25 matches of a MATCH expression, best first, score = -bm25 (higher is better). */
+  lexical(match: string, limit: number): LexicalCandidate[] {
+    return this.s.lexical.all(match, limit) as LexicalCandidate[];
+  }
+
+  /** Every chunk whose text has one of these vector labels (a label can map to several chunks). */
+  chunksOfLabels(labels: number[]): LabelChunk[] {
+    const out: LabelChunk[] = [];
+    for (let i = 0; i < labels.length; i += ID_BATCH) {
+      const batch = JSON.stringify(labels.slice(i, i + ID_BATCH));
+      for (const row of this.s.chunksOfLabels.all(batch) as LabelChunk[]) out.push(row);
+    }
+    return out;
+  }
+
+  getChunks(ids: number[]): ChunkRow[] {
+    const byId = new Map<number, ChunkRow>();
+    const unique = [...new Set(ids)];
+    for (let i = 0; i < unique.length; i += ID_BATCH) {
+      const batch = JSON.stringify(unique.slice(i, i + ID_BATCH));
+      for (const row of this.s.getChunks.all(batch) as ChunkRow[]) byId.set(row.id, row);
+    }
+    const out: ChunkRow[] = [];
+    for (const id of ids) {
+      const row = byId.get(id);
+      if (row) out.push(row);
+    }
+    return out;
+  }
+
+  counts(): StoreCounts {
+    return this.s.counts.get() as StoreCounts;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,118 @@
+/** Shapes the index store reads and writes. SQLite is the source of truth; HNSW is derived from it. */
+
+export interface FileRecord {
+  path: string;
+  size: number;
+  mtimeMs: number;
+  /** sha256 hex of the file's bytes. */
+  hash: string;
+  language: string;
+}
+
+export interface ChunkInput {
+  language: string;
+  symbol: string | null;
+  kind: string;
+  startLine: number;
+  endLine: number;
+  /** The chunk's code. Stored once per distinct text, keyed by textHash. */
+  text: string;
+  /** sha256 hex of `text` (the vector cache key, so a renamed file's chunks reuse their vectors). */
+  textHash: string;
+  /** The text the embedder should see (header + code). Stored beside the text for embedding later. */
+  embedText: string;
+}
+
+export interface ChunkRow {
+  id: number;
+  path: string;
+  language: string;
+  symbol: string | null;
+  kind: string;
+  startLine: number;
+  endLine: number;
+  textHash: string;
+  text: string;
+}
+
+export interface PendingText {
+  textHash: string;
+  /** Header + code, as sent to the embedder. */
+  embedText: string;
+}
+
+export interface IndexedModel {
+  modelId: string;
+  dims: number;
+  distance: 'cosine';
+}
+
+export interface StoreCounts {
+  files: number;
+  chunks: number;
+  /** Chunks whose text has a vector. */
+  chunksWithVectors: number;
+  /** Distinct chunk texts. */
+  texts: number;
+  vectors: number;
+}
+
+export interface SearchFilter {
+  /** Keep only chunks whose path matches this predicate. */
+  pathFilter?: (path: string) => boolean;
+  /** Keep only chunks in these languages. */
+  languages?: string[];
+}
+
+export interface ScoredChunkId {
+  chunkId: number;
+  /** Higher is better (BM25 negated for lexical, 1 - cosine distance for semantic). */
+  score: number;
+}
+
+/**
+ * The project's index: SQLite (WAL) holds files, chunks, chunk texts (once per distinct text), vectors
+ * and the model; an FTS5 table serves lexical search; an HNSW index derived from the vectors serves
+ * semantic search and is rebuilt from SQLite when missing or inconsistent.
+ */
+export interface IndexStore {
+  readonly dataDir: string;
+
+  /** The model whose vectors this index holds, or null before the first vector. */
+  getModel(): IndexedModel | null;
+  /** Records the model. A different model id or dims first drops every vector; returns true if it did. */
+  setModel(model: IndexedModel): boolean;
+  /** Drops all vectors (SQLite rows and the HNSW index); chunks and texts stay. */
+  clearVectors(): void;
+
+  /** Every indexed file, keyed by path. */
+  listFiles(): Map<string, FileRecord>;
+  /** One transaction: the file's row and all its chunks (FTS rows too) are replaced; new texts are stored. */
+  upsertFile(file: FileRecord, chunks: ChunkInput[]): void;
+  /** Records a new size/mtime for a file whose content hash did not change. */
+  touchFile(path: string, size: number, mtimeMs: number): void;
+  /** Removes files with their chunks and FTS rows; returns the number of chunks deleted. */
+  removeFiles(paths: string[]): number;
+  /** Deletes texts no chunk references any more, with their vectors (marked deleted in HNSW). */
+  collectGarbage(): number;
+
+  /** Texts referenced by some chunk that have no vector yet, in a stable order. */
+  pendingTexts(limit?: number): PendingText[];
+  countPending(): number;
+  /** The hashes among `textHashes` that have no stored vector. */
+  missingVectors(textHashes: string[]): string[];
+  /** Stores vectors (one SQLite transaction), then adds them to HNSW. Unknown or already-stored hashes are ignored. */
+  putVectors(items: { textHash: string; vector: Float32Array }[]): void;
+  /** Writes the HNSW file atomically and records that it matches SQLite. */
+  flushVectorIndex(): void;
+
+  lexicalSearch(query: string, k: number, filter?: SearchFilter): ScoredChunkId[];
+  semanticSearch(vector: Float32Array, k: number, filter?: SearchFilter): ScoredChunkId[];
+  /** Rows for chunk ids, in the order given; unknown ids are skipped. */
+  getChunks(ids: number[]): ChunkRow[];
+  counts(): StoreCounts;
+  /** Meta key/value for the caller's own records (project settings, last index time). */
+  getMeta(key: string): string | null;
+  setMeta(key: string, value: string): void;
+  close(): void;
+}

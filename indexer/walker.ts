@@ -1,0 +1,320 @@
+/**
+ * Repository walker: yields the files worth indexing under a root, in a deterministic order.
+ *
+ * Contract:
+ * - Depth-first; within each directory entries are visited in UTF-16 code-unit order of their names,
+ *   so the same tree always yields the same sequence on every platform and locale.
+ * - Only names and `stat` results are consulted; no file is ever opened (secrets and FIFOs stay shut).
+ *   The one exception is reading `.gitignore`, `.codecartoignore` and `.git/info/exclude`.
+ * - Every entry that is not yielded is counted once in `stats`, under the first reason that applies,
+ *   in this order: default_excluded, ignored, secret, then type/link/size/permission checks.
+ * - Ignored and excluded directories are counted once and never descended into.
+ */
+import { constants as fsConstants, type Dirent, type Stats } from 'node:fs';
+import { access, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import path from 'node:path';
+import ignore, { type Ignore } from 'ignore';
+import { AbortError } from '../models/errors.js';
+
+export interface WalkedFile {
+  /** Repo-relative, forward slashes; for a followed symlink, the link's path, not its target's. */
+  path: string;
+  absPath: string;
+  size: number;
+  mtimeMs: number;
+}
+
+export type SkipReason =
+  | 'ignored'
+  | 'default_excluded'
+  | 'secret'
+  | 'too_large'
+  | 'symlink_outside_root'
+  | 'symlink_loop'
+  | 'unreadable'
+  | 'not_regular';
+
+export interface WalkOptions {
+  /** Files larger than this (by stat) are skipped as 'too_large'. Default 1,000,000. */
+  maxFileBytes?: number;
+  /** Checked before each directory read; aborting makes the generator throw AbortError. */
+  signal?: AbortSignal;
+}
+
+export const DEFAULT_MAX_FILE_BYTES = 1_000_000;
+
+/** Counts of entries the walk chose not to yield, by reason. */
+export class WalkStats {
+  skipped: Record<SkipReason, number> = {
+    ignored: 0,
+    default_excluded: 0,
+    secret: 0,
+    too_large: 0,
+    symlink_outside_root: 0,
+    symlink_loop: 0,
+    unreadable: 0,
+    not_regular: 0,
+  };
+
+  add(reason: SkipReason): void {
+    this.skipped[reason]++;
+  }
+}
+
+// Generated, vendored or tool-private directories; matched by name at any depth below the root.
+const EXCLUDED_DIR_NAMES = new Set([
+  '.git', '.hg', '.svn', '.bzr',
+  'node_modules', 'bower_components',
+  '.venv', 'venv', '__pycache__', '.tox', '.mypy_cache', '.pytest_cache',
+  'target', 'build', 'dist', 'out', '.next', '.nuxt', 'coverage', '.gradle', '.idea',
+]);
+
+const EXCLUDED_FILE_NAMES = new Set([
+  'package-lock.json', 'npm-shrinkwrap.json', 'yarn.lock', 'pnpm-lock.yaml', 'bun.lockb',
+  'Cargo.lock', 'poetry.lock', 'Gemfile.lock', 'composer.lock', 'go.sum',
+]);
+
+// Lock files and bundler output: machine-written, large, and noise in search results.
+const EXCLUDED_FILE_SUFFIXES = [
+  '.lock', '.min.js', '.min.mjs', '.min.cjs', '.min.css', '.map', '.bundle.js', '-bundle.js', '.chunk.js',
+];
+
+const SECRET_NAMES = new Set([
+  '.env', '.npmrc', '.pypirc', '.netrc', '_netrc', '.pgpass', '.git-credentials', 'credentials',
+  'credentials.json', '.htpasswd', 'secrets.yml', 'secrets.yaml', 'secrets.json',
+]);
+const SECRET_SUFFIXES = ['.pem', '.key', '.p12', '.pfx', '.keystore', '.jks', '-credentials.json'];
+const SECRET_PREFIXES = ['.env.', 'id_rsa', 'id_dsa', 'id_ecdsa', 'id_ed25519'];
+
+/**
+ * True when the file's name marks it as likely to hold credentials. Only the last path segment is
+ * looked at, so repo-relative and absolute paths both work. Case-insensitive, to err on the safe side.
+ */
+export function isSecretPath(relPath: string): boolean {
+  const slash = Math.max(relPath.lastIndexOf('/'), relPath.lastIndexOf('\\'));
+  const name = relPath.slice(slash + 1).toLowerCase();
+  if (SECRET_NAMES.has(name)) return true;
+  if (SECRET_SUFFIXES.some((s) => name.endsWith(s))) return true;
+  return SECRET_PREFIXES.some((p) => name.startsWith(p));
+}
+
+function isDefaultExcluded(name: string, isDir: boolean): boolean {
+  if (isDir) return EXCLUDED_DIR_NAMES.has(name);
+  return EXCLUDED_FILE_NAMES.has(name) || EXCLUDED_FILE_SUFFIXES.some((s) => name.endsWith(s));
+}
+
+/** One directory's ignore files, matched against paths relative to that directory. */
+interface RuleLevel {
+  /** Repo-relative directory the patterns are anchored at; '' for the root. */
+  base: string;
+  matcher: Ignore;
+}
+
+const IGNORE_FILE_NAMES = ['.gitignore', '.codecartoignore'];
+// Git matches case-insensitively only where the file system does.
+const IGNORE_CASE = process.platform === 'darwin' || process.platform === 'win32';
+// An ignore file bigger than this is almost certainly not hand-written rules; skip rather than parse it.
+const MAX_IGNORE_FILE_BYTES = 1_000_000;
+
+/**
+ * Git precedence: a deeper ignore file overrides a shallower one, and within a level the last
+ * matching pattern wins. Levels run outermost first, so the last verdict that speaks decides.
+ */
+function isIgnored(levels: readonly RuleLevel[], relPath: string, isDir: boolean): boolean {
+  let ignored = false;
+  for (const level of levels) {
+    const sub = level.base === '' ? relPath : relPath.slice(level.base.length + 1);
+    const verdict = level.matcher.test(isDir ? `${sub}/` : sub);
+    if (verdict.ignored) ignored = true;
+    else if (verdict.unignored) ignored = false;
+  }
+  return ignored;
+}
+
+async function readRulesFile(absPath: string): Promise<string | undefined> {
+  try {
+    const info = await stat(absPath);
+    if (!info.isFile() || info.size > MAX_IGNORE_FILE_BYTES) return undefined;
+    return await readFile(absPath, 'utf8');
+  } catch {
+    return undefined; // An unreadable ignore file is treated as absent, as git does.
+  }
+}
+
+/** Reads the given ignore files in order (later ones take precedence) into one level anchored at `base`. */
+async function loadRuleLevel(absPaths: readonly string[], base: string): Promise<RuleLevel | undefined> {
+  const texts: string[] = [];
+  for (const file of absPaths) {
+    const text = await readRulesFile(file);
+    if (text !== undefined) texts.push(text);
+  }
+  if (texts.length === 0) return undefined;
+  const matcher = ignore({ ignorecase: IGNORE_CASE });
+  for (const text of texts) matcher.add(text);
+  return { base, matcher };
+}
+
+const processUid = process.getuid?.();
+const processGids = new Set([process.getgid?.(), ...(process.getgroups?.() ?? [])]);
+
+/**
+ * A cheap read-permission check from stat's mode bits, so the common readable file costs no extra
+ * syscall. It can only err towards "maybe not", which the caller confirms with access().
+ */
+function permitsRead(info: Stats): boolean {
+  if (processUid === undefined || processUid === 0) return true; // Windows, or root
+  if (info.uid === processUid) return (info.mode & 0o400) !== 0;
+  if (processGids.has(info.gid)) return (info.mode & 0o040) !== 0;
+  return (info.mode & 0o004) !== 0;
+}
+
+interface Frame {
+  abs: string;
+  rel: string;
+  levels: readonly RuleLevel[];
+  entries: Dirent[];
+  /** Real path of this directory; a child's is this plus its name unless the child is a link. */
+  real: string;
+  /** Classifications already started for entries[0..started), consumed in order from the front. */
+  ahead: Promise<Classified>[];
+  started: number;
+}
+
+// Entries classified concurrently per directory: stat latency, not CPU, bounds the walk, and a small
+// window keeps the thread pool free for the reader and chunkers running beside us.
+const LOOKAHEAD = 16;
+
+type Classified =
+  | { kind: 'dir'; abs: string; rel: string; real: string }
+  | { kind: 'file'; abs: string; rel: string; info: Stats }
+  | { kind: 'skip'; reason: SkipReason };
+
+function isInside(realRoot: string, real: string): boolean {
+  return real === realRoot || real.startsWith(realRoot.endsWith(path.sep) ? realRoot : realRoot + path.sep);
+}
+
+function errorCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+}
+
+/**
+ * Yields every indexable file under `root`. The root itself is never subject to the default
+ * excludes, so a package inside node_modules can be walked by passing its directory as the root.
+ * Patterns from `.git/info/exclude` (at the root only), and from `.gitignore` and `.codecartoignore`
+ * at any level, apply to their own subtree; ignore files above the root are not consulted.
+ */
+export async function* walkRepository(root: string, options: WalkOptions, stats: WalkStats): AsyncGenerator<WalkedFile> {
+  const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  const signal = options.signal;
+  const rootAbs = path.resolve(root);
+  const realRoot = await realpath(rootAbs);
+  // Real paths of directories already walked: a link to one of them is a loop or a duplicate.
+  const visited = new Set<string>([realRoot]);
+
+  const stack: Frame[] = [];
+  const rootFrame = await openFrame(rootAbs, '', realRoot, []);
+  if (rootFrame) stack.push(rootFrame);
+
+  async function openFrame(abs: string, rel: string, real: string, parentLevels: readonly RuleLevel[]): Promise<Frame | undefined> {
+    if (signal?.aborted) throw new AbortError();
+    let entries: Dirent[];
+    try {
+      entries = await readdir(abs, { withFileTypes: true });
+    } catch {
+      stats.add('unreadable');
+      return undefined;
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    // Only read ignore files the listing shows: no extra syscalls in directories without one.
+    const ruleFiles = IGNORE_FILE_NAMES.filter((name) => entries.some((e) => e.name === name && !e.isDirectory())).map((name) =>
+      path.join(abs, name),
+    );
+    // .git/info/exclude ranks below the root's own ignore files, so it is read first.
+    if (rel === '') ruleFiles.unshift(path.join(abs, '.git', 'info', 'exclude'));
+    const level = ruleFiles.length > 0 ? await loadRuleLevel(ruleFiles, rel) : undefined;
+    return { abs, rel, real, levels: level ? [...parentLevels, level] : parentLevels, entries, ahead: [], started: 0 };
+  }
+
+  async function classify(frame: Frame, entry: Dirent, parentReal: string): Promise<Classified> {
+    const abs = path.join(frame.abs, entry.name);
+    const rel = frame.rel === '' ? entry.name : `${frame.rel}/${entry.name}`;
+    let isDir = entry.isDirectory();
+    let info: Stats | undefined;
+    if (entry.isSymbolicLink()) {
+      try {
+        info = await stat(abs);
+      } catch (err) {
+        // ELOOP: a chain of links that leads back to itself; anything else is a dangling link.
+        return skip(errorCode(err) === 'ELOOP' ? 'symlink_loop' : 'unreadable');
+      }
+      isDir = info.isDirectory();
+    }
+    if (isDefaultExcluded(entry.name, isDir)) return skip('default_excluded');
+    if (isIgnored(frame.levels, rel, isDir)) return skip('ignored');
+    if (!isDir && isSecretPath(entry.name)) return skip('secret');
+
+    let real = path.join(parentReal, entry.name);
+    if (entry.isSymbolicLink()) {
+      try {
+        real = await realpath(abs);
+      } catch {
+        return skip('unreadable');
+      }
+      if (!isInside(realRoot, real)) return skip('symlink_outside_root');
+      // A link named innocently may still point at a secret.
+      if (!isDir && isSecretPath(real)) return skip('secret');
+    }
+    if (isDir) return { kind: 'dir', abs, rel, real };
+    if (!info) {
+      if (!entry.isFile()) return skip('not_regular');
+      try {
+        info = await stat(abs);
+      } catch {
+        return skip('unreadable');
+      }
+    }
+    if (!info.isFile()) return skip('not_regular');
+    if (info.size > maxFileBytes) return skip('too_large');
+    if (!permitsRead(info)) {
+      // The mode bits say no; ask the kernel, which also knows about ACLs and privileges.
+      try {
+        await access(abs, fsConstants.R_OK);
+      } catch {
+        return skip('unreadable');
+      }
+    }
+    return { kind: 'file', abs, rel, info };
+  }
+
+  function skip(reason: SkipReason): Classified {
+    stats.add(reason);
+    return { kind: 'skip', reason };
+  }
+
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1];
+    while (frame.started < frame.entries.length && frame.ahead.length < LOOKAHEAD) {
+      const pending = classify(frame, frame.entries[frame.started++], frame.real);
+      pending.catch(() => undefined); // Rethrown when awaited; this only stops an unhandled-rejection report.
+      frame.ahead.push(pending);
+    }
+    const next = frame.ahead.shift();
+    if (next === undefined) {
+      stack.pop();
+      continue;
+    }
+    const result = await next;
+    if (result.kind === 'file') {
+      yield { path: result.rel, absPath: result.abs, size: result.info.size, mtimeMs: result.info.mtimeMs };
+    } else if (result.kind === 'dir') {
+      // Checked here, in walk order, not in classify: two links in one window may share a target.
+      if (visited.has(result.real)) {
+        stats.add('symlink_loop');
+        continue;
+      }
+      visited.add(result.real);
+      const child = await openFrame(result.abs, result.rel, result.real, frame.levels);
+      if (child) stack.push(child);
+    }
+  }
+}

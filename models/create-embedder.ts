@@ -1,0 +1,54 @@
+import { resolve } from 'node:path';
+import type { Embedder, ProviderName } from './embedder.js';
+import { InvalidInputError } from './errors.js';
+
+/** What a project says about its embedder; mirrors set_project's arguments. */
+export interface EmbedderSettings {
+  provider: ProviderName;
+  dgx_endpoint?: string;
+  batch_size?: number;
+  model?: string;
+  base_url?: string;
+  api_key_env?: string;
+  device?: 'cuda' | 'cpu' | 'auto';
+}
+
+/**
+ * Builds the embedder a project's settings describe. Providers load lazily so that `none` and `dgx`
+ * never load onnxruntime-node. API keys are read here, at the edge, from the named variable.
+ */
+export async function createEmbedder(settings: EmbedderSettings, log: (message: string) => void, env: NodeJS.ProcessEnv = process.env): Promise<Embedder> {
+  const apiKey = readApiKey(settings, env);
+  switch (settings.provider) {
+    case 'none': {
+      const { NoneEmbedder } = await import('./none-embedder.js');
+      return new NoneEmbedder();
+    }
+    case 'dgx': {
+      const { DgxEmbedder } = await import('./dgx-embedder.js');
+      return new DgxEmbedder({ endpoint: settings.dgx_endpoint!, batchSize: settings.batch_size, apiKey, log });
+    }
+    case 'openai': {
+      const { OpenAIEmbedder } = await import('./openai-embedder.js');
+      return new OpenAIEmbedder({ baseUrl: settings.base_url!, model: settings.model!, batchSize: settings.batch_size, apiKey, log });
+    }
+    case 'onnx': {
+      const { OnnxEmbedder } = await import('./onnx-embedder.js');
+      return OnnxEmbedder.create({
+        modelDir: resolve(settings.model!),
+        device: settings.device ?? 'auto',
+        maxBatchSize: settings.batch_size,
+        log,
+      });
+    }
+  }
+}
+
+function readApiKey(settings: EmbedderSettings, env: NodeJS.ProcessEnv): string | undefined {
+  if (!settings.api_key_env) return undefined;
+  const key = env[settings.api_key_env];
+  if (!key) {
+    throw new InvalidInputError(`api_key_env names ${settings.api_key_env}, but that environment variable is not set in the server's environment; set it where the MCP server is started.`);
+  }
+  return key;
+}

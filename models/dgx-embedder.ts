@@ -1,0 +1,110 @@
+import { z } from 'zod';
+import type { EmbedPurpose } from './embedder.js';
+import { HttpEmbedder, type RawVectors } from './http-embedder.js';
+import { loadMistralTokenizer } from './hf-tokenizer.js';
+import type { TextTokenizer } from './tokenizer.js';
+import type { BackoffOptions } from './backoff.js';
+import { InvalidEmbeddingResponseError } from './errors.js';
+
+/** NV-Embed-v2's retrieval instruction, adapted to code search. */
+export const DEFAULT_CODE_SEARCH_INSTRUCTION = 'Given a code search query, retrieve relevant code snippets that answer the query';
+
+export interface DgxEmbedderOptions {
+  /** Full URL of the seed-protocol endpoint, e.g. http://192.168.1.159:8080/embed. */
+  endpoint: string;
+  /** Most texts per request, 1..512 (default 32). An upper bound: it shrinks after out-of-memory failures. */
+  batchSize?: number;
+  /** Padded tokens (texts x longest) per request the planner aims for (default 48 x 512 = 24,576). */
+  tokenBudget?: number;
+  /** Per request (default 120 s: NV-Embed on a GB10 takes seconds per batch). */
+  requestTimeoutMs?: number;
+  /** How long to keep retrying an endpoint that refuses connections (default 120 s). */
+  retryWindowMs?: number;
+  /** `embed` calls the indexer may keep in flight (default 2: one computing, one uploading). */
+  maxParallelCalls?: number;
+  fetch?: typeof fetch;
+  /** Model name for the model id (default nvidia/NV-Embed-v2). */
+  model?: string;
+  /** Known vector size; otherwise the first answer fixes it. */
+  dims?: number;
+  /** Task instruction for queries (default: DEFAULT_CODE_SEARCH_INSTRUCTION). */
+  instruction?: string;
+  /**
+   * 'field' (default) sends `"instruction"` beside the query texts, as the seed protocol does;
+   * 'prefix' writes `Instruct: {task}\nQuery: ` before each query instead, for servers that ignore the field.
+   */
+  instructionMode?: 'field' | 'prefix';
+  /** Sent as `Authorization: Bearer <apiKey>`. */
+  apiKey?: string;
+  /** Counts tokens as the model does (default: Mistral-7B's tokenizer, which NV-Embed-v2 uses). */
+  tokenizer?: TextTokenizer;
+  /** Longest text in tokens; longer texts are cut (default 4096, NV-Embed-v2's encode() default). */
+  maxInputTokens?: number;
+  log?: (message: string) => void;
+  /** Retry delays for an unreachable endpoint (default 0.5 s doubling to 10 s, with jitter). */
+  backoff?: BackoffOptions;
+}
+
+const dgxResponseSchema = z.object({ embeddings: z.array(z.unknown()) });
+
+/** The DGX's embedding server: `POST {"texts": [...], "instruction"?}` -> `{"embeddings": [[...], ...]}`. */
+export class DgxEmbedder extends HttpEmbedder {
+  readonly provider = 'dgx' as const;
+  readonly modelId: string;
+  readonly instruction: string;
+  readonly instructionMode: 'field' | 'prefix';
+
+  constructor(options: DgxEmbedderOptions) {
+    super({
+      endpoint: options.endpoint,
+      batchSize: options.batchSize ?? 32,
+      tokenBudget: options.tokenBudget ?? 48 * 512,
+      requestTimeoutMs: options.requestTimeoutMs ?? 120_000,
+      retryWindowMs: options.retryWindowMs ?? 120_000,
+      maxParallelCalls: options.maxParallelCalls ?? 2,
+      maxInputTokens: options.maxInputTokens ?? 4096,
+      fetch: options.fetch,
+      apiKey: options.apiKey,
+      dims: options.dims,
+      tokenizer: options.tokenizer,
+      log: options.log,
+      backoff: options.backoff,
+    });
+    this.modelId = `dgx:${options.model ?? 'nvidia/NV-Embed-v2'}`;
+    this.instruction = options.instruction ?? DEFAULT_CODE_SEARCH_INSTRUCTION;
+    this.instructionMode = options.instructionMode ?? 'field';
+  }
+
+  protected override prepareText(text: string, purpose: EmbedPurpose): string {
+    return purpose === 'query' && this.instructionMode === 'prefix' ? `Instruct: ${this.instruction}\nQuery: ${text}` : text;
+  }
+
+  protected requestBody(texts: string[], purpose: EmbedPurpose): unknown {
+    return purpose === 'query' && this.instructionMode === 'field' ? { texts, instruction: this.instruction } : { texts };
+  }
+
+  protected readVectors(json: unknown, count: number): RawVectors {
+    const parsed = dgxResponseSchema.safeParse(json);
+    if (!parsed.success) {
+      throw new InvalidEmbeddingResponseError(
+        `Embedding endpoint ${this.endpoint} answered ${count} texts without an "embeddings" list: ${preview(json)}. ` +
+          'Expected {"embeddings": [[float, ...], ...]}.',
+        { endpoint: this.endpoint, cause: parsed.error },
+      );
+    }
+    return parsed.data.embeddings;
+  }
+
+  protected unreachableHint(): string {
+    return 'Start the embedding server on the DGX (python -m uvicorn embedding_server:app --host 0.0.0.0 --port 8080) or fix dgx_endpoint.';
+  }
+
+  protected defaultTokenizer(): TextTokenizer {
+    return loadMistralTokenizer();
+  }
+}
+
+export function preview(json: unknown): string {
+  const text = JSON.stringify(json) ?? String(json);
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
+}

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { capSnippet, mergeAdjacent, reciprocalRankFusion } from '../indexer/searcher.js';
+import type { ChunkRow } from '../indexer/store/store-types.js';
+
+const row = (id: number, path: string, startLine: number, endLine: number, text = `chunk ${id}`): ChunkRow => ({
+  id,
+  path,
+  language: 'typescript',
+  symbol: `s${id}`,
+  kind: 'function',
+  startLine,
+  endLine,
+  textHash: `h${id}`,
+  text,
+});
+
+describe('reciprocal rank fusion', () => {
+  it('scores 1/(60+rank) summed over lists, best first', () => {
+    const fused = reciprocalRankFusion([
+      [{ chunkId: 1, score: 9 }, { chunkId: 2, score: 8 }],
+      [{ chunkId: 2, score: 0.9 }, { chunkId: 3, score: 0.8 }],
+    ]);
+    expect(fused.map((f) => f.chunkId)).toEqual([2, 1, 3]);
+    expect(fused[0].score).toBeCloseTo(1 / 62 + 1 / 61, 12);
+    expect(fused[1].score).toBeCloseTo(1 / 61, 12);
+    expect(fused[2].score).toBeCloseTo(1 / 62, 12);
+  });
+
+  it('breaks ties by chunk id so results are deterministic', () => {
+    const fused = reciprocalRankFusion([[{ chunkId: 7, score: 1 }], [{ chunkId: 3, score: 1 }]]);
+    expect(fused.map((f) => f.chunkId)).toEqual([3, 7]);
+  });
+});
+
+describe('merging hits', () => {
+  it('merges touching chunks of one file into one hit with the best score and ordered text', () => {
+    const hits = mergeAdjacent([
+      { row: row(2, 'a.ts', 11, 20, 'second'), score: 0.9 },
+      { row: row(9, 'b.ts', 1, 5), score: 0.8 },
+      { row: row(1, 'a.ts', 1, 10, 'first'), score: 0.5 },
+      { row: row(3, 'a.ts', 40, 50, 'far'), score: 0.4 },
+    ]);
+    expect(hits.map((h) => [h.path, h.start_line, h.end_line, h.score])).toEqual([
+      ['a.ts', 1, 20, 0.9],
+      ['b.ts', 1, 5, 0.8],
+      ['a.ts', 40, 50, 0.4],
+    ]);
+    expect(hits[0].snippet).toBe('first\nsecond');
+    expect(hits[0].symbol).toBe('s2');
+  });
+
+  it('caps long snippets and says how long the code is', () => {
+    const text = Array.from({ length: 200 }, (_, i) => `line ${i}`).join('\n');
+    const capped = capSnippet(text);
+    expect(capped.split('\n').length).toBe(61);
+    expect(capped).toMatch(/200 lines in all/);
+    expect(capSnippet('short')).toBe('short');
+  });
+});

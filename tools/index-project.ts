@@ -1,0 +1,110 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { z } from 'zod';
+import type { IndexSummary } from '../indexer/index-summary.js';
+import type { Workspace } from '../indexer/workspace.js';
+
+export const indexInput = {
+  path: z.string().min(1).max(4096).optional().describe('Repository to index; default: the current project (see `set_project`).'),
+  full: z.boolean().optional().describe('Re-read every file and re-embed every chunk instead of only what changed.'),
+  wait_seconds: z
+    .number({ error: 'wait_seconds must be a number from 0 to 3600' })
+    .min(0)
+    .max(3600)
+    .optional()
+    .describe('How long to wait for the run to finish before returning its progress (0-3600, default 45). The run goes on in the background.'),
+};
+
+export const indexOutput = {
+  state: z.enum(['done', 'running', 'cancelled', 'failed']),
+  files_scanned: z.number(),
+  files_added: z.number(),
+  files_changed: z.number(),
+  files_removed: z.number(),
+  files_skipped: z.record(z.string(), z.number()),
+  chunks_total: z.number(),
+  chunks_embedded: z.number(),
+  chunks_reused: z.number(),
+  chunks_deleted: z.number(),
+  chunks_pending: z.number(),
+  tokens_embedded: z.number(),
+  tokens_padded: z.number(),
+  seconds: z.number(),
+  error: z.string().optional(),
+};
+
+const DEFAULT_WAIT_SECONDS = 45;
+
+export function registerIndexTool(server: McpServer, workspace: Workspace): void {
+  server.registerTool(
+    'index',
+    {
+      title: 'Index project',
+      description:
+        'Index (or refresh) the current project so `search` finds its code. Incremental: only new or changed chunks are embedded. ' +
+        'Call it after `set_project` and after large changes. Runs in the background; waits up to wait_seconds, then returns the summary or "still indexing" ' +
+        '(call `index` again to keep waiting; a second call joins the running one).',
+      inputSchema: indexInput,
+      outputSchema: indexOutput,
+      annotations: { readOnlyHint: false, idempotentHint: true, openWorldHint: false },
+    },
+    async ({ path, full, wait_seconds }, extra) => {
+      const job = await workspace.startIndex({ path, full });
+      const progressToken = extra._meta?.progressToken;
+      let unsubscribe = () => {};
+      if (progressToken !== undefined) {
+        let lastSent = 0;
+        unsubscribe = job.onProgress((summary) => {
+          const now = Date.now();
+          if (now - lastSent < 200 && summary.state === 'running') return;
+          lastSent = now;
+          void extra
+            .sendNotification({
+              method: 'notifications/progress',
+              params: {
+                progressToken,
+                progress: summary.files_scanned + summary.chunks_embedded,
+                message: progressMessage(summary),
+              },
+            })
+            .catch(() => {});
+        });
+      }
+      // Cancelling this call cancels the run; a call that merely returns early leaves it running.
+      const onCancel = () => job.cancel();
+      extra.signal.addEventListener('abort', onCancel, { once: true });
+      try {
+        const summary = await job.waitFor((wait_seconds ?? DEFAULT_WAIT_SECONDS) * 1000, extra.signal);
+        return { content: [{ type: 'text', text: formatSummary(summary) }], structuredContent: { ...summary } };
+      } finally {
+        extra.signal.removeEventListener('abort', onCancel);
+        unsubscribe();
+      }
+    },
+  );
+}
+
+function progressMessage(s: Readonly<IndexSummary>): string {
+  return `scanned ${s.files_scanned} files, embedded ${s.chunks_embedded} chunks${s.chunks_pending ? `, ${s.chunks_pending} waiting` : ''}`;
+}
+
+export function formatSummary(s: Readonly<IndexSummary>): string {
+  const skipped = Object.entries(s.files_skipped)
+    .filter(([, n]) => n > 0)
+    .map(([reason, n]) => `${n} ${reason}`)
+    .join(', ');
+  const head =
+    s.state === 'running'
+      ? `Still indexing (${s.seconds.toFixed(0)} s so far): ${progressMessage(s)}. Call \`index\` again to keep waiting; \`search\` already works on what is indexed.`
+      : s.state === 'done'
+        ? `Indexed in ${s.seconds.toFixed(1)} s.`
+        : s.state === 'cancelled'
+          ? 'Indexing was cancelled; everything embedded so far is kept.'
+          : `Indexing failed: ${s.error ?? 'unknown error'}`;
+  const pad = s.tokens_embedded > 0 ? ` (pad factor ${(s.tokens_padded / s.tokens_embedded).toFixed(2)})` : '';
+  return [
+    head,
+    `Files: ${s.files_scanned} scanned, ${s.files_added} added, ${s.files_changed} changed, ${s.files_removed} removed${skipped ? `; skipped ${skipped}` : ''}.`,
+    `Chunks: ${s.chunks_total} in the index, ${s.chunks_embedded} embedded, ${s.chunks_reused} reused, ${s.chunks_deleted} deleted${s.chunks_pending ? `, ${s.chunks_pending} pending` : ''}.`,
+    `Tokens: ${s.tokens_embedded} embedded, ${s.tokens_padded} computed with padding${pad}.`,
+  ].join('\n');
+}

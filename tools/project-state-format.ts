@@ -1,0 +1,27 @@
+import { z } from 'zod';
+import type { ProjectState } from '../indexer/workspace.js';
+
+export const projectStateShape = {
+  project: z.string(),
+  data_dir: z.string(),
+  provider: z.string(),
+  model: z.string().nullable(),
+  dims: z.number().nullable(),
+  files: z.number(),
+  chunks: z.number(),
+  chunks_with_vectors: z.number(),
+  last_indexed: z.string().nullable(),
+  stale_files: z.number().nullable(),
+  notes: z.array(z.string()),
+};
+
+export function formatProjectState(state: ProjectState): string {
+  const lines = [
+    `Project: ${state.project}`,
+    `Provider: ${state.provider}${state.model ? ` (model ${state.model}${state.dims ? `, ${state.dims} dims` : ''})` : ''}`,
+    `Indexed: ${state.files} files, ${state.chunks} chunks, ${state.chunks_with_vectors} with vectors; last index ${state.last_indexed ?? 'never'}`,
+  ];
+  if (state.stale_files !== null) lines.push(`Stale files: ${state.stale_files}`);
+  for (const note of state.notes) lines.push(`Note: ${note}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,79 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { z } from 'zod';
+import type { SearchHit } from '../indexer/searcher.js';
+import type { Workspace } from '../indexer/workspace.js';
+
+export const searchInput = {
+  query: z
+    .string()
+    .trim()
+    .min(1, 'query is empty: describe the code you are looking for, e.g. "where are HTTP retries handled"')
+    .max(2000, 'query is longer than 2000 characters: shorten it to the gist of what you are looking for')
+    .describe('What you are looking for, in natural language or identifiers, e.g. "parse the config file" or "UserRepository.save".'),
+  k: z.number({ error: 'k must be a whole number from 1 to 100' }).int().min(1).max(100).optional().describe('Number of results (1-100, default 10).'),
+  path_glob: z
+    .union([z.string().min(1).max(512), z.array(z.string().min(1).max(512)).min(1).max(32)])
+    .optional()
+    .describe('Only paths matching this glob or any of these globs, e.g. "src/**/*.ts" or ["*.py", "lib/**"].'),
+  language: z
+    .array(z.string().min(1).max(32))
+    .max(32)
+    .optional()
+    .describe('Only these languages, e.g. ["typescript", "python"].'),
+  mode: z
+    .enum(['hybrid', 'semantic', 'lexical'], { error: 'mode must be "hybrid", "semantic" or "lexical"' })
+    .optional()
+    .describe('"hybrid" (default when vectors exist: semantic + BM25 fused), "semantic", or "lexical".'),
+};
+
+const hitShape = z.object({
+  path: z.string(),
+  start_line: z.number(),
+  end_line: z.number(),
+  language: z.string(),
+  symbol: z.string().nullable(),
+  kind: z.string(),
+  score: z.number(),
+  snippet: z.string(),
+});
+
+export const searchOutput = {
+  results: z.array(hitShape),
+  mode: z.enum(['hybrid', 'semantic', 'lexical']),
+  partial: z.boolean(),
+  note: z.string().optional(),
+};
+
+const DEFAULT_K = 10;
+
+export function registerSearchTool(server: McpServer, workspace: Workspace): void {
+  server.registerTool(
+    'search',
+    {
+      title: 'Search code',
+      description:
+        'Find code in the current project by meaning or by name: "where do we retry failed HTTP requests", "JWT validation", "UserRepository.save". ' +
+        'Use it before grepping when you do not know the exact identifiers. Returns file paths, line ranges, symbols and the code. ' +
+        'Needs `set_project` (and `index`) first; works while indexing runs, on what is indexed so far.',
+      inputSchema: searchInput,
+      outputSchema: searchOutput,
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    async ({ query, k, path_glob, language, mode }, extra) => {
+      const response = await workspace.search({ query, k: k ?? DEFAULT_K, pathGlob: path_glob, language, mode, signal: extra.signal });
+      return {
+        content: [{ type: 'text', text: formatResults(query, response.results, response.mode, response.partial, response.note) }],
+        structuredContent: { ...response },
+      };
+    },
+  );
+}
+
+export function formatResults(query: string, hits: SearchHit[], mode: string, partial: boolean, note?: string): string {
+  const header: string[] = [];
+  if (note) header.push(`Note: ${note}`);
+  if (partial) header.push('Note: indexing is still running; results cover what is indexed so far.');
+  if (hits.length === 0) return [...header, `No results for "${query}" (${mode}).`].join('\n');
+  const blocks = hits.map((h) => `${h.path}:${h.start_line}-${h.end_line}  ${h.symbol ?? h.kind}  (${h.score.toFixed(4)})\n${h.snippet}`);
+  return [...header, `${hits.length} results for "${query}" (${mode}):`, '', blocks.join('\n\n')].join('\n');
+}

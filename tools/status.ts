@@ -1,0 +1,73 @@
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { z } from 'zod';
+import type { Workspace } from '../indexer/workspace.js';
+import { formatProjectState } from './project-state-format.js';
+
+export const statusOutput = {
+  project: z.string(),
+  provider: z.string(),
+  model: z.string().nullable(),
+  dims: z.number().nullable(),
+  device: z.string().nullable(),
+  files: z.number(),
+  chunks: z.number(),
+  chunks_with_vectors: z.number(),
+  indexing: z
+    .object({ state: z.string(), files_scanned: z.number(), chunks_embedded: z.number(), chunks_pending: z.number(), seconds: z.number() })
+    .nullable(),
+  last_index: z.object({ state: z.string(), seconds: z.number(), error: z.string().optional() }).nullable(),
+  stale_files: z.number().nullable(),
+  last_indexed: z.string().nullable(),
+  health: z.object({ ok: z.boolean(), detail: z.string(), execution_provider: z.string().nullable() }),
+  notes: z.array(z.string()),
+};
+
+export function registerStatusTool(server: McpServer, workspace: Workspace): void {
+  server.registerTool(
+    'status',
+    {
+      title: 'Index status',
+      description:
+        'Show the current project, its provider and model, how much is indexed, whether an index run is going, stale files, and whether the embedding provider is reachable. ' +
+        'Use it to check progress or to diagnose why search finds nothing.',
+      inputSchema: {},
+      outputSchema: statusOutput,
+      annotations: { readOnlyHint: true, openWorldHint: false },
+    },
+    async (_args, extra) => {
+      const { open, state } = await workspace.status();
+      const health = await open.embedder.health(AbortSignal.any([extra.signal, AbortSignal.timeout(10_000)]));
+      const job = open.job;
+      const indexing = job?.running
+        ? {
+            state: job.summary.state,
+            files_scanned: job.summary.files_scanned,
+            chunks_embedded: job.summary.chunks_embedded,
+            chunks_pending: job.summary.chunks_pending,
+            seconds: job.summary.seconds,
+          }
+        : null;
+      const last = open.lastSummary;
+      const structured = {
+        project: state.project,
+        provider: state.provider,
+        model: state.model,
+        dims: state.dims,
+        device: health.executionProvider ?? null,
+        files: state.files,
+        chunks: state.chunks,
+        chunks_with_vectors: state.chunks_with_vectors,
+        indexing,
+        last_index: last ? { state: last.state, seconds: last.seconds, ...(last.error ? { error: last.error } : {}) } : null,
+        stale_files: state.stale_files,
+        last_indexed: state.last_indexed,
+        health: { ok: health.ok, detail: health.detail, execution_provider: health.executionProvider ?? null },
+        notes: state.notes,
+      };
+      const lines = [formatProjectState(state), `Provider health: ${health.ok ? 'ok' : 'PROBLEM'}: ${health.detail}`];
+      if (indexing) lines.push(`Indexing: ${indexing.files_scanned} files scanned, ${indexing.chunks_embedded} chunks embedded, ${indexing.chunks_pending} waiting (${indexing.seconds.toFixed(0)} s).`);
+      if (last?.error) lines.push(`Last index failed: ${last.error}`);
+      return { content: [{ type: 'text', text: lines.join('\n') }], structuredContent: structured };
+    },
+  );
+}
