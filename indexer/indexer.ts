@@ -27,8 +27,10 @@ export interface IndexRunOptions {
   now?: () => number;
 }
 
-/** Texts gathered before a batch plan is made: big enough to sort well, small enough to start the GPU early. */
+/** Texts gathered before a batch plan is made: big enough to sort well (pad factor near 1). */
 const PLAN_WINDOW = 1024;
+/** An idle embedder starts on a smaller window, so the GPU is not kept waiting for a whole window. */
+const IDLE_WINDOW = 256;
 /** The HNSW file is rewritten at most this often during a run, so a crash costs a small rebuild. */
 const FLUSH_INTERVAL_MS = 60_000;
 
@@ -80,7 +82,7 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexSummary> 
     const tokens = Math.min(embedder.tokenizer.count(embedText) + 2, embedder.maxInputTokens);
     queue.set(textHash, { key: textHash, tokens, embedText });
     summary.chunks_pending = queue.size + inFlight.size;
-    if (queue.size >= PLAN_WINDOW) notify();
+    if (queue.size >= IDLE_WINDOW) notify();
   };
 
   if (embeds) for (const p of store.pendingTexts()) enqueue(p.textHash, p.embedText);
@@ -110,7 +112,8 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexSummary> 
     for (;;) {
       if (failure) throw failure;
       throwIfAborted(signal);
-      if (queue.size < PLAN_WINDOW && !producerDone) {
+      const idle = running.size === 0 && queue.size >= IDLE_WINDOW;
+      if (queue.size < PLAN_WINDOW && !producerDone && !idle) {
         await new Promise<void>((resolve) => {
           wake = resolve;
         });
@@ -141,7 +144,10 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexSummary> 
           .catch((error: unknown) => {
             failure ??= error;
           })
-          .finally(() => running.delete(task));
+          .finally(() => {
+            running.delete(task);
+            notify();
+          });
         running.add(task);
         if (now() - lastFlush > FLUSH_INTERVAL_MS) {
           store.flushVectorIndex();

@@ -69,17 +69,30 @@ export async function search(store: IndexStore, embedder: Embedder, request: Sea
   const filter = buildFilter(request);
   // Over-fetch: merging adjacent chunks and fusion both shrink the list.
   const depth = Math.max(50, request.k * 5);
+  const lexical = store.lexicalSearch(request.query, depth, filter);
   const lists: ScoredChunkId[][] = [];
-  if (mode !== 'semantic') lists.push(store.lexicalSearch(request.query, depth, filter));
+  if (mode !== 'semantic') lists.push(lexical);
   if (mode !== 'lexical') {
     const { embeddings } = await embedder.embed({ texts: [request.query], purpose: 'query', signal: request.signal });
-    lists.push(store.semanticSearch(embeddings[0], depth, filter));
+    lists.push(semanticCandidates(store, embeddings[0], depth, filter, lexical));
   }
   const ranked = mode === 'hybrid' ? reciprocalRankFusion(lists) : lists[0];
   const rows = store.getChunks(ranked.map((r) => r.chunkId));
   const scoreOf = new Map(ranked.map((r) => [r.chunkId, r.score]));
   const hits = mergeAdjacent(rows.map((row) => ({ row, score: scoreOf.get(row.id) ?? 0 })));
   return { results: hits.slice(0, request.k), mode, ...(note ? { note } : {}) };
+}
+
+/**
+ * HNSW neighbours plus the lexical candidates scored exactly against the query. An approximate graph
+ * can miss a vector the query is close to (out-of-distribution queries are its weak spot); a chunk
+ * that also matches the words then still gets its true semantic rank.
+ */
+function semanticCandidates(store: IndexStore, query: Float32Array, depth: number, filter: SearchFilter | undefined, lexical: ScoredChunkId[]): ScoredChunkId[] {
+  const approximate = store.semanticSearch(query, depth, filter);
+  const seen = new Set(approximate.map((h) => h.chunkId));
+  const exact = store.scoreChunks(query, lexical.map((h) => h.chunkId).filter((id) => !seen.has(id)));
+  return [...approximate, ...exact].sort((a, b) => b.score - a.score || a.chunkId - b.chunkId).slice(0, depth);
 }
 
 function semanticUnavailableReason(store: IndexStore, embedder: Embedder): string {

@@ -9,6 +9,8 @@
  * - Every entry that is not yielded is counted once in `stats`, under the first reason that applies,
  *   in this order: default_excluded, ignored, secret, then type/link/size/permission checks.
  * - Ignored and excluded directories are counted once and never descended into.
+ * - Each real directory is walked at most once, under the first path that reaches it; reaching it
+ *   again through a link counts as 'symlink_loop'. Links to files are yielded under the link's path.
  */
 import { constants as fsConstants, type Dirent, type Stats } from 'node:fs';
 import { access, readdir, readFile, realpath, stat } from 'node:fs/promises';
@@ -37,7 +39,7 @@ export type SkipReason =
 export interface WalkOptions {
   /** Files larger than this (by stat) are skipped as 'too_large'. Default 1,000,000. */
   maxFileBytes?: number;
-  /** Checked before each directory read; aborting makes the generator throw AbortError. */
+  /** Checked before each entry and directory read; aborting makes the generator throw AbortError. */
   signal?: AbortSignal;
 }
 
@@ -70,6 +72,7 @@ const EXCLUDED_DIR_NAMES = new Set([
 ]);
 
 const EXCLUDED_FILE_NAMES = new Set([
+  '.git', // a worktree's or submodule's pointer file
   'package-lock.json', 'npm-shrinkwrap.json', 'yarn.lock', 'pnpm-lock.yaml', 'bun.lockb',
   'Cargo.lock', 'poetry.lock', 'Gemfile.lock', 'composer.lock', 'go.sum',
 ]);
@@ -202,6 +205,7 @@ function errorCode(err: unknown): string | undefined {
  * excludes, so a package inside node_modules can be walked by passing its directory as the root.
  * Patterns from `.git/info/exclude` (at the root only), and from `.gitignore` and `.codecartoignore`
  * at any level, apply to their own subtree; ignore files above the root are not consulted.
+ * A root that does not exist rejects with its ENOENT; every problem below the root is counted instead.
  */
 export async function* walkRepository(root: string, options: WalkOptions, stats: WalkStats): AsyncGenerator<WalkedFile> {
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
@@ -286,12 +290,13 @@ export async function* walkRepository(root: string, options: WalkOptions, stats:
     return { kind: 'file', abs, rel, info };
   }
 
+  // Counted when consumed, not here, so entries looked ahead at but never reached are not counted.
   function skip(reason: SkipReason): Classified {
-    stats.add(reason);
     return { kind: 'skip', reason };
   }
 
   while (stack.length > 0) {
+    if (signal?.aborted) throw new AbortError();
     const frame = stack[stack.length - 1];
     while (frame.started < frame.entries.length && frame.ahead.length < LOOKAHEAD) {
       const pending = classify(frame, frame.entries[frame.started++], frame.real);
@@ -304,7 +309,9 @@ export async function* walkRepository(root: string, options: WalkOptions, stats:
       continue;
     }
     const result = await next;
-    if (result.kind === 'file') {
+    if (result.kind === 'skip') {
+      stats.add(result.reason);
+    } else if (result.kind === 'file') {
       yield { path: result.rel, absPath: result.abs, size: result.info.size, mtimeMs: result.info.mtimeMs };
     } else if (result.kind === 'dir') {
       // Checked here, in walk order, not in classify: two links in one window may share a target.

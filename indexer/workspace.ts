@@ -56,6 +56,8 @@ const LAST_INDEXED_KEY = 'last_indexed';
 export class Workspace {
   private readonly projects = new Map<string, OpenProject>();
   private currentRoot: string | null = null;
+  /** set_project calls run one at a time, and calls that need the project wait for them. */
+  private settling: Promise<unknown> = Promise.resolve();
   private readonly log: (message: string) => void;
 
   constructor(private readonly options: WorkspaceOptions) {
@@ -65,7 +67,13 @@ export class Workspace {
   }
 
   /** Opens (or re-configures) a project and makes it current; persisted for the next start. */
-  async setProject(path: string, input: SettingsInput): Promise<ProjectState> {
+  setProject(path: string, input: SettingsInput): Promise<ProjectState> {
+    const run = this.settling.then(() => this.applyProject(path, input));
+    this.settling = run.catch(() => {});
+    return run;
+  }
+
+  private async applyProject(path: string, input: SettingsInput): Promise<ProjectState> {
     const root = resolveProjectPath(path);
     const dataDir = this.dataDirFor(root);
     const saved = this.readSettings(dataDir);
@@ -99,6 +107,7 @@ export class Workspace {
 
   /** The current project, opening it from its saved settings after a restart. */
   async current(): Promise<OpenProject> {
+    await this.settling;
     if (!this.currentRoot) {
       throw new InvalidInputError('No project is set. Call `set_project` with the path of the repository to search first.');
     }

@@ -241,8 +241,14 @@ export abstract class HttpEmbedder implements Embedder {
       if (!(error instanceof EmbeddingApiError) || !error.isBatchTooLarge) throw error;
       this.recordFailure(ctx, start, end);
       if (texts.length === 1) {
+        let size = '';
+        try {
+          size = ` (${this.tokensOf(ctx, start)} tokens)`;
+        } catch {
+          // the size is only a detail of the message
+        }
         throw new EmbeddingApiError(
-          `${error.message} This happened even for a single text (${this.tokensOf(ctx, start)} tokens), so it was not the batch size: ` +
+          `${error.message} This happened even for a single text${size}, so it was not the batch size: ` +
             `check the server's memory and logs, or index with smaller chunks.`,
           { endpoint: this.endpoint, status: error.status, isBatchTooLarge: false, isRetryable: false, cause: error },
         );

@@ -176,7 +176,7 @@ export class OnnxEmbedder implements Embedder {
       if (ids.length > room) ids = ids.slice(0, room);
       const sequence = [...lead, ...ids, ...tail];
       // Like NV-Embed-v2: with no prefix nothing is masked (BOS is pooled); with one, BOS and the prefix are.
-      let poolStart = prefixTokens > 0 ? lead.length + prefixTokens : 0;
+      let poolStart = prefixTokens > 0 ? lead.length + Math.min(prefixTokens, ids.length) : 0;
       // Nothing left to pool (e.g. an empty text with no EOS): pool everything rather than divide by zero.
       if (poolStart >= sequence.length) poolStart = 0;
       sequences.push(sequence);

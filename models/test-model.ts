@@ -1,8 +1,8 @@
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxTypes } from 'onnx-proto';
-import { loadMistralTokenizer, mistralTokenizerFiles } from './hf-tokenizer.js';
+import { mistralTokenizerFiles } from './hf-tokenizer.js';
 import {
   MANIFEST_FILE,
   MODEL_FILE,
@@ -50,7 +50,8 @@ export async function makeTestModel(dir: string, options: TestModelOptions = {})
   if (!Number.isInteger(hidden) || hidden < 1) throw new RangeError(`hidden must be a positive integer, got ${hidden}`);
 
   // The table must cover every id the tokenizer can produce, or Gather fails at run time.
-  const vocabSize = loadMistralTokenizer().vocabSize;
+  const files = mistralTokenizerFiles();
+  const vocabSize = tokenizerVocabSize(files.tokenizerJson);
   const random = gaussian(seed);
   // Weights are stored as float16 (half the file) and cast to float32 in the graph.
   const table = new Uint16Array(vocabSize * hidden);
@@ -67,7 +68,6 @@ export async function makeTestModel(dir: string, options: TestModelOptions = {})
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, MODEL_FILE), onnx.ModelProto.encode(model).finish());
 
-  const files = mistralTokenizerFiles();
   copyFileSync(files.tokenizerJson, join(dir, TOKENIZER_FILE));
   copyFileSync(files.tokenizerConfig, join(dir, TOKENIZER_CONFIG_FILE));
 
@@ -174,6 +174,15 @@ function buildGraph(spec: GraphSpec): OnnxTypes.IModelProto {
       node: nodes,
     },
   };
+}
+
+/** Max token id + 1 of a tokenizer.json (model vocabulary and added tokens), read without building the tokenizer. */
+function tokenizerVocabSize(path: string): number {
+  const json = JSON.parse(readFileSync(path, 'utf8')) as { model?: { vocab?: Record<string, number> }; added_tokens?: { id: number }[] };
+  let max = -1;
+  for (const id of Object.values(json.model?.vocab ?? {})) if (id > max) max = id;
+  for (const token of json.added_tokens ?? []) if (token.id > max) max = token.id;
+  return max + 1;
 }
 
 /** float32 -> IEEE float16 bits, round to nearest even (Float16Array is not in Node 20). */

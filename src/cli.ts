@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { IndexSummary } from '../indexer/index-summary.js';
 import type { Workspace } from '../indexer/workspace.js';
@@ -114,7 +115,8 @@ async function indexCommand(args: string[]): Promise<number> {
     throw new CodecartoError('--batch-size must be a whole number from 1 to 512.');
   }
   return withWorkspace(async (workspace) => {
-    const state = await workspace.setProject(path, {
+    // People type relative paths; the MCP tool needs absolute ones because the server's cwd means nothing to an agent.
+    const state = await workspace.setProject(path.startsWith('~') ? path : resolve(path), {
       provider: values.provider as ProviderName | undefined,
       dgx_endpoint: values['dgx-endpoint'],
       batch_size: batchSize,

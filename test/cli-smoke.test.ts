@@ -4,28 +4,28 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cliPath, tempDir } from './helpers/stdio-client.js';
 
-/** Sends raw JSON-RPC lines to `codecarto mcp` and returns every stdout line it wrote. */
-async function rawSession(env: Record<string, string>, messages: object[], expectResponses: number): Promise<{ stdout: string[]; stderr: string }> {
+/** Sends raw JSON-RPC lines to `codecarto mcp`, each request after the previous answer, and returns every stdout line. */
+async function rawSession(env: Record<string, string>, messages: ({ id?: number } & Record<string, unknown>)[]): Promise<{ stdout: string[]; stderr: string; exitCode: number | null }> {
   const child = spawn(process.execPath, [cliPath, 'mcp'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const done = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out; stderr: ${stderr}`)), 30_000);
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      const responses = stdout.split('\n').filter((l) => l.includes('"id"')).length;
-      if (responses >= expectResponses) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
+  const waiters = new Map<number, () => void>();
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+    for (const line of stdout.split('\n')) {
+      const id = /"id":(\d+)/.exec(line)?.[1];
+      if (id) waiters.get(Number(id))?.();
+    }
   });
-  for (const m of messages) child.stdin.write(JSON.stringify(m) + '\n');
-  await done;
+  for (const message of messages) {
+    const answered = message.id === undefined ? Promise.resolve() : new Promise<void>((resolve) => waiters.set(message.id!, resolve));
+    child.stdin.write(JSON.stringify(message) + '\n');
+    await answered;
+  }
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
   child.stdin.end();
-  await new Promise((resolve) => child.on('exit', resolve));
-  return { stdout: stdout.split('\n').filter((l) => l.length > 0), stderr };
+  return { stdout: stdout.split('\n').filter((l) => l.length > 0), stderr, exitCode: await exited };
 }
 
 describe('the codecarto binary', () => {
@@ -43,7 +43,7 @@ describe('the codecarto binary', () => {
     const repo = join(tempDir('smoke-repo'), 'repo');
     mkdirSync(repo, { recursive: true });
     writeFileSync(join(repo, 'hello.py'), 'def greet_user(name):\n    return f"hello {name}"\n');
-    const { stdout, stderr } = await rawSession(
+    const { stdout, stderr, exitCode } = await rawSession(
       { CODECARTO_HOME: home },
       [
         { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } } },
@@ -52,8 +52,8 @@ describe('the codecarto binary', () => {
         { jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'index', arguments: { wait_seconds: 60 } } },
         { jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'search', arguments: { query: 'greet user' } } },
       ],
-      4,
     );
+    expect(exitCode).toBe(0);
     for (const line of stdout) expect(JSON.parse(line).jsonrpc).toBe('2.0');
     const search = JSON.parse(stdout.find((l) => JSON.parse(l).id === 4)!);
     expect(search.result.structuredContent.mode).toBe('lexical');

@@ -350,3 +350,21 @@ describe('DgxEmbedder: health', () => {
     expect(health.detail).toContain('CUDA out of memory');
   });
 });
+
+describe('DgxEmbedder: tokens', () => {
+  it('cuts texts longer than maxInputTokens before sending them', async () => {
+    const server = await startServer({ dims: 8 });
+    const long = Array.from({ length: 50 }, (_, i) => `w${i}`).join(' ');
+    await dgx(server, { maxInputTokens: 10 }).embed({ texts: [long, 'short text'], purpose: 'passage' });
+    const sent = server.requests[0]!.texts;
+    expect(wordTokenizer.count(sent[0]!)).toBeLessThanOrEqual(10);
+    expect(long.startsWith(sent[0]!)).toBe(true);
+    expect(sent[1]).toBe('short text');
+  });
+
+  it("counts with Mistral-7B's tokenizer by default", () => {
+    const embedder = new DgxEmbedder({ endpoint: 'http://127.0.0.1:1/embed' });
+    expect(embedder.tokenizer.count('def hello_world():\n    return 42')).toBeGreaterThan(5);
+    expect(embedder.tokenizer.encode('hello')).toEqual(embedder.tokenizer.encode('hello'));
+  });
+});

@@ -43,6 +43,7 @@ describe('OnnxEmbedder on the generated NV-Embed-shaped test model (cpu)', () =>
     const size = statSync(join(modelDir, 'model.onnx')).size;
     console.log(`test model: ${(size / 1e6).toFixed(1)} MB, generated in ${generationMs.toFixed(0)} ms`);
     expect(size).toBeLessThan(20e6);
+    expect(generationMs).toBeLessThan(10_000);
     expect(embedder.provider).toBe('onnx');
     expect(embedder.dimensions).toBe(4096);
     expect(embedder.maxInputTokens).toBe(4096);
@@ -159,7 +160,6 @@ describe('OnnxEmbedder on the generated NV-Embed-shaped test model (cpu)', () =>
     const { embeddings } = await embedder.embed({ texts: chunks, purpose: 'passage' });
     const [query] = (await embedder.embed({ texts: ['parse json config file settings'], purpose: 'query' })).embeddings;
     const scores = embeddings.map((v) => dot(query, v));
-    console.log('scores', scores.map((s) => s.toFixed(3)).join(' '));
     const best = scores.indexOf(Math.max(...scores));
     expect(best).toBe(2);
     const others = scores.filter((_, i) => i !== 2);
@@ -185,7 +185,7 @@ describe('OnnxEmbedder on the generated NV-Embed-shaped test model (cpu)', () =>
     controller.abort();
     await expect(embedder.embed({ texts: ['a'], purpose: 'passage', signal: controller.signal })).rejects.toBeInstanceOf(AbortError);
     const texts = Array.from({ length: 6 }, (_, i) => `text number ${i} about topic ${i * 7}`);
-    const sequential = [];
+    const sequential: Float32Array[] = [];
     for (const t of texts) sequential.push((await embedder.embed({ texts: [t], purpose: 'passage' })).embeddings[0]);
     const concurrent = await Promise.all(texts.map((t) => embedder.embed({ texts: [t], purpose: 'passage' })));
     concurrent.forEach((out, i) => expect(maxAbsDiff(out.embeddings[0], sequential[i])).toBe(0));
@@ -238,6 +238,27 @@ describe('OnnxEmbedder on the generated NV-Embed-shaped test model (cpu)', () =>
     }
   });
 
+  it('truncates to max_tokens and keeps BOS and EOS', async () => {
+    const short = join(root, 'short');
+    await makeTestModel(short);
+    editManifest(short, { max_tokens: 8 });
+    const e = await OnnxEmbedder.create({ modelDir: short, device: 'cpu' });
+    try {
+      expect(e.maxInputTokens).toBe(8);
+      const long = 'one two three four five six seven eight nine ten';
+      const batch = e.prepareBatch([long], 'passage');
+      expect(Array.from(batch.inputIds, Number)).toEqual([1, ...e.tokenizer.encode(long).slice(0, 6), 2]);
+      // The instruction alone overflows: only EOS is left to pool.
+      const query = e.prepareBatch([long], 'query');
+      expect(query.tokenCounts).toEqual([8]);
+      expect(Array.from(query.poolMask, Number)).toEqual([0, 0, 0, 0, 0, 0, 0, 1]);
+      const [v] = (await e.embed({ texts: [long], purpose: 'query' })).embeddings;
+      expect(Math.sqrt(dot(v, v))).toBeCloseTo(1, 5);
+    } finally {
+      await e.close();
+    }
+  });
+
   it('falls back to a derived model id when the manifest has none', async () => {
     const anonymous = join(root, 'anonymous');
     await makeTestModel(anonymous);
@@ -256,7 +277,7 @@ describe('OnnxEmbedder on the generated NV-Embed-shaped test model (cpu)', () =>
     const words = 'const value = compute(input, options); if (value > limit) { throw new Error("too big"); } return value * factor;'.split(' ');
     const texts = Array.from({ length: 48 }, (_, i) => {
       const parts: string[] = [];
-      for (let j = 0; parts.length < 110; j++) parts.push(words[(i * 7 + j * 3) % words.length] + (j % 5 === 0 ? `${i}_${j}` : ''));
+      for (let j = 0; parts.length < 80; j++) parts.push(words[(i * 7 + j * 3) % words.length] + (j % 5 === 0 ? `${i}_${j}` : ''));
       return parts.join(' ');
     });
     const tokens = texts.reduce((n, t) => n + embedder.tokenizer.count(t) + 2, 0);

@@ -92,7 +92,7 @@ describe('index in the background', () => {
     expect(progress.length).toBeGreaterThan(1);
     for (let i = 1; i < progress.length; i++) expect(progress[i]).toBeGreaterThanOrEqual(progress[i - 1]);
 
-    const after = await call(client, 'search', { query: 'retry with backoff' });
+    const after = await call(client, 'search', { query: 'retry each attempt with backoff and sleep' });
     expect(after.structuredContent.partial).toBe(false);
     expect(after.structuredContent.results[0].path).toBe('src/retry.ts');
   });
@@ -105,7 +105,11 @@ describe('index in the background', () => {
     await call(client, 'set_project', { path: repo, provider: 'dgx', dgx_endpoint: gpu.endpoint, batch_size: 4 });
     const controller = new AbortController();
     const pending = client.callTool({ name: 'index', arguments: { wait_seconds: 600 } }, undefined, { signal: controller.signal, timeout: 60_000 });
-    await new Promise((r) => setTimeout(r, 800));
+    // Cancel once some vectors are stored and many are not.
+    const until = Date.now() + 20_000;
+    while ((await call(client, 'status')).structuredContent.chunks_with_vectors === 0 && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     controller.abort();
     await expect(pending).rejects.toThrow();
     // The run notices the cancellation; status then shows no run and a partial index.

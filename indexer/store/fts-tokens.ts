@@ -14,24 +14,60 @@ const MAX_WORD_LENGTH = 96;
 const MAX_QUERY_TERMS = 64;
 
 const WORD = /[\p{L}\p{N}_$]+/gu;
-const ALNUM_RUN = /[\p{L}\p{N}]+/gu;
+
+const CharClass = { Separator: 0, Lower: 1, Upper: 2, Digit: 3 } as const;
+type CharClass = (typeof CharClass)[keyof typeof CharClass];
+
+function classify(ch: string): CharClass {
+  const c = ch.charCodeAt(0);
+  if (c < 128) {
+    if (c >= 97 && c <= 122) return CharClass.Lower;
+    if (c >= 65 && c <= 90) return CharClass.Upper;
+    if (c >= 48 && c <= 57) return CharClass.Digit;
+    return CharClass.Separator;
+  }
+  if (/\p{Lu}/u.test(ch)) return CharClass.Upper;
+  if (/\p{L}/u.test(ch)) return CharClass.Lower; // lowercase and caseless letters
+  if (/\p{N}/u.test(ch)) return CharClass.Digit;
+  return CharClass.Separator;
+}
 
 /**
- * Splits one identifier into lowercased parts at `_`/`$`, lower->Upper, ACRONYMWord and letter/digit
- * boundaries: `HTTPServer` -> [http, server], `parseJSON2` -> [parse, json, 2], `get_user_name` -> [get, user, name].
+ * Splits one identifier into lowercased parts at separators (`_`, `$`), lower->Upper, ACRONYMWord and
+ * letter/digit boundaries: `HTTPServer` -> [http, server], `parseJSON2` -> [parse, json, 2],
+ * `get_user_name` -> [get, user, name].
  */
 export function splitIdentifier(word: string): string[] {
+  const chars = Array.from(word);
+  const classes = chars.map(classify);
   const parts: string[] = [];
-  for (const run of word.match(ALNUM_RUN) ?? []) {
-    const spaced = run
-      .replace(/(\p{Ll})(\p{Lu})/gu, '$1 $2')
-      .replace(/(\p{Lu})(\p{Lu}\p{Ll})/gu, '$1 $2')
-      .replace(/(\p{L})(\p{N})/gu, '$1 $2')
-      .replace(/(\p{N})(\p{L})/gu, '$1 $2');
-    for (const part of spaced.split(' ')) {
-      if (part) parts.push(part.toLowerCase());
+  let start = -1;
+  const flush = (end: number) => {
+    if (start >= 0 && end > start) parts.push(chars.slice(start, end).join('').toLowerCase());
+    start = -1;
+  };
+  for (let i = 0; i < chars.length; i++) {
+    const cls = classes[i];
+    if (cls === CharClass.Separator) {
+      flush(i);
+      continue;
+    }
+    if (start < 0) {
+      start = i;
+      continue;
+    }
+    const prev = classes[i - 1];
+    const next = i + 1 < chars.length ? classes[i + 1] : CharClass.Separator;
+    const boundary =
+      (prev === CharClass.Lower && cls === CharClass.Upper) ||
+      (prev === CharClass.Upper && cls === CharClass.Upper && next === CharClass.Lower) ||
+      ((prev === CharClass.Digit) !== (cls === CharClass.Digit));
+    if (boundary) {
+      flush(i);
+      start = i;
     }
   }
+  flush(chars.length);
   return parts;
 }
 
@@ -47,8 +83,15 @@ export function identifierTokens(word: string): string[] {
 /** Token text of free text or code: every word's identifier tokens, in order, with repeats (term frequency matters). */
 export function tokenText(text: string): string {
   const out: string[] = [];
+  // Code repeats its identifiers; splitting each distinct word once keeps indexing cheap.
+  const seen = new Map<string, string>();
   for (const word of text.match(WORD) ?? []) {
-    for (const token of identifierTokens(word)) out.push(token);
+    let tokens = seen.get(word);
+    if (tokens === undefined) {
+      tokens = identifierTokens(word).join(' ');
+      seen.set(word, tokens);
+    }
+    if (tokens) out.push(tokens);
   }
   return out.join(' ');
 }

@@ -45,9 +45,11 @@ interface HnswFileState {
   dims: number;
 }
 
-/** Over-fetch rounds when a filter or label aliasing leaves fewer than k hits; each round fetches 4x more. */
+/** Semantic over-fetch rounds when a filter or label aliasing leaves fewer than k hits; each round fetches 4x more. */
 const MAX_FETCH_ROUNDS = 4;
 const FETCH_GROWTH = 4;
+/** Ranked lexical rows a filtered search reads at most before giving up on finding k survivors. */
+const MAX_FILTERED_LEXICAL_ROWS = 100_000;
 /** Deleted points beyond this share of the graph make the next flush rebuild it compactly. */
 const MAX_DELETED_SHARE = 0.25;
 /** Vectors added to HNSW per batch during a rebuild (bounds the decoded vectors held at once). */
@@ -226,27 +228,23 @@ class SqliteIndexStore implements IndexStore {
     const match = toFtsMatchExpression(query);
     if (match === null || !(want > 0)) return [];
     const keep = compileFilter(filter);
-    let fetch = keep ? Math.max(want * 4, 50) : want;
-    let hits: ScoredChunkId[] = [];
-    for (let round = 0; round < MAX_FETCH_ROUNDS; round++) {
-      const rows = this.sql.lexical(match, fetch);
-      hits = [];
-      for (const row of rows) {
-        if (!keep || keep(row.path, row.language)) hits.push({ chunkId: row.id, score: row.score });
-      }
-      if (hits.length >= want || rows.length < fetch) break;
-      fetch *= FETCH_GROWTH;
+    // With a filter, read ranked rows until k survive (bounded); rows past the ones read are never joined.
+    const hits: ScoredChunkId[] = [];
+    for (const row of this.sql.lexical(match, keep ? Math.max(want, MAX_FILTERED_LEXICAL_ROWS) : want, want * 2)) {
+      if (keep && !keep(row.path, row.language)) continue;
+      hits.push({ chunkId: row.id, score: row.score });
+      if (hits.length >= want) break;
     }
-    return hits.slice(0, want);
+    return hits;
   }
 
   semanticSearch(vector: Float32Array, k: number, filter?: SearchFilter): ScoredChunkId[] {
     const want = Math.floor(k);
     const model = this.sql.getModel();
-    if (!model || !this.hnsw || this.hnsw.size === 0 || !(want > 0)) return [];
-    if (vector.length !== model.dims) {
+    if (model && vector.length !== model.dims) {
       throw new VectorDimensionsError({ expected: model.dims, actual: vector.length, what: 'The query vector' });
     }
+    if (!model || !this.hnsw || this.hnsw.size === 0 || !(want > 0)) return [];
     const keep = compileFilter(filter);
     const total = this.hnsw.pointCount;
     // One text can back several chunks, so k labels usually give k chunks; a filter needs more.
@@ -273,6 +271,24 @@ class SqliteIndexStore implements IndexStore {
       fetch = Math.min(total, fetch * FETCH_GROWTH);
     }
     return hits.slice(0, want);
+  }
+
+  scoreChunks(vector: Float32Array, chunkIds: number[]): ScoredChunkId[] {
+    const model = this.sql.getModel();
+    if (!model || vector.length !== model.dims || chunkIds.length === 0) return [];
+    const queryNorm = Math.hypot(...vector) || 1;
+    return this.sql
+      .vectorsOfChunks(chunkIds)
+      .map(({ id, vector: stored }) => {
+        let dot = 0;
+        let norm = 0;
+        for (let i = 0; i < stored.length; i++) {
+          dot += stored[i] * vector[i];
+          norm += stored[i] * stored[i];
+        }
+        return { chunkId: id, score: dot / (queryNorm * (Math.sqrt(norm) || 1)) };
+      })
+      .sort((a, b) => b.score - a.score || a.chunkId - b.chunkId);
   }
 
   getChunks(ids: number[]): ChunkRow[] {

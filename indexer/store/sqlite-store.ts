@@ -216,12 +216,18 @@ function prepareStatements(db: Database.Database) {
     ),
     iterateVectors: p('SELECT label, vector FROM vectors ORDER BY label'),
 
-    lexical: p(
-      `SELECT c.id AS id, -m.r AS score, f.path AS path, c.language AS language
-       FROM (SELECT rowid AS id, ${BM25} AS r FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY r LIMIT ?) m
-       JOIN chunks c ON c.id = m.id
-       JOIN files f ON f.id = c.file_id
-       ORDER BY m.r, c.id`,
+    lexicalIds: p(`SELECT rowid AS id, -${BM25} AS score FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY ${BM25} LIMIT ?`),
+    chunkPlaces: p(
+      `SELECT c.id AS id, f.path AS path, c.language AS language
+       FROM json_each(?) j
+       JOIN chunks c ON c.id = j.value
+       JOIN files f ON f.id = c.file_id`,
+    ),
+    vectorsOfChunks: p(
+      `SELECT c.id AS id, v.vector AS vector
+       FROM json_each(?) j
+       JOIN chunks c ON c.id = j.value
+       JOIN vectors v ON v.text_hash = c.text_hash`,
     ),
     chunksOfLabels: p(
       `SELECT v.label AS label, c.id AS id, f.path AS path, c.language AS language
@@ -415,12 +421,51 @@ export class SqliteStore {
     }
   }
 
-  /** The `limit` best bm25 matches of a MATCH expression, best first, score = -bm25 (higher is better). */
-  lexical(match: string, limit: number): LexicalCandidate[] {
-    return this.s.lexical.all(match, limit) as LexicalCandidate[];
+  /**
+   * The `limit` best bm25 matches of a MATCH expression, best first, score = -bm25 (higher is better),
+   * streamed: SQLite ranks the matches once, and each chunk's path and language are looked up in batches
+   * (growing from `firstBatch`) only as far as the caller reads.
+   */
+  *lexical(match: string, limit: number, firstBatch = limit): IterableIterator<LexicalCandidate> {
+    let batchSize = Math.max(1, Math.min(firstBatch, ID_BATCH));
+    let batch: { id: number; score: number }[] = [];
+    for (const row of this.s.lexicalIds.iterate(match, limit) as IterableIterator<{ id: number; score: number }>) {
+      batch.push(row);
+      if (batch.length < batchSize) continue;
+      yield* this.placeChunks(batch);
+      batch = [];
+      batchSize = Math.min(batchSize * 4, ID_BATCH);
+    }
+    yield* this.placeChunks(batch);
+  }
+
+  private placeChunks(batch: { id: number; score: number }[]): LexicalCandidate[] {
+    if (batch.length === 0) return [];
+    const places = new Map<number, { path: string; language: string }>();
+    for (const row of this.s.chunkPlaces.all(JSON.stringify(batch.map((r) => r.id))) as LexicalCandidate[]) {
+      places.set(row.id, row);
+    }
+    const out: LexicalCandidate[] = [];
+    for (const { id, score } of batch) {
+      const place = places.get(id);
+      if (place) out.push({ id, score, path: place.path, language: place.language });
+    }
+    return out;
   }
 
   /** Every chunk whose text has one of these vector labels (a label can map to several chunks). */
+  /** Stored vectors of these chunks (chunks without one are left out). */
+  vectorsOfChunks(ids: number[]): { id: number; vector: Float32Array }[] {
+    const out: { id: number; vector: Float32Array }[] = [];
+    for (let i = 0; i < ids.length; i += ID_BATCH) {
+      const batch = JSON.stringify(ids.slice(i, i + ID_BATCH));
+      for (const row of this.s.vectorsOfChunks.all(batch) as { id: number; vector: Buffer }[]) {
+        out.push({ id: row.id, vector: decodeVector(row.vector) });
+      }
+    }
+    return out;
+  }
+
   chunksOfLabels(labels: number[]): LabelChunk[] {
     const out: LabelChunk[] = [];
     for (let i = 0; i < labels.length; i += ID_BATCH) {

@@ -108,6 +108,8 @@ export interface IndexStore {
 
   lexicalSearch(query: string, k: number, filter?: SearchFilter): ScoredChunkId[];
   semanticSearch(vector: Float32Array, k: number, filter?: SearchFilter): ScoredChunkId[];
+  /** Exact cosine similarity of `vector` to these chunks' stored vectors, best first; chunks without one are left out. */
+  scoreChunks(vector: Float32Array, chunkIds: number[]): ScoredChunkId[];
   /** Rows for chunk ids, in the order given; unknown ids are skipped. */
   getChunks(ids: number[]): ChunkRow[];
   counts(): StoreCounts;

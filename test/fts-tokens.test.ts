@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import {
+  identifierTokens,
+  pathTokenText,
+  queryTerms,
+  splitIdentifier,
+  toFtsMatchExpression,
+  tokenText,
+} from '../indexer/store/fts-tokens.js';
+
+describe('splitIdentifier', () => {
+  it.each([
+    ['getUserName', ['get', 'user', 'name']],
+    ['get_user_name', ['get', 'user', 'name']],
+    ['GET_USER_NAME', ['get', 'user', 'name']],
+    ['HTTPServer', ['http', 'server']],
+    ['parseJSON2', ['parse', 'json', '2']],
+    ['XMLHttpRequest', ['xml', 'http', 'request']],
+    ['utf8Decode', ['utf', '8', 'decode']],
+    ['__init__', ['init']],
+    ['$scope', ['scope']],
+    ['x', ['x']],
+    ['Ärger_öffnen', ['ärger', 'öffnen']],
+  ])('%s -> %j', (word, parts) => {
+    expect(splitIdentifier(word)).toEqual(parts);
+  });
+});
+
+describe('identifierTokens', () => {
+  it('keeps the whole identifier before its parts', () => {
+    expect(identifierTokens('getUserName')).toEqual(['getusername', 'get', 'user', 'name']);
+    expect(identifierTokens('get_user_name')).toEqual(['getusername', 'get', 'user', 'name']);
+  });
+
+  it('does not repeat a one-part word', () => {
+    expect(identifierTokens('user')).toEqual(['user']);
+    expect(identifierTokens('User')).toEqual(['user']);
+  });
+
+  it('skips absurdly long words (minified code, base64)', () => {
+    expect(identifierTokens('a'.repeat(500))).toEqual([]);
+  });
+});
+
+describe('tokenText', () => {
+  it('splits code into identifier tokens and drops punctuation', () => {
+    expect(tokenText('const n = getUserName(req.user_id);')).toBe(
+      'const n getusername get user name req userid user id',
+    );
+  });
+
+  it('keeps repeats so term frequency counts', () => {
+    expect(tokenText('foo foo bar')).toBe('foo foo bar');
+  });
+});
+
+describe('pathTokenText', () => {
+  it('splits on / . - _ and camelCase', () => {
+    expect(pathTokenText('src/httpServer/user-store_impl.ts')).toBe(
+      'src httpserver http server user storeimpl store impl ts',
+    );
+  });
+});
+
+describe('queries', () => {
+  it('processes queries like indexed text, without duplicates', () => {
+    expect(queryTerms('user name')).toEqual(['user', 'name']);
+    expect(queryTerms('getUserName user')).toEqual(['getusername', 'get', 'user', 'name']);
+  });
+
+  it('quotes every term and joins with OR', () => {
+    expect(toFtsMatchExpression('HTTPServer start')).toBe('"httpserver" OR "http" OR "server" OR "start"');
+  });
+
+  it('neutralizes FTS5 syntax in user input', () => {
+    expect(toFtsMatchExpression('foo("bar") AND -x* NEAR(a b) col:y ^z')).toBe(
+      '"foo" OR "bar" OR "and" OR "x" OR "near" OR "a" OR "b" OR "col" OR "y" OR "z"',
+    );
+  });
+
+  it('returns null when nothing is searchable', () => {
+    expect(toFtsMatchExpression('')).toBeNull();
+    expect(toFtsMatchExpression('  ()"*-:^ ')).toBeNull();
+  });
+
+  it('caps the number of terms', () => {
+    const words = Array.from({ length: 200 }, (_, i) => `w${i}x`).join(' ');
+    expect(queryTerms(words).length).toBeLessThanOrEqual(64);
+  });
+});

@@ -1,0 +1,528 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { HNSW_FILE, INDEX_DB_FILE, openIndexStore } from '../indexer/store/open-store.js';
+import { VectorDimensionsError } from '../indexer/store/store-errors.js';
+import type { ChunkInput, FileRecord, IndexStore } from '../indexer/store/store-types.js';
+
+const DIMS = 8;
+const MODEL = { modelId: 'test-model', dims: DIMS, distance: 'cosine' as const };
+
+const temps: string[] = [];
+const open: IndexStore[] = [];
+
+afterEach(() => {
+  for (const store of open.splice(0)) {
+    try {
+      store.close();
+    } catch {
+      // Already closed by the test.
+    }
+  }
+  for (const dir of temps.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'codecarto-store-'));
+  temps.push(dir);
+  return dir;
+}
+
+function openStore(dir: string, logs: string[] = []): IndexStore {
+  const store = openIndexStore(dir, { log: (m) => logs.push(m) });
+  open.push(store);
+  return store;
+}
+
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+function file(p: string, language = 'typescript', content = p): FileRecord {
+  return { path: p, size: content.length, mtimeMs: 1000, hash: sha(content), language };
+}
+
+function chunk(text: string, symbol: string | null = null, opts: Partial<ChunkInput> = {}): ChunkInput {
+  return {
+    language: 'typescript',
+    symbol,
+    kind: symbol ? 'function' : 'block',
+    startLine: 1,
+    endLine: text.split('\n').length,
+    text,
+    textHash: sha(text),
+    embedText: `${symbol ?? ''}\n${text}`,
+    ...opts,
+  };
+}
+
+/** A unit vector along axis `axis` (with a little of axis+1 so neighbours are distinct). */
+function axisVector(axis: number, dims = DIMS): Float32Array {
+  const v = new Float32Array(dims);
+  v[axis % dims] = 1;
+  v[(axis + 1) % dims] = 0.1;
+  return v;
+}
+
+/** Gives every pending text a vector: the i-th pending text (by the store's order) gets axisVector(i). */
+function embedAllPending(store: IndexStore): Map<string, Float32Array> {
+  const given = new Map<string, Float32Array>();
+  const pending = store.pendingTexts();
+  pending.forEach((p, i) => given.set(p.textHash, axisVector(i)));
+  store.putVectors([...given].map(([textHash, vector]) => ({ textHash, vector })));
+  return given;
+}
+
+describe('files and chunks', () => {
+  it('upserts, replaces and removes files, keeping counts right', () => {
+    const store = openStore(tempDir());
+    store.upsertFile(file('src/a.ts'), [chunk('function a() {}', 'a'), chunk('function b() {}', 'b')]);
+    store.upsertFile(file('src/b.ts'), [chunk('const x = 1;')]);
+    expect(store.counts()).toEqual({ files: 2, chunks: 3, chunksWithVectors: 0, texts: 3, vectors: 0 });
+    expect([...store.listFiles().keys()].sort()).toEqual(['src/a.ts', 'src/b.ts']);
+    expect(store.listFiles().get('src/b.ts')).toEqual(file('src/b.ts'));
+
+    // Replace: old chunks and their FTS rows go, new ones come.
+    store.upsertFile(file('src/a.ts', 'typescript', 'v2'), [chunk('function c() {}', 'c')]);
+    expect(store.counts().chunks).toBe(2);
+    expect(store.listFiles().get('src/a.ts')?.hash).toBe(sha('v2'));
+    expect(store.lexicalSearch('a', 10)).toHaveLength(1); // only the path token "a" of src/a.ts
+    expect(store.lexicalSearch('b', 10).map((h) => store.getChunks([h.chunkId])[0].path)).toEqual(['src/b.ts']);
+
+    store.touchFile('src/b.ts', 99, 2000);
+    expect(store.listFiles().get('src/b.ts')).toMatchObject({ size: 99, mtimeMs: 2000 });
+
+    expect(store.removeFiles(['src/a.ts', 'src/nope.ts'])).toBe(1);
+    expect(store.counts()).toMatchObject({ files: 1, chunks: 1 });
+    expect(store.lexicalSearch('c', 10)).toEqual([]);
+    expect(store.removeFiles([])).toBe(0);
+  });
+
+  it('stores a text once however many chunks share it, and returns rows in the order asked', () => {
+    const dir = tempDir();
+    const store = openStore(dir);
+    const shared = 'export const config = { retries: 3 };';
+    store.upsertFile(file('a.ts'), [chunk(shared, 'config')]);
+    store.upsertFile(file('b.ts'), [chunk(shared, 'config'), chunk('other()', null)]);
+    expect(store.counts()).toMatchObject({ chunks: 3, texts: 2 });
+    const db = new Database(path.join(dir, INDEX_DB_FILE), { readonly: true });
+    expect(db.prepare('SELECT count(*) AS n FROM texts').get()).toEqual({ n: 2 });
+    db.close();
+
+    const ids = store.lexicalSearch('retries', 10).map((h) => h.chunkId);
+    expect(ids).toHaveLength(2);
+    const rows = store.getChunks([ids[1], 123456, ids[0]]);
+    expect(rows.map((r) => r.id)).toEqual([ids[1], ids[0]]);
+    expect(rows.every((r) => r.text === shared && r.textHash === sha(shared))).toBe(true);
+    expect(new Set(rows.map((r) => r.path))).toEqual(new Set(['a.ts', 'b.ts']));
+    expect(rows[0]).toMatchObject({ language: 'typescript', symbol: 'config', kind: 'function', startLine: 1, endLine: 1 });
+  });
+
+  it('getChunks handles more ids than one batch', () => {
+    const store = openStore(tempDir());
+    const chunks = Array.from({ length: 1200 }, (_, i) => chunk(`line${i}()`, null, { startLine: i + 1, endLine: i + 1 }));
+    store.upsertFile(file('big.ts'), chunks);
+    const ids = store.lexicalSearch('big', 2000).map((h) => h.chunkId);
+    expect(ids).toHaveLength(1200);
+    const reversed = [...ids].reverse();
+    expect(store.getChunks(reversed).map((r) => r.id)).toEqual(reversed);
+  });
+
+  it('keeps meta for the caller but guards the store\'s own keys', () => {
+    const dir = tempDir();
+    const store = openStore(dir);
+    expect(store.getMeta('last_indexed')).toBeNull();
+    store.setMeta('last_indexed', '2024-01-01');
+    expect(store.getMeta('schema_version')).toBe('1');
+    expect(() => store.setMeta('schema_version', '9')).toThrow(/kept by the index store/);
+    store.close();
+    expect(openStore(dir).getMeta('last_indexed')).toBe('2024-01-01');
+  });
+
+  it('opens the database in WAL mode with foreign keys', () => {
+    const dir = tempDir();
+    openStore(dir);
+    const db = new Database(path.join(dir, INDEX_DB_FILE));
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    db.close();
+  });
+});
+
+describe('lexical search', () => {
+  function seeded(): IndexStore {
+    const store = openStore(tempDir());
+    store.upsertFile(file('src/users/service.ts'), [
+      chunk('export function getUserName(id: string) {\n  return db.lookup(id).name;\n}', 'getUserName'),
+    ]);
+    store.upsertFile(file('src/http/HTTPServer.ts'), [
+      chunk('export class HTTPServer {\n  listen(port: number) {}\n}', 'HTTPServer'),
+    ]);
+    store.upsertFile(file('lib/parse.py', 'python'), [
+      chunk('def parse_json2(text):\n    return json.loads(text)', 'parse_json2', { language: 'python' }),
+    ]);
+    store.upsertFile(file('docs/users.md', 'markdown'), [
+      chunk('The user name is shown in the header.', null, { language: 'markdown' }),
+    ]);
+    return store;
+  }
+
+  const paths = (store: IndexStore, hits: { chunkId: number }[]) => store.getChunks(hits.map((h) => h.chunkId)).map((r) => r.path);
+
+  it('finds camelCase identifiers from split words, and by their whole lowercased form', () => {
+    const store = seeded();
+    const hits = store.lexicalSearch('user name', 10);
+    expect(paths(store, hits)).toContain('src/users/service.ts');
+    expect(paths(store, store.lexicalSearch('getusername', 10))).toEqual(['src/users/service.ts']);
+    expect(paths(store, store.lexicalSearch('get_user_name', 10))[0]).toBe('src/users/service.ts');
+    expect(paths(store, store.lexicalSearch('http server', 10))[0]).toBe('src/http/HTTPServer.ts');
+    expect(paths(store, store.lexicalSearch('parseJSON2', 10))[0]).toBe('lib/parse.py');
+  });
+
+  it('ranks with score = -bm25, higher first, symbol and path above body', () => {
+    const store = seeded();
+    const hits = store.lexicalSearch('user name', 10);
+    for (let i = 1; i < hits.length; i++) expect(hits[i - 1].score).toBeGreaterThanOrEqual(hits[i].score);
+    expect(hits[0].score).toBeGreaterThan(0);
+    // The symbol getUserName outranks the markdown body that merely says "user name".
+    expect(paths(store, hits)[0]).toBe('src/users/service.ts');
+  });
+
+  it('uses OR semantics so partial matches still rank', () => {
+    const store = seeded();
+    expect(paths(store, store.lexicalSearch('listen nonexistentword', 10))).toEqual(['src/http/HTTPServer.ts']);
+  });
+
+  it('applies path and language filters', () => {
+    const store = seeded();
+    expect(paths(store, store.lexicalSearch('user name', 10, { languages: ['markdown'] }))).toEqual(['docs/users.md']);
+    expect(paths(store, store.lexicalSearch('user name', 10, { pathFilter: (p) => p.startsWith('src/') }))).toEqual([
+      'src/users/service.ts',
+    ]);
+    expect(store.lexicalSearch('user name', 10, { languages: ['rust'] })).toEqual([]);
+  });
+
+  it('over-fetches until a selective filter has k hits', () => {
+    const store = openStore(tempDir());
+    for (let i = 0; i < 300; i++) store.upsertFile(file(`gen/f${i}.ts`), [chunk(`widget${i} = makeWidget()`, null)]);
+    const hits = store.lexicalSearch('widget', 5, { pathFilter: (p) => /f2\d\d\.ts$/.test(p) });
+    expect(hits).toHaveLength(5);
+    expect(paths(store, hits).every((p) => /f2\d\d\.ts$/.test(p))).toBe(true);
+  });
+
+  it('never throws on punctuation or FTS syntax, and returns nothing for an empty query', () => {
+    const store = seeded();
+    for (const q of ['foo("bar") AND -x*', '"', 'NEAR(', 'a:b', '^', '*', 'OR', 'NOT user', '(((', "it's", '{}[]']) {
+      expect(() => store.lexicalSearch(q, 10)).not.toThrow();
+    }
+    expect(store.lexicalSearch('', 10)).toEqual([]);
+    expect(store.lexicalSearch('  --  ', 10)).toEqual([]);
+    expect(store.lexicalSearch('user', 0)).toEqual([]);
+  });
+});
+
+describe('vectors', () => {
+  it('lists pending texts in a stable order, stores vectors, and counts them', () => {
+    const store = openStore(tempDir());
+    store.upsertFile(file('a.ts'), [chunk('alpha()'), chunk('beta()'), chunk('alpha()')]);
+    expect(store.countPending()).toBe(2);
+    const pending = store.pendingTexts();
+    expect(pending.map((p) => p.textHash)).toEqual([sha('alpha()'), sha('beta()')].sort());
+    expect(store.pendingTexts(1)).toEqual([pending[0]]);
+    expect(pending[0].embedText).toContain(pending[0].textHash === sha('alpha()') ? 'alpha()' : 'beta()');
+    expect(store.missingVectors([sha('alpha()'), sha('beta()')])).toEqual([sha('alpha()'), sha('beta()')]);
+
+    expect(() => store.putVectors([{ textHash: sha('alpha()'), vector: axisVector(0) }])).toThrow(/setModel/);
+    expect(store.setModel(MODEL)).toBe(false);
+    expect(store.getModel()).toEqual(MODEL);
+    store.putVectors([
+      { textHash: sha('alpha()'), vector: axisVector(0) },
+      { textHash: sha('unknown'), vector: axisVector(1) },
+    ]);
+    expect(store.countPending()).toBe(1);
+    expect(store.missingVectors([sha('alpha()'), sha('beta()')])).toEqual([sha('beta()')]);
+    expect(store.counts()).toEqual({ files: 1, chunks: 3, chunksWithVectors: 2, texts: 2, vectors: 1 });
+    // Already stored: ignored.
+    store.putVectors([{ textHash: sha('alpha()'), vector: axisVector(5) }]);
+    expect(store.counts().vectors).toBe(1);
+  });
+
+  it('validates dims and finiteness before writing anything', () => {
+    const store = openStore(tempDir());
+    store.setModel(MODEL);
+    store.upsertFile(file('a.ts'), [chunk('alpha()'), chunk('beta()')]);
+    const bad = new Float32Array(DIMS);
+    bad[3] = Number.NaN;
+    expect(() =>
+      store.putVectors([
+        { textHash: sha('alpha()'), vector: axisVector(0) },
+        { textHash: sha('beta()'), vector: new Float32Array(DIMS + 1) },
+      ]),
+    ).toThrow(VectorDimensionsError);
+    expect(() => store.putVectors([{ textHash: sha('beta()'), vector: bad }])).toThrow(/finite/);
+    expect(store.counts().vectors).toBe(0);
+    expect(() => store.semanticSearch(new Float32Array(3), 5)).toThrow(/3 dims/);
+  });
+
+  it('semantic search returns the nearest chunk, and [] with no vectors or no model', () => {
+    const store = openStore(tempDir());
+    expect(store.semanticSearch(axisVector(0), 5)).toEqual([]);
+    store.upsertFile(file('a.ts'), [chunk('alpha()', 'alpha'), chunk('beta()', 'beta'), chunk('gamma()', 'gamma')]);
+    store.setModel(MODEL);
+    expect(store.semanticSearch(axisVector(0), 5)).toEqual([]);
+    const given = embedAllPending(store);
+    const betaAxis = [...given.keys()].indexOf(sha('beta()'));
+    const hits = store.semanticSearch(axisVector(betaAxis), 2);
+    expect(hits).toHaveLength(2);
+    expect(store.getChunks([hits[0].chunkId])[0].symbol).toBe('beta');
+    expect(hits[0].score).toBeCloseTo(1, 5);
+    expect(hits[0].score).toBeGreaterThan(hits[1].score);
+  });
+
+  it('returns every chunk that shares the nearest text', () => {
+    const store = openStore(tempDir());
+    store.setModel(MODEL);
+    store.upsertFile(file('a.ts'), [chunk('shared()', 'one')]);
+    store.upsertFile(file('b.ts'), [chunk('shared()', 'two'), chunk('lonely()', 'three')]);
+    const given = embedAllPending(store);
+    const axis = [...given.keys()].indexOf(sha('shared()'));
+    const hits = store.semanticSearch(axisVector(axis), 2);
+    expect(hits).toHaveLength(2);
+    expect(hits[0].score).toBeCloseTo(hits[1].score, 6);
+    expect(store.getChunks(hits.map((h) => h.chunkId)).map((r) => r.path).sort()).toEqual(['a.ts', 'b.ts']);
+  });
+
+  it('applies path and language filters to semantic hits, over-fetching as needed', () => {
+    const store = openStore(tempDir());
+    store.setModel(MODEL);
+    for (let i = 0; i < 60; i++) {
+      const lang = i % 10 === 0 ? 'python' : 'typescript';
+      store.upsertFile(file(`f${i}.${lang === 'python' ? 'py' : 'ts'}`, lang), [chunk(`body${i}()`, null, { language: lang })]);
+    }
+    embedAllPending(store);
+    const hits = store.semanticSearch(axisVector(0), 5, { languages: ['python'] });
+    expect(hits).toHaveLength(5);
+    expect(store.getChunks(hits.map((h) => h.chunkId)).every((r) => r.language === 'python')).toBe(true);
+    const pathHits = store.semanticSearch(axisVector(0), 3, { pathFilter: (p) => p === 'f7.ts' });
+    expect(store.getChunks(pathHits.map((h) => h.chunkId)).map((r) => r.path)).toEqual(['f7.ts']);
+  });
+
+  it('setModel with another model or dims drops every vector; the same model keeps them', () => {
+    const dir = tempDir();
+    const store = openStore(dir);
+    store.setModel(MODEL);
+    store.upsertFile(file('a.ts'), [chunk('alpha()')]);
+    embedAllPending(store);
+    store.flushVectorIndex();
+    expect(store.setModel(MODEL)).toBe(false);
+    expect(store.counts().vectors).toBe(1);
+
+    expect(store.setModel({ ...MODEL, dims: 16 })).toBe(true);
+    expect(store.counts()).toMatchObject({ vectors: 0, chunksWithVectors: 0, chunks: 1 });
+    expect(store.countPending()).toBe(1);
+    expect(store.semanticSearch(new Float32Array(16).fill(1), 5)).toEqual([]);
+    store.putVectors([{ textHash: sha('alpha()'), vector: axisVector(0, 16) }]);
+    expect(store.semanticSearch(axisVector(0, 16), 1)).toHaveLength(1);
+
+    expect(store.setModel({ ...MODEL, dims: 16, modelId: 'other' })).toBe(true);
+    expect(store.counts().vectors).toBe(0);
+    expect(store.getModel()).toEqual({ ...MODEL, dims: 16, modelId: 'other' });
+  });
+
+  it('clearVectors drops all vectors but keeps chunks, texts and the model', () => {
+    const store = openStore(tempDir());
+    store.setModel(MODEL);
+    store.upsertFile(file('a.ts'), [chunk('alpha()'), chunk('beta()')]);
+    embedAllPending(store);
+    store.clearVectors();
+    expect(store.counts()).toEqual({ files: 1, chunks: 2, chunksWithVectors: 0, texts: 2, vectors: 0 });
+    expect(store.getModel()).toEqual(MODEL);
+    expect(store.semanticSearch(axisVector(0), 5)).toEqual([]);
+    expect(store.countPending()).toBe(2);
+  });
+
+  it('collects garbage: unreferenced texts and their vectors go, and HNSW stops returning them', () => {
+    const dir = tempDir();
+    const store = openStore(dir);
+    store.setModel(MODEL);
+    store.upsertFile(file('a.ts'), [chunk('alpha()')]);
+    store.upsertFile(file('b.ts'), [chunk('beta()'), chunk('alpha()')]);
+    const given = embedAllPending(store);
+    expect(store.removeFiles(['b.ts'])).toBe(2);
+    expect(store.counts()).toMatchObject({ chunks: 1, texts: 1, vectors: 2 });
+    // Before GC, the orphan's vector may still be found but maps to no chunk.
+    const betaAxis = [...given.keys()].indexOf(sha('beta()'));
+    const before = store.semanticSearch(axisVector(betaAxis), 5);
+    expect(store.getChunks(before.map((h) => h.chunkId)).map((r) => r.path)).toEqual(['a.ts']);
+
+    expect(store.collectGarbage()).toBe(1);
+    expect(store.counts()).toEqual({ files: 1, chunks: 1, chunksWithVectors: 1, texts: 1, vectors: 1 });
+    expect(store.semanticSearch(axisVector(betaAxis), 5)).toHaveLength(1);
+    expect(store.collectGarbage()).toBe(0);
+    // After GC the text is gone: re-adding the file makes it pending again.
+    store.upsertFile(file('b.ts'), [chunk('beta()')]);
+    expect(store.pendingTexts().map((p) => p.textHash)).toEqual([sha('beta()')]);
+
+    // The flushed file reflects the deletion (compacted: 1 of 2 points deleted > 25%).
+    const logs: string[] = [];
+    store.flushVectorIndex();
+    store.close();
+    const reopened = openStore(dir, logs);
+    expect(logs.some((l) => /loaded HNSW index with 1 vectors/.test(l))).toBe(true);
+    expect(logs.some((l) => /rebuilding/.test(l))).toBe(false);
+    expect(reopened.semanticSearch(axisVector(0), 5)).toHaveLength(1);
+  });
+});
+
+describe('HNSW persistence', () => {
+  function populated(dir: string, logs: string[] = []): { store: IndexStore; given: Map<string, Float32Array> } {
+    const store = openStore(dir, logs);
+    store.setModel(MODEL);
+    store.upsertFile(file('a.ts'), [chunk('alpha()', 'alpha'), chunk('beta()', 'beta')]);
+    store.upsertFile(file('b.ts'), [chunk('gamma()', 'gamma'), chunk('delta()', 'delta')]);
+    return { store, given: embedAllPending(store) };
+  }
+
+  function nearestSymbol(store: IndexStore, vector: Float32Array): string | null {
+    const [hit] = store.semanticSearch(vector, 1);
+    return hit ? store.getChunks([hit.chunkId])[0].symbol : null;
+  }
+
+  it('reopening after a flush loads the file without a rebuild', () => {
+    const dir = tempDir();
+    const { store, given } = populated(dir);
+    store.flushVectorIndex();
+    store.close();
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect(existsSync(path.join(dir, HNSW_FILE))).toBe(true);
+
+    const logs: string[] = [];
+    const reopened = openStore(dir, logs);
+    expect(logs.some((l) => l.includes('loaded HNSW index with 4 vectors'))).toBe(true);
+    expect(logs.some((l) => l.includes('rebuilding'))).toBe(false);
+    const gammaAxis = [...given.keys()].indexOf(sha('gamma()'));
+    expect(nearestSymbol(reopened, axisVector(gammaAxis))).toBe('gamma');
+  });
+
+  it('reopening after putVectors without a flush rebuilds from SQLite (no re-embedding) and search works', () => {
+    const dir = tempDir();
+    const { store } = populated(dir);
+    store.flushVectorIndex();
+    // A later batch is committed to SQLite, then the process "crashes" before the next flush.
+    store.upsertFile(file('c.ts'), [chunk('epsilon()', 'epsilon')]);
+    store.putVectors([{ textHash: sha('epsilon()'), vector: axisVector(6) }]);
+    store.close();
+
+    const logs: string[] = [];
+    const reopened = openStore(dir, logs);
+    expect(logs.some((l) => l.includes('rebuilding HNSW index from 5 stored vectors'))).toBe(true);
+    expect(reopened.countPending()).toBe(0);
+    expect(nearestSymbol(reopened, axisVector(6))).toBe('epsilon');
+    reopened.close();
+
+    // The rebuild was written back: the next open loads it.
+    const logs2: string[] = [];
+    openStore(dir, logs2);
+    expect(logs2.some((l) => l.includes('loaded HNSW index with 5 vectors'))).toBe(true);
+  });
+
+  it('a deleted or corrupt HNSW file is rebuilt', () => {
+    const dir = tempDir();
+    const { store, given } = populated(dir);
+    store.flushVectorIndex();
+    store.close();
+    rmSync(path.join(dir, HNSW_FILE));
+
+    const logs: string[] = [];
+    const reopened = openStore(dir, logs);
+    expect(logs.some((l) => l.includes('rebuilding') && l.includes('missing'))).toBe(true);
+    const alphaAxis = [...given.keys()].indexOf(sha('alpha()'));
+    expect(nearestSymbol(reopened, axisVector(alphaAxis))).toBe('alpha');
+    reopened.close();
+
+    writeFileSync(path.join(dir, HNSW_FILE), 'not an index');
+    const logs2: string[] = [];
+    const again = openStore(dir, logs2);
+    expect(logs2.some((l) => l.includes('rebuilding'))).toBe(true);
+    expect(nearestSymbol(again, axisVector(alphaAxis))).toBe('alpha');
+  });
+
+  it('a flush with no changes does not rewrite the file; a store without vectors writes none', () => {
+    const dir = tempDir();
+    const empty = openStore(dir);
+    empty.setModel(MODEL);
+    empty.flushVectorIndex();
+    expect(existsSync(path.join(dir, HNSW_FILE))).toBe(false);
+    empty.close();
+
+    const { store } = populated(dir);
+    store.flushVectorIndex();
+    const logs: string[] = [];
+    store.close();
+    openStore(dir, logs);
+    expect(logs.some((l) => l.includes('loaded'))).toBe(true);
+  });
+
+  it('clearVectors then flush removes the file and reopening needs no rebuild', () => {
+    const dir = tempDir();
+    const { store } = populated(dir);
+    store.flushVectorIndex();
+    store.clearVectors();
+    store.flushVectorIndex();
+    expect(existsSync(path.join(dir, HNSW_FILE))).toBe(false);
+    store.close();
+    const logs: string[] = [];
+    const reopened = openStore(dir, logs);
+    expect(logs).toEqual([]);
+    expect(reopened.counts().vectors).toBe(0);
+  });
+
+  it('grows the HNSW index past its initial capacity', () => {
+    const dir = tempDir();
+    const store = openStore(dir);
+    store.setModel(MODEL);
+    const chunks = Array.from({ length: 1500 }, (_, i) => chunk(`fn${i}()`));
+    store.upsertFile(file('many.ts'), chunks);
+    const next = (() => {
+      let s = 1;
+      return () => ((s = (s * 48271) % 2147483647) / 2147483647) * 2 - 1;
+    })();
+    store.putVectors(
+      store.pendingTexts().map((p) => ({ textHash: p.textHash, vector: Float32Array.from({ length: DIMS }, next) })),
+    );
+    expect(store.counts().vectors).toBe(1500);
+    expect(store.semanticSearch(axisVector(0), 10)).toHaveLength(10);
+  });
+
+  it('4096 dims: each stored vector finds its own chunk first, before and after a rebuild', () => {
+    const dims = 4096;
+    const dir = tempDir();
+    const store = openStore(dir);
+    store.setModel({ ...MODEL, dims });
+    const n = 200;
+    store.upsertFile(file('wide.ts'), Array.from({ length: n }, (_, i) => chunk(`wide${i}()`, `wide${i}`)));
+    let seed = 12345;
+    const next = () => ((seed = (seed * 48271) % 2147483647) / 2147483647) * 2 - 1;
+    const vectors = new Map<string, Float32Array>();
+    for (const p of store.pendingTexts()) {
+      const v = Float32Array.from({ length: dims }, next);
+      const norm = Math.hypot(...v);
+      vectors.set(p.textHash, v.map((x) => x / norm));
+    }
+    store.putVectors([...vectors].map(([textHash, vector]) => ({ textHash, vector })));
+    const check = (s: IndexStore) => {
+      let top1 = 0;
+      for (let i = 0; i < n; i += 10) {
+        const [hit] = s.semanticSearch(vectors.get(sha(`wide${i}()`)) as Float32Array, 5);
+        if (s.getChunks([hit.chunkId])[0].symbol === `wide${i}`) top1++;
+      }
+      return top1 / (n / 10);
+    };
+    expect(check(store)).toBe(1);
+    store.close();
+    const logs: string[] = [];
+    const reopened = openStore(dir, logs);
+    expect(logs.some((l) => l.includes('rebuilding HNSW index from 200 stored vectors'))).toBe(true);
+    expect(check(reopened)).toBe(1);
+  });
+});
