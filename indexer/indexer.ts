@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Embedder } from '../models/embedder.js';
 import { CodecartoError, isAbortError, throwIfAborted } from '../models/errors.js';
-import { planBatches, type PlanItem } from './batch-planner.js';
+import { planBatches, type PlanItem, type PlannedBatch } from './batch-planner.js';
 import { embeddingText } from './chunk.js';
 import { chunkFile } from './chunker.js';
 import { readSourceFile } from './file-reader.js';
@@ -27,10 +27,12 @@ export interface IndexRunOptions {
   now?: () => number;
 }
 
-/** Texts gathered before a batch plan is made: big enough to sort well (pad factor near 1). */
+/** Texts waiting before batches are planned at all. */
+const MIN_PLAN = 128;
+/** With this many texts waiting, the best batch goes out however loose it is. */
 const PLAN_WINDOW = 1024;
-/** An idle embedder starts on a smaller window, so the GPU is not kept waiting for a whole window. */
-const IDLE_WINDOW = 256;
+/** A full batch this tight (padded / real tokens) goes out at once. */
+const TIGHT_PAD = 1.05;
 /** The HNSW file is rewritten at most this often during a run, so a crash costs a small rebuild. */
 const FLUSH_INTERVAL_MS = 60_000;
 
@@ -82,7 +84,8 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexSummary> 
     const tokens = Math.min(embedder.tokenizer.count(embedText) + 2, embedder.maxInputTokens);
     queue.set(textHash, { key: textHash, tokens, embedText });
     summary.chunks_pending = queue.size + inFlight.size;
-    if (queue.size >= IDLE_WINDOW) notify();
+    // Re-planning is O(n log n): look again every few texts, not after each one.
+    if (queue.size >= MIN_PLAN && queue.size % 32 === 0) notify();
   };
 
   if (embeds) for (const p of store.pendingTexts()) enqueue(p.textHash, p.embedText);
@@ -109,11 +112,30 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexSummary> 
     let lastFlush = now();
     const running = new Set<Promise<void>>();
     let failure: unknown = null;
+    const dispatch = (batch: PlannedBatch<QueuedText>) => {
+      for (const item of batch.items) {
+        queue.delete(item.key);
+        inFlight.add(item.key);
+      }
+      const task = embedBatch(batch.items, batch.paddedTokens)
+        .catch((error: unknown) => {
+          failure ??= error;
+        })
+        .finally(() => {
+          running.delete(task);
+          notify();
+        });
+      running.add(task);
+    };
     for (;;) {
       if (failure) throw failure;
       throwIfAborted(signal);
-      const idle = running.size === 0 && queue.size >= IDLE_WINDOW;
-      if (queue.size < PLAN_WINDOW && !producerDone && !idle) {
+      if (running.size >= Math.max(1, embedder.maxParallelCalls)) {
+        await Promise.race(running);
+        continue;
+      }
+      const batch = producerDone || queue.size >= MIN_PLAN ? nextBatch([...queue.values()], embedder, producerDone || queue.size >= PLAN_WINDOW) : null;
+      if (!batch && !producerDone) {
         await new Promise<void>((resolve) => {
           wake = resolve;
         });
@@ -128,31 +150,10 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexSummary> 
         for (const p of store.pendingTexts()) enqueue(p.textHash, p.embedText);
         if (queue.size === 0) break;
       }
-      const window = [...queue.values()].slice(0, PLAN_WINDOW);
-      const batches = planBatches(window, {
-        maxTexts: embedder.maxBatchSize,
-        tokenBudget: embedder.tokenBudget,
-      });
-      for (const batch of batches) {
-        for (const item of batch.items) {
-          queue.delete(item.key);
-          inFlight.add(item.key);
-        }
-        while (running.size >= Math.max(1, embedder.maxParallelCalls)) await Promise.race(running);
-        if (failure) throw failure;
-        const task = embedBatch(batch.items, batch.paddedTokens)
-          .catch((error: unknown) => {
-            failure ??= error;
-          })
-          .finally(() => {
-            running.delete(task);
-            notify();
-          });
-        running.add(task);
-        if (now() - lastFlush > FLUSH_INTERVAL_MS) {
-          store.flushVectorIndex();
-          lastFlush = now();
-        }
+      if (batch) dispatch(batch);
+      if (now() - lastFlush > FLUSH_INTERVAL_MS) {
+        store.flushVectorIndex();
+        lastFlush = now();
       }
     }
     await Promise.all(running);
@@ -215,6 +216,24 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexSummary> 
   }
   report();
   return summary;
+}
+
+/**
+ * Plans everything waiting and picks one batch to send, or null to wait for more texts. The tightest
+ * full batch (padded / real tokens lowest) goes first; while the walk goes on, loose batches from
+ * sparse length ranges wait for neighbours. A fast embedder thus waits for the walk (which is then the
+ * bottleneck anyway) and a slow one always has a long queue: either way the pad factor stays near
+ * the one of a plan over the whole repository.
+ */
+function nextBatch(waiting: QueuedText[], embedder: Embedder, sendAnyway: boolean): PlannedBatch<QueuedText> | null {
+  const limits = { maxTexts: embedder.maxBatchSize, tokenBudget: embedder.tokenBudget };
+  const batches = planBatches(waiting, limits);
+  if (batches.length === 0) return null;
+  const full = batches.filter((b) => b.items.length >= limits.maxTexts || b.paddedTokens >= 0.9 * limits.tokenBudget);
+  const pad = (b: PlannedBatch<QueuedText>) => b.paddedTokens / Math.max(1, b.tokens);
+  const best = (full.length > 0 ? full : batches).reduce((a, b) => (pad(b) < pad(a) ? b : a));
+  if (sendAnyway) return best;
+  return full.includes(best) && pad(best) <= TIGHT_PAD ? best : null;
 }
 
 /** Drops vectors that cannot be mixed with the embedder's before anything is embedded. */

@@ -1,0 +1,135 @@
+/**
+ * `codecarto eval`'s measurement: history queries (commit-miner.ts) run against the current project's
+ * index in each mode, ranked files judged by retrieval-metrics.ts. The index must already reflect the
+ * working tree (the caller runs `index` first); answers are limited to the files it holds.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AbortError, CodecartoError } from '../../models/errors.js';
+import { canSearchSemantically, type SearchMode } from '../searcher.js';
+import type { Workspace } from '../workspace.js';
+import { mineQueries, SKIP_REASONS, type EvalQuery, type SkipReason } from './commit-miner.js';
+import { readGitHistory } from './git-history.js';
+import { GrepBaseline } from './grep-baseline.js';
+import { firstHitRank, summarizeRanks, type RetrievalMetrics } from './retrieval-metrics.js';
+
+export const EVAL_MODES = ['grep', 'lexical', 'semantic', 'hybrid'] as const;
+export type EvalMode = (typeof EVAL_MODES)[number];
+
+export interface EvalOptions {
+  /** Modes to measure; default: grep and lexical, plus semantic and hybrid when the index has usable vectors. */
+  modes?: EvalMode[];
+  /** Most queries to mine (newest commits first). */
+  queries: number;
+  /** Results per query; recall@k and MRR@k are computed over the first k distinct files. */
+  k: number;
+  log?: (message: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface ModeResult extends RetrievalMetrics {
+  seconds: number;
+}
+
+export interface EvalReport {
+  project: string;
+  /** HEAD when the history was read; the answers are judged against the index of the working tree. */
+  head: string;
+  evaluated_against: 'index of the working tree';
+  index_files: number;
+  k: number;
+  commits_scanned: number;
+  queries: number;
+  skipped: Record<SkipReason, number>;
+  modes: Partial<Record<EvalMode, ModeResult>>;
+  /** Modes asked for that could not run, with the reason. */
+  unavailable: Partial<Record<EvalMode, string>>;
+}
+
+/** Commits read per kept query: most histories keep well over 1 in 20 (bots, merges and docs-only commits are the rest). */
+const COMMITS_PER_QUERY = 20;
+const MIN_COMMITS_READ = 1000;
+
+export async function runEval(workspace: Workspace, options: EvalOptions): Promise<EvalReport> {
+  const log = options.log ?? (() => {});
+  const project = await workspace.current();
+  const indexed = [...project.store.listFiles().keys()].sort();
+  if (indexed.length === 0) {
+    throw new CodecartoError(`The index of ${project.root} holds no files: run \`codecarto index ${project.root}\` first, or check what it skipped.`);
+  }
+
+  const history = await readGitHistory(project.root, {
+    maxCommits: Math.max(MIN_COMMITS_READ, options.queries * COMMITS_PER_QUERY),
+    signal: options.signal,
+  });
+  const mined = mineQueries(history.commits, { indexed: new Set(indexed), pathPrefix: history.pathPrefix, limit: options.queries });
+  const skippedText = SKIP_REASONS.filter((r) => mined.skipped[r] > 0).map((r) => `${r} ${mined.skipped[r]}`).join(', ');
+  log(`Mined ${mined.queries.length} queries from ${mined.scanned} commits${skippedText ? ` (skipped: ${skippedText})` : ''}.`);
+  if (mined.queries.length === 0) {
+    throw new CodecartoError(
+      `None of the last ${mined.scanned} commits of ${project.root} can serve as a query (skipped: ${skippedText || 'none'}); ` +
+        'eval needs commits with a descriptive subject that changed 1 to 5 source files still in the index.',
+    );
+  }
+
+  const semanticReady = canSearchSemantically(project.store, project.embedder);
+  const modes = options.modes ?? EVAL_MODES.filter((m) => semanticReady || m === 'grep' || m === 'lexical');
+  const report: EvalReport = {
+    project: project.root,
+    head: history.head,
+    evaluated_against: 'index of the working tree',
+    index_files: indexed.length,
+    k: options.k,
+    commits_scanned: mined.scanned,
+    queries: mined.queries.length,
+    skipped: mined.skipped,
+    modes: {},
+    unavailable: {},
+  };
+  for (const mode of EVAL_MODES.filter((m) => modes.includes(m))) {
+    if ((mode === 'semantic' || mode === 'hybrid') && !semanticReady) {
+      report.unavailable[mode] =
+        `the index has no vectors of this provider's model (provider ${project.embedder.provider}); ` +
+        'run eval with --provider onnx, dgx or openai to embed the project first';
+      continue;
+    }
+    const started = performance.now();
+    const rank = mode === 'grep' ? await grepRanker(project.root, indexed, options.signal) : searchRanker(workspace, mode, options.signal);
+    const ranks: (number | null)[] = [];
+    for (const query of mined.queries) {
+      if (options.signal?.aborted) throw new AbortError('eval cancelled');
+      ranks.push(firstHitRank(await rank(query, options.k), query.answers, options.k));
+      if (ranks.length % 50 === 0) log(`${mode}: ${ranks.length}/${mined.queries.length} queries`);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    report.modes[mode] = { ...summarizeRanks(ranks, options.k), seconds };
+    log(`${mode}: done in ${seconds.toFixed(1)} s`);
+  }
+  return report;
+}
+
+type Ranker = (query: EvalQuery, k: number) => Promise<string[]>;
+
+function searchRanker(workspace: Workspace, mode: SearchMode, signal: AbortSignal | undefined): Ranker {
+  return async (query, k) => {
+    const response = await workspace.search({ query: query.query, k, mode, signal });
+    // A silent fallback (hybrid answered lexically) would credit one mode with another's results.
+    if (response.mode !== mode) throw new CodecartoError(`Search answered in mode ${response.mode}, not ${mode}: ${response.note ?? ''}`);
+    return response.results.map((hit) => hit.path);
+  };
+}
+
+/** The grep baseline over the files the index holds, as they are in the working tree now. */
+async function grepRanker(root: string, paths: string[], signal: AbortSignal | undefined): Promise<Ranker> {
+  const files: { path: string; text: string }[] = [];
+  for (const path of paths) {
+    if (signal?.aborted) throw new AbortError('eval cancelled');
+    try {
+      files.push({ path, text: await readFile(join(root, path), 'utf8') });
+    } catch {
+      // Deleted since the last index: grep would not see it either.
+    }
+  }
+  const baseline = new GrepBaseline(files);
+  return async (query, k) => baseline.rank(query.query, k).map((hit) => hit.path);
+}

@@ -1,0 +1,149 @@
+/**
+ * The NV-Embed-v2 export recipe (models/nv-embed-v2/export_nv_embed.py): --help without torch, and the
+ * --tiny self-test exported by PyTorch, then run in onnxruntime-node through codecarto's onnx embedder.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mistralTokenizerFiles } from '../models/hf-tokenizer.js';
+import { loadModelDir } from '../models/model-manifest.js';
+import { OnnxEmbedder } from '../models/onnx-embedder.js';
+
+const script = resolve('models/nv-embed-v2/export_nv_embed.py');
+// Debian's python3-torch and python3-onnx install into the system python, not into pyenv's.
+const python = process.env.CODECARTO_PYTHON ?? '/usr/bin/python3';
+
+interface ReferenceText {
+  purpose: 'passage' | 'query';
+  text: string;
+  input_ids: number[];
+  pool_mask: number[];
+  embedding: number[];
+}
+
+const cosine = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return dot / Math.sqrt(na * nb);
+};
+
+describe('export_nv_embed.py without torch', () => {
+  const root = mkdtempSync(join(tmpdir(), 'codecarto-notorch-'));
+  // Shadow torch and onnx, so the script runs as on a machine without them, whatever this python has.
+  for (const name of ['torch', 'onnx']) {
+    mkdirSync(join(root, name));
+    writeFileSync(join(root, name, '__init__.py'), `raise ImportError("No module named '${name}' (hidden by the test)")\n`);
+  }
+  const env = { ...process.env, PYTHONPATH: root };
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it('prints --help', () => {
+    const run = spawnSync(python, [script, '--help'], { encoding: 'utf8', env });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/--tiny/);
+    expect(run.stdout).toMatch(/codecarto\.json/);
+  });
+
+  it('says how to install torch instead of a traceback', () => {
+    const run = spawnSync(python, [script, '--tiny', '--out', join(root, 'out')], { encoding: 'utf8', env });
+    expect(run.status).toBe(1);
+    expect(run.stderr).toMatch(/apt-get install -y python3-torch python3-onnx/);
+    expect(run.stderr).not.toMatch(/Traceback/);
+  });
+});
+
+describe('export_nv_embed.py --tiny, run in onnxruntime-node', () => {
+  const root = mkdtempSync(join(tmpdir(), 'codecarto-tiny-export-'));
+  const modelDir = join(root, 'model');
+  let references: ReferenceText[];
+  let embedder: OnnxEmbedder;
+  let exportMs = 0;
+
+  beforeAll(async () => {
+    const probe = spawnSync(python, ['-c', 'import torch, onnx'], { encoding: 'utf8' });
+    if (probe.status !== 0) {
+      throw new Error(
+        `${python} cannot import torch and onnx (${(probe.stderr || String(probe.error)).trim().split('\n').pop()}). ` +
+          'Install them: apt-get install -y python3-torch python3-onnx (or set CODECARTO_PYTHON to a python that has both).',
+      );
+    }
+    const started = performance.now();
+    const run = spawnSync(python, [script, '--tiny', '--out', modelDir, '--tokenizer', mistralTokenizerFiles().tokenizerJson], {
+      encoding: 'utf8',
+      timeout: 150_000,
+    });
+    exportMs = performance.now() - started;
+    if (run.status !== 0) throw new Error(`export_nv_embed.py --tiny failed (${run.status}):\n${run.stderr}`);
+    references = (JSON.parse(readFileSync(join(modelDir, 'reference.json'), 'utf8')) as { texts: ReferenceText[] }).texts;
+    embedder = await OnnxEmbedder.create({ modelDir, device: 'cpu' });
+  }, 180_000);
+  afterAll(async () => {
+    await embedder?.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('writes a model directory that codecarto accepts', () => {
+    console.log(`tiny export: ${(exportMs / 1000).toFixed(1)} s`);
+    const dir = loadModelDir(modelDir);
+    expect(dir.manifest).toMatchObject({
+      dims: 4096,
+      max_tokens: 4096,
+      query_instruction: 'Instruct: {task}\nQuery: ',
+      default_task: 'Given a code search query, retrieve relevant code snippets that answer the query',
+      inputs: { input_ids: 'input_ids', attention_mask: 'attention_mask', pool_mask: 'pool_mask' },
+      output: 'embedding',
+      add_bos: true,
+      add_eos: true,
+      pooling: 'none',
+      normalize: true,
+    });
+    expect(dir.tokenizerConfigPath).toBeDefined();
+    // Weights sit in one external data file beside a small graph, as the >2 GB real export needs.
+    expect(existsSync(join(modelDir, 'model.onnx.data'))).toBe(true);
+    expect(embedder.usesPoolMask).toBe(true);
+    expect(embedder.dimensions).toBe(4096);
+    expect(references.map((r) => r.purpose)).toEqual(expect.arrayContaining(['passage', 'query']));
+  });
+
+  it("builds the same token ids and pool mask as NV-Embed-v2's encode() (BOS, instruction masked, EOS)", () => {
+    for (const purpose of ['passage', 'query'] as const) {
+      const items = references.filter((r) => r.purpose === purpose);
+      const prepared = embedder.prepareBatch(items.map((r) => r.text), purpose);
+      items.forEach((ref, row) => {
+        const start = row * prepared.length;
+        const ids = Array.from(prepared.inputIds.subarray(start, start + prepared.length), Number);
+        const pool = Array.from(prepared.poolMask.subarray(start, start + prepared.length), Number);
+        expect(ids.slice(0, ref.input_ids.length)).toEqual(ref.input_ids);
+        expect(pool).toEqual([...ref.pool_mask, ...new Array<number>(prepared.length - ref.pool_mask.length).fill(0)]);
+        if (purpose === 'query') expect(ref.pool_mask.indexOf(1)).toBeGreaterThan(10); // the instruction is left out
+      });
+    }
+  });
+
+  it('matches PyTorch (cosine >= 0.999) on padded batches of passages and queries', async () => {
+    for (const purpose of ['passage', 'query'] as const) {
+      const items = references.filter((r) => r.purpose === purpose);
+      const { embeddings } = await embedder.embed({ texts: items.map((r) => r.text), purpose });
+      embeddings.forEach((vector, i) => expect(cosine(vector, items[i].embedding)).toBeGreaterThanOrEqual(0.999));
+    }
+    // The check means something only if different texts give clearly different vectors.
+    for (let i = 0; i < references.length; i++) {
+      for (let j = i + 1; j < references.length; j++) {
+        expect(cosine(references[i].embedding, references[j].embedding)).toBeLessThan(0.95);
+      }
+    }
+    // And a query differs from the same text embedded as a passage (instruction + pool mask at work).
+    const query = references.find((r) => r.purpose === 'query')!;
+    const { embeddings: asPassage } = await embedder.embed({ texts: [query.text], purpose: 'passage' });
+    expect(cosine(asPassage[0], query.embedding)).toBeLessThan(0.99);
+  });
+});
