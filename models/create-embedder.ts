@@ -1,4 +1,3 @@
-import { resolve } from 'node:path';
 import type { Embedder, ProviderName } from './embedder.js';
 import { InvalidInputError } from './errors.js';
 
@@ -26,16 +25,33 @@ export async function createEmbedder(settings: EmbedderSettings, log: (message: 
     }
     case 'dgx': {
       const { DgxEmbedder } = await import('./dgx-embedder.js');
-      return new DgxEmbedder({ endpoint: settings.dgx_endpoint!, batchSize: settings.batch_size, apiKey, log });
+      return new DgxEmbedder({
+        endpoint: settings.dgx_endpoint!,
+        batchSize: settings.batch_size,
+        apiKey,
+        log,
+        // For servers that ignore the seed protocol's "instruction" field: put it into the query text.
+        instruction: env.CODECARTO_QUERY_INSTRUCTION,
+        instructionMode: env.CODECARTO_INSTRUCTION_MODE === 'prefix' ? 'prefix' : 'field',
+      });
     }
     case 'openai': {
       const { OpenAIEmbedder } = await import('./openai-embedder.js');
-      return new OpenAIEmbedder({ baseUrl: settings.base_url!, model: settings.model!, batchSize: settings.batch_size, apiKey, log });
+      return new OpenAIEmbedder({
+        baseUrl: settings.base_url!,
+        model: settings.model!,
+        batchSize: settings.batch_size,
+        apiKey,
+        log,
+        instruction: env.CODECARTO_QUERY_INSTRUCTION,
+      });
     }
     case 'onnx': {
       const { OnnxEmbedder } = await import('./onnx-embedder.js');
+      const { codecartoHome, modelsDirOf, resolveModelDirectory } = await import('./model-store.js');
       return OnnxEmbedder.create({
-        modelDir: resolve(settings.model!),
+        // A directory, or the name of a model pulled into $CODECARTO_HOME/models.
+        modelDir: resolveModelDirectory(settings.model!, modelsDirOf(codecartoHome(env))),
         device: settings.device ?? 'auto',
         maxBatchSize: settings.batch_size,
         log,

@@ -56,6 +56,9 @@ export type RawVectors = unknown[];
 const MAX_QUOTE = 300;
 const OOM_PATTERN = /out of memory|OutOfMemoryError|\bOOM\b/i;
 
+/** A request whose connection drops later than this had reached the model (a stale keep-alive socket drops at once). */
+const CRASH_AFTER_MS = 1000;
+
 /** A connection-level failure (refused, reset, DNS): retried with backoff, never split. */
 class ConnectionFailure extends Error {
   constructor(readonly code: string, options: { cause?: unknown }) {
@@ -369,6 +372,7 @@ export abstract class HttpEmbedder implements Embedder {
     let statusText: string;
     let bodyText: string;
     let retryAfterHeader: string | null = null;
+    const sentAt = performance.now();
     try {
       const response = await this.fetchImpl(this.endpoint, {
         method: 'POST',
@@ -388,7 +392,16 @@ export abstract class HttpEmbedder implements Embedder {
           { endpoint: this.endpoint, isBatchTooLarge: true, cause: error },
         );
       }
-      throw new ConnectionFailure(connectionErrorCode(error), { cause: error });
+      const code = connectionErrorCode(error);
+      // A connection dropped well into a multi-text request is what a server killed by its own
+      // batch (out of memory) looks like: split it, as for a 500, and let the halves wait for the restart.
+      if (texts.length > 1 && code !== 'ECONNREFUSED' && performance.now() - sentAt >= CRASH_AFTER_MS) {
+        throw new EmbeddingApiError(
+          `Embedding endpoint ${this.endpoint} dropped the connection (${code}) while computing ${plural(texts.length, 'text')}; it may have crashed on the batch size.`,
+          { endpoint: this.endpoint, isBatchTooLarge: true, cause: error },
+        );
+      }
+      throw new ConnectionFailure(code, { cause: error });
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);

@@ -17,6 +17,9 @@ const envSchema = z.object({
   CODECARTO_PROVIDER: z.enum(PROVIDERS, { error: `CODECARTO_PROVIDER must be one of: ${PROVIDERS.join(', ')}` }).optional(),
   CODECARTO_PROJECT: z.string().min(1).optional(),
   XDG_DATA_HOME: z.string().min(1).optional(),
+  // Read by the embedder factory; validated here so a typo fails at start, not at the first query.
+  CODECARTO_INSTRUCTION_MODE: z.enum(['field', 'prefix'], { error: 'CODECARTO_INSTRUCTION_MODE must be "field" or "prefix"' }).optional(),
+  CODECARTO_QUERY_INSTRUCTION: z.string().min(1).max(1000).optional(),
 });
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {

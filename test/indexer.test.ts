@@ -159,3 +159,27 @@ describe('a failing endpoint', () => {
     }
   });
 });
+
+describe('a server that crashes on large batches', () => {
+  it('splits the batch that killed it, waits for the restart, and stores every vector', async () => {
+    const server = await FakeEmbeddingServer.start({ dims: 64, crashAboveTexts: 16, crashAfterMs: 1100, restartMs: 300 });
+    const repo = join(tempDir('crash'), 'repo');
+    mkdirSync(repo, { recursive: true });
+    for (let i = 0; i < 30; i++) writeFileSync(join(repo, `f${i}.py`), `def function_${i}(x):\n    return x * ${i} + ${i * 7}\n`);
+    const store = openIndexStore(tempDir('crash-data'));
+    const logs: string[] = [];
+    const embedder = new DgxEmbedder({ endpoint: server.endpoint, batchSize: 32, maxParallelCalls: 1, backoff: { initialMs: 50, maxMs: 200, factor: 2 }, log: (m) => logs.push(m) });
+    try {
+      const summary = await runIndex({ root: repo, store, embedder });
+      expect(summary.state).toBe('done');
+      expect(store.counts().chunksWithVectors).toBe(30);
+      expect(server.requests.some((r) => r.status === -1 && r.texts.length > 16)).toBe(true);
+      expect(embedder.maxBatchSize).toBeLessThanOrEqual(16);
+      expect(logs.join('\n')).toMatch(/failed on large batches/);
+    } finally {
+      store.close();
+      await embedder.close();
+      await server.close();
+    }
+  });
+});

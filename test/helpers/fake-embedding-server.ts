@@ -14,6 +14,13 @@ export interface FakeServerFaults {
   stallMs?: number;
   /** With `stallMs`: only batches with more texts than this stall (default: all stall). */
   stallAboveTexts?: number;
+  /**
+   * Batches with more texts crash the server the way an out-of-memory kill does: after `crashAfterMs`
+   * every connection drops and the port refuses connections for `restartMs`, then it listens again.
+   */
+  crashAboveTexts?: number;
+  crashAfterMs?: number;
+  restartMs?: number;
   /** Return this many vectors more (or, negative, fewer) than texts. */
   wrongCount?: number;
   /** Put a literal NaN into the first vector (what Python's json.dumps writes). */
@@ -187,6 +194,15 @@ export class FakeEmbeddingServer {
         return answer(422, JSON.stringify({ detail: 'texts must be a list of strings' }));
       }
       const faults = this.faults;
+      if (faults.crashAboveTexts !== undefined && texts.length > faults.crashAboveTexts) {
+        record.status = -1;
+        const timer = setTimeout(() => {
+          this.timers.delete(timer);
+          void this.refuseFor(faults.restartMs ?? 300);
+        }, faults.crashAfterMs ?? 1200);
+        this.timers.add(timer);
+        return;
+      }
       const respond = () => {
         if (faults.failAboveTexts !== undefined && texts.length > faults.failAboveTexts) return answer(500, OOM_BODY);
         answer(200, this.answerBody(texts, isOpenAI, faults));
