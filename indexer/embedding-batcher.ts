@@ -9,6 +9,11 @@
  * Fairness: the batch that runs is the first planned batch holding an item of the oldest waiting caller.
  * Each run therefore finishes at least one of that caller's items, so a caller waits at most as many runs
  * as there are items ahead of it plus its own: no caller starves behind a stream of newer, shorter ones.
+ *
+ * Padding: with few items waiting, filling the budget greedily mixes lengths (16 texts of 100 tokens and
+ * 4 of 400 pad to 20 x 400 = 2.5x the real tokens). So only the stretch of that batch (still holding an
+ * item of the oldest caller) with the lowest cost per real token runs, a run costing its padded tokens plus
+ * a fixed overhead; what is left joins the next plan, where it meets texts of its own length.
  */
 import { planBatches, type PlanItem } from './batch-planner.js';
 import { AbortError } from '../models/errors.js';
@@ -37,6 +42,11 @@ export interface EmbeddingBatcherOptions<T extends BatchItem, R> {
   run(items: T[]): Promise<R[]>;
   /** True when a failed run of several items should be split in half and retried (out of memory). */
   isBatchTooLarge?(error: unknown): boolean;
+  /**
+   * Fixed cost of one run, in tokens' worth of compute (default 256: a 7B model reads its weights once per
+   * run). Higher values favour fuller runs, lower values less padding.
+   */
+  runOverheadTokens?: number;
   onRun?(stats: BatchRunStats): void;
   log?(message: string): void;
 }
@@ -139,7 +149,8 @@ export class EmbeddingBatcher<T extends BatchItem, R> {
     const entries = this.queue.flatMap((caller) => caller.waiting);
     const plan = planBatches(entries, { maxTexts: this.maxTexts, tokenBudget: this.tokenBudget });
     const chosen = plan.find((batch) => batch.items.some((entry) => entry.caller === oldest)) ?? plan[0];
-    const taken = new Set(chosen.items);
+    const run = cheapestStretch(chosen.items, oldest, this.options.runOverheadTokens ?? DEFAULT_RUN_OVERHEAD_TOKENS);
+    const taken = new Set(run);
     for (const caller of this.queue) {
       const before = caller.waiting.length;
       caller.waiting = caller.waiting.filter((entry) => !taken.has(entry));
@@ -147,7 +158,7 @@ export class EmbeddingBatcher<T extends BatchItem, R> {
     }
     this.queue = this.queue.filter((caller) => caller.waiting.length > 0);
     this.busy = true;
-    void this.runSplitting(chosen.items).finally(() => {
+    void this.runSplitting(run).finally(() => {
       this.busy = false;
       this.pump();
     });
@@ -211,4 +222,31 @@ export class EmbeddingBatcher<T extends BatchItem, R> {
     caller.reject(error);
     if (!this.busy && this.queue.length === 0) this.pump(); // wakes idle() waiters
   }
+}
+
+const DEFAULT_RUN_OVERHEAD_TOKENS = 256;
+
+/**
+ * The consecutive stretch of `sorted` (ascending tokens) holding at least one item of `caller` with the
+ * lowest (overhead + count x longest) / real tokens. At most maxTexts^2 / 2 stretches: a few thousand.
+ */
+function cheapestStretch<T, R>(sorted: Entry<T, R>[], caller: Caller<T, R>, overhead: number): Entry<T, R>[] {
+  let best: [number, number] = [0, sorted.length];
+  let bestCost = Infinity;
+  for (let start = 0; start < sorted.length; start++) {
+    let real = 0;
+    let holdsCaller = false;
+    for (let end = start + 1; end <= sorted.length; end++) {
+      const entry = sorted[end - 1];
+      real += entry.tokens;
+      holdsCaller ||= entry.caller === caller;
+      if (!holdsCaller) continue;
+      const cost = (overhead + (end - start) * entry.tokens) / Math.max(1, real);
+      if (cost < bestCost) {
+        bestCost = cost;
+        best = [start, end];
+      }
+    }
+  }
+  return sorted.slice(best[0], best[1]);
 }

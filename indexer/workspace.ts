@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync, accessSync, constants as fsConstants } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import type { Embedder, ProviderName } from '../models/embedder.js';
-import { InvalidInputError } from '../models/errors.js';
+import { CodecartoError, InvalidInputError } from '../models/errors.js';
 import { IndexJob } from './index-job.js';
+import { ProjectLock } from './project-lock.js';
 import type { IndexSummary } from './index-summary.js';
 import { mergeSettings, projectSettingsSchema, type ProjectSettings, type SettingsInput } from './project-settings.js';
 import { search, type SearchRequest, type SearchResponse } from './searcher.js';
@@ -51,6 +52,9 @@ export interface ProjectState {
 }
 
 const LAST_INDEXED_KEY = 'last_indexed';
+
+/** Another process holds the project's index lock. */
+export class IndexBusyError extends CodecartoError {}
 
 /** The projects codecarto knows, the current one, and the operations tools call on them. */
 export class Workspace {
@@ -126,6 +130,14 @@ export class Workspace {
     }
     const project = await this.current();
     if (project.job?.running) return project.job;
+    const acquired = ProjectLock.acquire(project.dataDir);
+    if ('heldBy' in acquired) {
+      const { pid, host, since } = acquired.heldBy;
+      throw new IndexBusyError(
+        `Another codecarto process (PID ${pid}${host !== hostname() ? ` on ${host}` : ''}, since ${since}) is indexing ${project.root}. ` +
+          'Search works meanwhile and sees its results as they are stored; call `index` again when it has finished.',
+      );
+    }
     const job = new IndexJob({
       root: project.root,
       store: project.store,
@@ -135,6 +147,7 @@ export class Workspace {
     });
     project.job = job;
     void job.done.then((summary) => {
+      acquired.lock.release();
       project.lastSummary = summary;
       if (summary.state === 'done') project.store.setMeta(LAST_INDEXED_KEY, new Date().toISOString());
     });

@@ -393,6 +393,13 @@ export abstract class HttpEmbedder implements Embedder {
         );
       }
       const code = connectionErrorCode(error);
+      if (code === 'bad port' || code === 'ERR_INVALID_URL' || /invalid url/i.test(code)) {
+        // fetch refuses some URLs outright (e.g. ports browsers block); waiting will not help.
+        throw new EmbeddingApiError(
+          `Cannot send requests to ${this.endpoint} (${code}): fix the endpoint URL (use another port or host).`,
+          { endpoint: this.endpoint, isRetryable: false, cause: error },
+        );
+      }
       // A connection dropped well into a multi-text request is what a server killed by its own
       // batch (out of memory) looks like: split it, as for a 500, and let the halves wait for the restart.
       if (texts.length > 1 && code !== 'ECONNREFUSED' && performance.now() - sentAt >= CRASH_AFTER_MS) {

@@ -30,8 +30,10 @@ export const modelManifestSchema = z
         attention_mask: z.string().min(1),
         /** 1 for tokens that are pooled, 0 for the query instruction and padding (NV-Embed-v2's pool_mask). */
         pool_mask: z.string().min(1).optional(),
-        /** Fed with zeros when declared. */
+        /** Fed with zeros when the graph takes it (an input named token_type_ids is fed even when not declared). */
         token_type_ids: z.string().min(1).optional(),
+        /** Fed with 0..length-1 per row when the graph takes it (decoder exports such as Qwen3's; auto-fed like token_type_ids). */
+        position_ids: z.string().min(1).optional(),
       })
       .passthrough(),
     /** Name of the graph output holding the vectors: [batch, dims], or [batch, tokens, dims] with pooling. */
@@ -45,6 +47,16 @@ export const modelManifestSchema = z
     /** 'none': the graph pools itself and outputs [batch, dims]. Otherwise pool [batch, tokens, dims] here. */
     pooling: z.enum(['none', 'mean', 'cls', 'last']).default('none'),
     normalize: z.boolean().default(true),
+    /**
+     * For pooling done here: true pools the query instruction / passage prefix tokens too, as
+     * sentence-transformers does (its Pooling include_prompt defaults to true); false leaves them out.
+     */
+    include_prompt: z.boolean().default(true),
+    /** Where a pulled model came from (written by `codecarto models pull`); informational. */
+    source: z
+      .object({ repo: z.string(), revision: z.string(), commit: z.string().optional(), files: z.array(z.string()).optional() })
+      .passthrough()
+      .optional(),
   })
   .passthrough()
   .superRefine((m, ctx) => {

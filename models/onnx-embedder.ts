@@ -34,6 +34,8 @@ export interface PreparedBatch {
   poolMask: BigInt64Array;
   /** Tokens per text, special tokens included, padding excluded. */
   tokenCounts: number[];
+  /** Per text: true when it was cut to the manifest's max_tokens. */
+  truncated: boolean[];
 }
 
 const DEFAULT_MAX_BATCH_SIZE = 128;
@@ -64,7 +66,10 @@ export class OnnxEmbedder implements Embedder {
   private readonly bosId: number | undefined;
   private readonly eosId: number | undefined;
   private readonly padId: number;
-  private readonly usesTokenTypeIds: boolean;
+  /** Graph input fed with zeros, when the graph has one. */
+  private readonly tokenTypeIdsInput: string | undefined;
+  /** Graph input fed with 0..length-1, when the graph has one. */
+  private readonly positionIdsInput: string | undefined;
   private readonly cudaFallbackReason: string | undefined;
   private readonly prefixIds = new Map<string, number[]>();
   /** Tail of the chain of runs: each run starts after the previous one settles. */
@@ -97,7 +102,8 @@ export class OnnxEmbedder implements Embedder {
     this.padId = manifest.pad_token_id ?? init.tokenizer.padTokenId ?? init.tokenizer.eosTokenId ?? 0;
     const graphInputs = new Set(init.session.inputNames);
     this.usesPoolMask = manifest.inputs.pool_mask !== undefined && graphInputs.has(manifest.inputs.pool_mask);
-    this.usesTokenTypeIds = manifest.inputs.token_type_ids !== undefined && graphInputs.has(manifest.inputs.token_type_ids);
+    this.tokenTypeIdsInput = optionalInput(manifest.inputs.token_type_ids, 'token_type_ids', graphInputs);
+    this.positionIdsInput = optionalInput(manifest.inputs.position_ids, 'position_ids', graphInputs);
   }
 
   static async create(options: OnnxEmbedderOptions): Promise<OnnxEmbedder> {
@@ -162,17 +168,21 @@ export class OnnxEmbedder implements Embedder {
    * (which zeroes the first len(tokenize(instruction)) positions: the same count for an instruction ending
    * in a space, whose trailing "▁" merges into the text's first token).
    */
-  prepareBatch(texts: string[], purpose: EmbedPurpose): PreparedBatch {
-    const prefix = purpose === 'query' ? this.queryInstruction : this.manifest.passage_prefix;
+  prepareBatch(texts: string[], purpose: EmbedPurpose, task?: string): PreparedBatch {
+    // `task` lets a caller (the embedding server) use the task a client sent instead of the configured one.
+    const queryInstruction = task === undefined ? this.queryInstruction : formatQueryInstruction(this.manifest, task);
+    const prefix = purpose === 'query' ? queryInstruction : this.manifest.passage_prefix;
     const prefixIds = prefix === '' ? [] : this.encodePrefix(prefix);
     const lead = this.bosId === undefined ? [] : [this.bosId];
     const tail = this.eosId === undefined ? [] : [this.eosId];
     const room = Math.max(1, this.manifest.max_tokens - lead.length - tail.length);
     const sequences: number[][] = [];
     const poolStarts: number[] = [];
+    const truncated: boolean[] = [];
     for (const text of texts) {
       let ids = this.tokenizer.encode(prefix + text);
       const prefixTokens = commonPrefixLength(prefixIds, ids);
+      truncated.push(ids.length > room);
       if (ids.length > room) ids = ids.slice(0, room);
       const sequence = [...lead, ...ids, ...tail];
       // Like NV-Embed-v2: with no prefix nothing is masked (BOS is pooled); with one, BOS and the prefix are.
@@ -195,7 +205,27 @@ export class OnnxEmbedder implements Embedder {
         if (i >= poolStarts[row]) poolMask[offset + i] = 1n;
       }
     });
-    return { batch, length, inputIds, attentionMask, poolMask, tokenCounts: sequences.map((s) => s.length) };
+    return { batch, length, inputIds, attentionMask, poolMask, tokenCounts: sequences.map((s) => s.length), truncated };
+  }
+
+  /** Id that fills padding positions; callers that join prepared batches pad with it. */
+  get padTokenId(): number {
+    return this.padId;
+  }
+
+  /**
+   * Runs a batch made by `prepareBatch` (or joined from several), one run at a time like `embed`.
+   * The embedding server uses it to tokenize each request once and batch texts across requests.
+   */
+  async runPrepared(prepared: PreparedBatch, signal?: AbortSignal): Promise<Float32Array[]> {
+    throwIfAborted(signal);
+    if (prepared.batch === 0) return [];
+    return this.serialized(async () => {
+      throwIfAborted(signal);
+      const session = this.session;
+      if (session === undefined) throw new CodecartoError('The ONNX embedder was closed; create a new one to embed.');
+      return this.run(session, prepared);
+    });
   }
 
   async embed(call: EmbedCall): Promise<EmbedOutput> {
@@ -254,7 +284,15 @@ export class OnnxEmbedder implements Embedder {
       [inputs.attention_mask]: new ort.Tensor('int64', prepared.attentionMask, shape),
     };
     if (this.usesPoolMask) feeds[inputs.pool_mask!] = new ort.Tensor('int64', prepared.poolMask, shape);
-    if (this.usesTokenTypeIds) feeds[inputs.token_type_ids!] = new ort.Tensor('int64', new BigInt64Array(prepared.batch * prepared.length), shape);
+    if (this.tokenTypeIdsInput !== undefined) {
+      feeds[this.tokenTypeIdsInput] = new ort.Tensor('int64', new BigInt64Array(prepared.batch * prepared.length), shape);
+    }
+    if (this.positionIdsInput !== undefined) {
+      // Right padding: real tokens sit at 0..n-1 in every row; what padding gets is masked anyway.
+      const positions = new BigInt64Array(prepared.batch * prepared.length);
+      for (let i = 0; i < positions.length; i++) positions[i] = BigInt(i % prepared.length);
+      feeds[this.positionIdsInput] = new ort.Tensor('int64', positions, shape);
+    }
     let results: ort.InferenceSession.OnnxValueMapType;
     try {
       results = await session.run(feeds);
@@ -305,12 +343,15 @@ export class OnnxEmbedder implements Embedder {
         if (pooling === 'cls') {
           vector.set(data.subarray(rowBase * width, (rowBase + 1) * width));
         } else if (pooling === 'last') {
+          // Right padding: the last real token (EOS when the manifest adds one) of this row.
           const last = prepared.tokenCounts[row] - 1;
           vector.set(data.subarray((rowBase + last) * width, (rowBase + last + 1) * width));
         } else {
+          // Mean over real tokens only, so padding never changes a vector; the prompt counts unless include_prompt is false.
+          const mask = this.manifest.include_prompt ? prepared.attentionMask : prepared.poolMask;
           let pooled = 0;
           for (let t = 0; t < length; t++) {
-            if (prepared.poolMask[rowBase + t] === 0n) continue;
+            if (mask[rowBase + t] === 0n) continue;
             pooled++;
             const offset = (rowBase + t) * width;
             for (let i = 0; i < width; i++) vector[i] += data[offset + i];
@@ -360,6 +401,7 @@ function checkGraph(session: ort.InferenceSession, modelDir: ModelDir): void {
     ['attention_mask', manifest.inputs.attention_mask],
     ['pool_mask', manifest.inputs.pool_mask],
     ['token_type_ids', manifest.inputs.token_type_ids],
+    ['position_ids', manifest.inputs.position_ids],
   ]);
   const problems: string[] = [];
   for (const role of ['input_ids', 'attention_mask', 'pool_mask'] as const) {
@@ -367,6 +409,9 @@ function checkGraph(session: ort.InferenceSession, modelDir: ModelDir): void {
     if (name !== undefined && !graphInputs.includes(name)) problems.push(`inputs.${role} is "${name}", which the graph does not take`);
   }
   const fed = new Set([...declared.values()].filter((n): n is string => n !== undefined));
+  // Fed automatically when the graph has them under their usual names.
+  fed.add('token_type_ids');
+  fed.add('position_ids');
   const unfed = graphInputs.filter((name) => !fed.has(name));
   if (unfed.length > 0) problems.push(`the graph takes inputs that the manifest does not map: ${unfed.join(', ')}`);
   if (!session.outputNames.includes(manifest.output)) problems.push(`output is "${manifest.output}", which the graph does not produce`);
@@ -393,6 +438,12 @@ function derivedModelId(modelDir: ModelDir, tokenizer: HfTokenizer): string {
     closeSync(fd);
   }
   return `${basename(modelDir.dir)}@${hash.digest('hex').slice(0, 12)}`;
+}
+
+/** The declared name, else the conventional one, when the graph has that input. */
+function optionalInput(declared: string | undefined, conventional: string, graphInputs: Set<string>): string | undefined {
+  const name = declared ?? conventional;
+  return graphInputs.has(name) ? name : undefined;
 }
 
 function commonPrefixLength(a: number[], b: number[]): number {

@@ -6,12 +6,12 @@ import type { IndexSummary } from '../indexer/index-summary.js';
 import type { Workspace } from '../indexer/workspace.js';
 import { PROVIDERS, type ProviderName } from '../models/embedder.js';
 import { CodecartoError } from '../models/errors.js';
-import { makeTestModel } from '../models/test-model.js';
 import { formatSummary } from '../tools/index-project.js';
 import { formatProjectState } from '../tools/project-state-format.js';
 import { formatResults } from '../tools/search-code.js';
 import { loadConfig } from './config.js';
 import { logToStderr } from './logger.js';
+import { MODELS_USAGE, modelsListCommand, modelsPullCommand } from './models-cli.js';
 import { createServer, VERSION } from './server.js';
 
 const USAGE = `codecarto ${VERSION}: semantic code search for LLM agents (MCP)
@@ -24,6 +24,11 @@ Usage:
   codecarto search "<query>" [--k <n>] [--path-glob <glob>] [--language <lang>] [--mode hybrid|semantic|lexical] [--json]
   codecarto status [--json]
   codecarto models make-test-model <dir>  write a small ONNX model with NV-Embed-v2's interface
+${MODELS_USAGE}
+  codecarto embed-server --model <dir> [--port 8080] [--host 127.0.0.1] [--device auto|cuda|cpu] [--token-budget <n>] [--max-batch <n>] [--auth-token-env <VAR>]  serve /embed and /v1/embeddings over HTTP
+  codecarto eval [<path>] [--provider ...] [--modes grep,lexical,semantic,hybrid] [--queries <n>] [--k <n>] [--json]  measure search quality on the repository's git history
+  codecarto doctor [--json] [--model <dir>] [--verify] [--device auto|cuda|cpu] [--dgx-endpoint <url>] [--api-key-env VAR]  check onnxruntime, CUDA, GPU, model, endpoint
+  codecarto install-ort <onnxruntime build dir> [--force]  install a CUDA build of onnxruntime (DGX Spark: docs/gb10.md)
 
 Environment: CODECARTO_HOME (data, default ~/.local/share/codecarto), CODECARTO_PROVIDER, CODECARTO_PROJECT.`;
 
@@ -40,6 +45,14 @@ async function main(argv: string[]): Promise<number> {
       return statusCommand(rest);
     case 'models':
       return modelsCommand(rest);
+    case 'embed-server':
+      return (await import('./embed-server.js')).embedServerCommand(rest);
+    case 'eval':
+      return (await import('./eval-command.js')).evalCommand(rest);
+    case 'doctor':
+      return (await import('./doctor.js')).doctorCommand(rest);
+    case 'install-ort':
+      return (await import('./install-ort-command.js')).installOrtCommand(rest);
     case '--version':
     case '-v':
       process.stdout.write(`${VERSION}\n`);
@@ -200,11 +213,14 @@ async function modelsCommand(args: string[]): Promise<number> {
   if (sub === 'make-test-model') {
     const dir = rest[0];
     if (!dir) throw new CodecartoError('Usage: codecarto models make-test-model <dir>');
+    const { makeTestModel } = await import('../models/test-model.js');
     await makeTestModel(dir);
     process.stdout.write(`Wrote a test model with NV-Embed-v2's interface to ${dir} (model.onnx, tokenizer.json, codecarto.json).\n`);
     return 0;
   }
-  process.stderr.write(`Unknown models command "${sub ?? ''}". Available: make-test-model <dir>.\n`);
+  if (sub === 'pull') return modelsPullCommand(rest);
+  if (sub === 'list') return modelsListCommand(rest);
+  process.stderr.write(`Unknown models command "${sub ?? ''}". Available: pull <name|owner/repo>, list, make-test-model <dir>.\n`);
   return 2;
 }
 

@@ -6,10 +6,12 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mistralTokenizerFiles } from '../models/hf-tokenizer.js';
 import { loadModelDir } from '../models/model-manifest.js';
 import { OnnxEmbedder } from '../models/onnx-embedder.js';
+import { runDoctor } from '../src/doctor.js';
 
 const script = resolve('models/nv-embed-v2/export_nv_embed.py');
 // Debian's python3-torch and python3-onnx install into the system python, not into pyenv's.
@@ -76,6 +78,7 @@ describe('export_nv_embed.py --tiny, run in onnxruntime-node', () => {
           'Install them: apt-get install -y python3-torch python3-onnx (or set CODECARTO_PYTHON to a python that has both).',
       );
     }
+    ort.env.logLevel = 'fatal'; // before the first session, as the CLI does: doctor's report carries the cuda error
     const started = performance.now();
     const run = spawnSync(python, [script, '--tiny', '--out', modelDir, '--tokenizer', mistralTokenizerFiles().tokenizerJson], {
       encoding: 'utf8',
@@ -145,5 +148,16 @@ describe('export_nv_embed.py --tiny, run in onnxruntime-node', () => {
     const query = references.find((r) => r.purpose === 'query')!;
     const { embeddings: asPassage } = await embedder.embed({ texts: [query.text], purpose: 'passage' });
     expect(cosine(asPassage[0], query.embedding)).toBeLessThan(0.99);
+  });
+
+  it('passes `codecarto doctor --model <dir> --verify`: weights file present, vectors match reference.json', async () => {
+    const report = await runDoctor({ modelDir, verify: true, device: 'cpu' });
+    expect(report.model).toMatchObject({ ok: true, problems: [], reference: true });
+    expect(report.model!.external_data).toEqual([
+      expect.objectContaining({ file: 'model.onnx.data', present: true }),
+    ]);
+    expect(report.model!.verify).toMatchObject({ ok: true, texts: references.length, token_mismatches: 0, execution_provider: 'cpu' });
+    expect((report.model!.verify as { worst_cosine: number }).worst_cosine).toBeGreaterThanOrEqual(0.999);
+    expect(report.ok).toBe(true);
   });
 });

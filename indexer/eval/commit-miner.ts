@@ -6,13 +6,13 @@
  * The rules, checked in this order (the first that applies is the reason a commit is skipped):
  * 1. merge: more than one parent, or a subject in git's own merge-message forms ("Merge branch ...",
  *    "Merge pull request ...", "Merge remote-tracking branch ...", "Merge tag ...", "Merge commit ...",
- *    "Merge 'x' into y"). "Merge adjacent chunks ..." is a real description and is kept.
+ *    "Merge 'x' into y", "Merge stable into main"). "Merge adjacent chunks ..." is a real description and is kept.
  * 2. bot: author name or e-mail of a bot (dependabot, renovate, github-actions, "[bot]", ...).
- * 3. revert: "Revert ..." repeats another commit's subject, so it would count that query twice.
- * 4. version_bump: the subject is a version ("v1.2.3"), a release ("Release 1.2", "chore(release): 2.0"),
- *    "Bump x from a to b", "Bump version to 1.2" and the like: they name no code.
+ * 3. revert: git's `Revert "..."` repeats another commit's subject, so it would count that query twice.
+ * 4. version_bump: the subject is a version ("v1.2.3"), a release ("Release 1.2", "chore(release): 2.0",
+ *    "start version 8.5.0"), "Bump x from a to b", "Bump version to 1.2" and the like: they name no code.
  * 5. wip: "wip", "work in progress", and autosquash subjects (fixup!, squash!, amend!).
- * 6. typo: the subject mentions typos, spelling or whitespace: cosmetic edits anywhere.
+ * 6. typo: "typo(s)" anywhere, or "fix spelling" / "fix whitespace": cosmetic edits anywhere.
  * 7. too_short: fewer than 3 words (after a conventional-commit type such as "fix:" or "feat(x):"),
  *    since "Fix build" or "Update tests" describes no place in the code.
  * 8. no_source_files / too_many_files: the commit must change 1 to 5 source files (code, not docs or
@@ -78,11 +78,13 @@ export const MAX_CHANGED_SOURCE_FILES = 5;
 /** Indexed languages that are prose or configuration: a change to them does not point at code. */
 const NON_SOURCE_LANGUAGES = new Set(['markdown', 'text', 'json', 'yaml', 'toml', 'ini', 'xml', 'csv', 'latex']);
 
-const GIT_MERGE_SUBJECT = /^merge (branch(es)?|remote-tracking branch|pull request|tag|commit|changes from) |^merge ['"]/i;
+const GIT_MERGE_SUBJECT = /^merge (branch(es)?|remote-tracking branch|pull request|tag|commit|changes from) |^merge ['"]|^merge \S+ into \S+$/i;
 const BOT_AUTHOR = /\[bot\]|dependabot|renovate|github-actions|greenkeeper|mergify|snyk-bot|pre-commit-ci|allcontributors|semantic-release-bot/i;
-const REVERT = /^revert\b/i;
+/** git's own revert subjects: `Revert "<subject>"` or `Revert <hash>` ("Revert incorrect typing changes" is a description). */
+const REVERT = /^revert\s+("|[0-9a-f]{7,40}\b)/i;
 const WIP = /^(wip\b|work in progress\b|(fixup|squash|amend)!)/i;
-const TYPO = /\b(typos?|spell(ing)?|misspel\w*|whitespace)\b/i;
+/** Narrow on purpose: "suggestions for misspelled commands" or "strip trailing whitespace from help" are features. */
+const TYPO = /\btypos?\b|^(fix(es|ed)?|correct(s|ed)?)\s+(the\s+|some\s+)?(spelling|whitespace)\b|^(spelling|whitespace)\b/i;
 /** "feat:", "fix(parser):", "chore(deps)!:": a type, not a description; stripped before the word count and version checks. */
 const CONVENTIONAL_TYPE = /^[a-z]+(\([^)]*\))?!?:\s*/i;
 /** GitHub's squash-merge suffix " (#123)": metadata, not the author's words, and a number only adds noise to a query. */
@@ -94,6 +96,7 @@ const VERSION_BUMPS = [
   new RegExp(`^(bump|upgrade|update|set)\\b.*\\bto\\s+${VERSION}$`, 'i'), // "Bump version to 1.2.3", "Update lodash to 4.17.21"
   /^(bump|update|increment|set) (the )?(package |project |app )?version\b/i, // "Bump version", "Update version number"
   /^(release[ds]?|releasing|prepare (for )?release|cut release|publish(ed)?|version)\b.*\d+\.\d+/i, // "Release 1.2", "Version 3.1"
+  /^(start|begin|open)\s+(version|release)\s+v?\d+\.\d+/i, // "start version 8.5.0"
 ];
 
 /** Code files: indexed languages other than prose and configuration. */

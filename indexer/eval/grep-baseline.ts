@@ -20,7 +20,7 @@ export const MIN_GREP_WORD_LENGTH = 3;
 export const STOP_WORDS: ReadonlySet<string> = new Set(
   (
     'the and for with from into onto that this these those than then there here when where which while who whom whose ' +
-    'what why how are was were been being have has had having does did doing done not nor but its our ours your yours ' +
+    'what why how are was were been being have has had having does did doing done not nor but our ours your yours ' +
     'their theirs them they you she her hers him his its itself himself herself themselves ourselves yourself myself ' +
     'also all any some each both few more most other such only own same can will would should could may might must shall ' +
     'just too very about above below after before again further once over under out off between through during until ' +

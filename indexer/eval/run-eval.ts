@@ -9,7 +9,7 @@ import { AbortError, CodecartoError } from '../../models/errors.js';
 import { canSearchSemantically, type SearchMode } from '../searcher.js';
 import type { Workspace } from '../workspace.js';
 import { mineQueries, SKIP_REASONS, type EvalQuery, type SkipReason } from './commit-miner.js';
-import { readGitHistory } from './git-history.js';
+import type { GitHistory } from './git-history.js';
 import { GrepBaseline } from './grep-baseline.js';
 import { firstHitRank, summarizeRanks, type RetrievalMetrics } from './retrieval-metrics.js';
 
@@ -17,6 +17,8 @@ export const EVAL_MODES = ['grep', 'lexical', 'semantic', 'hybrid'] as const;
 export type EvalMode = (typeof EVAL_MODES)[number];
 
 export interface EvalOptions {
+  /** The project's history, read before indexing so that a directory without git fails fast (see commitsToRead). */
+  history: GitHistory;
   /** Modes to measure; default: grep and lexical, plus semantic and hybrid when the index has usable vectors. */
   modes?: EvalMode[];
   /** Most queries to mine (newest commits first). */
@@ -50,6 +52,11 @@ export interface EvalReport {
 const COMMITS_PER_QUERY = 20;
 const MIN_COMMITS_READ = 1000;
 
+/** How many commits to read from git for `queries` queries. */
+export function commitsToRead(queries: number): number {
+  return Math.max(MIN_COMMITS_READ, queries * COMMITS_PER_QUERY);
+}
+
 export async function runEval(workspace: Workspace, options: EvalOptions): Promise<EvalReport> {
   const log = options.log ?? (() => {});
   const project = await workspace.current();
@@ -58,10 +65,7 @@ export async function runEval(workspace: Workspace, options: EvalOptions): Promi
     throw new CodecartoError(`The index of ${project.root} holds no files: run \`codecarto index ${project.root}\` first, or check what it skipped.`);
   }
 
-  const history = await readGitHistory(project.root, {
-    maxCommits: Math.max(MIN_COMMITS_READ, options.queries * COMMITS_PER_QUERY),
-    signal: options.signal,
-  });
+  const history = options.history;
   const mined = mineQueries(history.commits, { indexed: new Set(indexed), pathPrefix: history.pathPrefix, limit: options.queries });
   const skippedText = SKIP_REASONS.filter((r) => mined.skipped[r] > 0).map((r) => `${r} ${mined.skipped[r]}`).join(', ');
   log(`Mined ${mined.queries.length} queries from ${mined.scanned} commits${skippedText ? ` (skipped: ${skippedText})` : ''}.`);

@@ -72,6 +72,8 @@ class SqliteIndexStore implements IndexStore {
   private hnswStale = false;
   /** The graph changed since the file was last written (or the file was never written). */
   private hnswDirty = false;
+  /** meta `vectors_gen` that the in-memory graph reflects; another process's writes move it on. */
+  private knownGen = -1;
 
   private constructor(dataDir: string, sql: SqliteStore, params: HnswParams, log: (msg: string) => void) {
     this.dataDir = dataDir;
@@ -116,6 +118,7 @@ class SqliteIndexStore implements IndexStore {
     const changed = current !== null;
     this.sql.writeModel(model, changed || this.sql.vectorStats().count > 0);
     this.resetVectorIndex(model.dims);
+    this.syncGen();
     if (changed) this.log(`index store: model changed from ${current.modelId} (${current.dims} dims) to ${model.modelId} (${model.dims} dims); all vectors dropped`);
     return changed;
   }
@@ -125,6 +128,7 @@ class SqliteIndexStore implements IndexStore {
     const model = this.sql.getModel();
     if (model) this.resetVectorIndex(model.dims);
     else this.hnsw = null;
+    this.syncGen();
   }
 
   pendingTexts(limit?: number): PendingText[] {
@@ -158,6 +162,7 @@ class SqliteIndexStore implements IndexStore {
     }
     const added = this.sql.insertVectors(items);
     if (added.labels.length === 0) return;
+    this.syncGen();
     // SQLite has committed; the graph follows. If it fails, the next flush (or open) rebuilds from SQLite.
     try {
       this.hnsw ??= VectorIndex.create(model.dims, this.params);
@@ -213,6 +218,7 @@ class SqliteIndexStore implements IndexStore {
 
   collectGarbage(): number {
     const { texts, labels } = this.sql.collectGarbage();
+    this.syncGen();
     if (labels.length > 0 && this.hnsw) {
       const marked = this.hnsw.markDeleted(labels);
       if (marked !== labels.length) this.hnswStale = true;
@@ -239,6 +245,7 @@ class SqliteIndexStore implements IndexStore {
   }
 
   semanticSearch(vector: Float32Array, k: number, filter?: SearchFilter): ScoredChunkId[] {
+    this.followOtherWriter();
     const want = Math.floor(k);
     const model = this.sql.getModel();
     if (model && vector.length !== model.dims) {
@@ -321,6 +328,7 @@ class SqliteIndexStore implements IndexStore {
 
   /** On open: load `vectors.hnsw` if it matches SQLite, else rebuild it from the stored vectors and write it. */
   private loadVectorIndex(): void {
+    this.syncGen();
     const model = this.sql.getModel();
     if (!model) return;
     const stats = this.sql.vectorStats();
@@ -390,6 +398,31 @@ class SqliteIndexStore implements IndexStore {
     this.hnswStale = false;
     this.hnswDirty = true;
     this.log(`index store: rebuilt HNSW index (${index.size} vectors) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  }
+
+  private syncGen(): void {
+    this.knownGen = Number(this.sql.getMeta('vectors_gen') ?? 0);
+  }
+
+  /**
+   * Another process (a second server, the CLI) may have written vectors since the graph was built: load
+   * its flushed HNSW file when it matches SQLite; until it does, keep searching the graph we have (a
+   * rebuild here would block searches for minutes on a big index).
+   */
+  private followOtherWriter(): void {
+    const gen = Number(this.sql.getMeta('vectors_gen') ?? 0);
+    if (gen === this.knownGen) return;
+    const model = this.sql.getModel();
+    if (!model) {
+      this.hnsw = null;
+      this.knownGen = gen;
+      return;
+    }
+    const stats = this.sql.vectorStats();
+    if (this.tryLoadFile(model, stats) === null) {
+      this.knownGen = stats.gen;
+      this.log(`index store: loaded HNSW index with ${stats.count} vectors written by another process`);
+    }
   }
 
   private resetVectorIndex(dims: number): void {

@@ -1,0 +1,126 @@
+/**
+ * `codecarto eval [<path>]`: brings the project's index up to date with the working tree, then measures
+ * search quality on queries mined from its git history (indexer/eval/). Progress goes to stderr; the
+ * table (or, with --json, one JSON line) to stdout.
+ */
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { readGitHistory } from '../indexer/eval/git-history.js';
+import { commitsToRead, EVAL_MODES, runEval, type EvalMode, type EvalReport } from '../indexer/eval/run-eval.js';
+import { PROVIDERS, type ProviderName } from '../models/embedder.js';
+import { CodecartoError } from '../models/errors.js';
+import { loadConfig } from './config.js';
+import { createServer } from './server.js';
+
+export const EVAL_USAGE =
+  'codecarto eval [<path>] [--provider ...] [--dgx-endpoint <url>] [--model <dir|name>] [--modes grep,lexical,semantic,hybrid] [--queries 200] [--k 10] [--json]';
+
+export async function evalCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      provider: { type: 'string' },
+      'dgx-endpoint': { type: 'string' },
+      model: { type: 'string' },
+      'base-url': { type: 'string' },
+      'api-key-env': { type: 'string' },
+      device: { type: 'string' },
+      modes: { type: 'string' },
+      queries: { type: 'string' },
+      k: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  if (positionals.length > 1) throw new CodecartoError(`Usage: ${EVAL_USAGE}`);
+  if (values.provider && !PROVIDERS.includes(values.provider as ProviderName)) {
+    throw new CodecartoError(`Unknown provider "${values.provider}": use one of ${PROVIDERS.join(', ')}.`);
+  }
+  if (values.device && !['cuda', 'cpu', 'auto'].includes(values.device)) {
+    throw new CodecartoError(`Unknown device "${values.device}": use cuda, cpu or auto.`);
+  }
+  const modes = values.modes === undefined ? undefined : parseModes(values.modes);
+  const queries = wholeNumber('--queries', values.queries, 200, 1, 10_000);
+  const k = wholeNumber('--k', values.k, 10, 1, 100);
+  const path = positionals[0] ?? process.cwd();
+
+  const { workspace } = await createServer({ config: loadConfig() });
+  const controller = new AbortController();
+  const cancel = () => controller.abort();
+  process.once('SIGINT', cancel);
+  try {
+    const state = await workspace.setProject(path.startsWith('~') ? path : resolve(path), {
+      provider: values.provider as ProviderName | undefined,
+      dgx_endpoint: values['dgx-endpoint'],
+      model: values.model,
+      base_url: values['base-url'],
+      api_key_env: values['api-key-env'],
+      device: values.device as 'cuda' | 'cpu' | 'auto' | undefined,
+    });
+    // Before indexing, so a directory without git history fails at once.
+    const history = await readGitHistory(state.project, { maxCommits: commitsToRead(queries), signal: controller.signal });
+    // Incremental, so it costs little when the index is current, and it makes "the index of the
+    // working tree" true (and embeds everything when there is no index yet or the provider changed).
+    process.stderr.write('Bringing the index up to date with the working tree...\n');
+    const job = await workspace.startIndex({});
+    controller.signal.addEventListener('abort', () => job.cancel(), { once: true });
+    const summary = await job.done;
+    if (summary.state !== 'done') {
+      throw new CodecartoError(`Indexing ${summary.state}${summary.error ? `: ${summary.error}` : ''}; eval needs a complete index.`);
+    }
+    process.stderr.write(
+      `Index: ${summary.files_scanned} files scanned (${summary.files_added} added, ${summary.files_changed} changed, ${summary.files_removed} removed), ` +
+        `${summary.chunks_embedded} chunks embedded, ${summary.seconds.toFixed(1)} s.\n`,
+    );
+    const report = await runEval(workspace, {
+      history,
+      modes,
+      queries,
+      k,
+      signal: controller.signal,
+      log: (message) => process.stderr.write(`${message}\n`),
+    });
+    process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : `${formatEvalReport(report)}\n`);
+    return 0;
+  } finally {
+    process.off('SIGINT', cancel);
+    await workspace.close();
+  }
+}
+
+function parseModes(text: string): EvalMode[] {
+  const modes = text.split(',').map((m) => m.trim()).filter((m) => m.length > 0);
+  const unknown = modes.filter((m) => !EVAL_MODES.includes(m as EvalMode));
+  if (modes.length === 0 || unknown.length > 0) {
+    throw new CodecartoError(`--modes takes a comma-separated list of ${EVAL_MODES.join(', ')}${unknown.length ? ` (not "${unknown.join('", "')}")` : ''}.`);
+  }
+  return modes as EvalMode[];
+}
+
+function wholeNumber(name: string, text: string | undefined, fallback: number, min: number, max: number): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) throw new CodecartoError(`${name} must be a whole number from ${min} to ${max}.`);
+  return value;
+}
+
+/** The table: one row per mode, rates to 3 decimals, then the modes that could not run and why. */
+export function formatEvalReport(report: EvalReport): string {
+  const k = report.k;
+  const header = ['mode', 'queries', 'recall@1', `recall@${k}`, `MRR@${k}`, 'seconds'];
+  const rows = EVAL_MODES.flatMap((mode) => {
+    const m = report.modes[mode];
+    return m ? [[mode, String(m.queries), m.recall_at_1.toFixed(3), m.recall_at_k.toFixed(3), m.mrr_at_k.toFixed(3), m.seconds.toFixed(1)]] : [];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const lines = [
+    `Search quality on ${report.project}, measured against the index of the working tree (${report.index_files} files; history read at HEAD ${report.head.slice(0, 12)}).`,
+    `Queries: subjects of ${report.queries} of the last ${report.commits_scanned} commits; answers: the indexed source files each changed.`,
+    '',
+    line(header),
+    ...rows.map(line),
+  ];
+  for (const [mode, reason] of Object.entries(report.unavailable)) lines.push(`${mode}: not measured: ${reason}.`);
+  return lines.join('\n');
+}
