@@ -6,6 +6,7 @@ import { embeddingText } from './chunk.js';
 import { chunkFile } from './chunker.js';
 import { readSourceFile } from './file-reader.js';
 import { emptySummary, type IndexSummary } from './index-summary.js';
+import { describeStorageError } from './storage-errors.js';
 import { languageForPath } from './languages.js';
 import type { ChunkInput, IndexStore } from './store/store-types.js';
 import { walkRepository, WalkStats, type WalkedFile } from './walker.js';
@@ -209,7 +210,7 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexSummary> 
       summary.state = 'cancelled';
     } else {
       summary.state = 'failed';
-      summary.error = describeFailure(error, summary);
+      summary.error = describeFailure(error, summary, store.dataDir);
     }
   } else {
     summary.state = 'done';
@@ -252,7 +253,9 @@ function prepareModel(store: IndexStore, embedder: Embedder, full: boolean, log:
   }
 }
 
-function describeFailure(error: unknown, summary: IndexSummary): string {
+function describeFailure(error: unknown, summary: IndexSummary, dataDir: string): string {
+  const storage = describeStorageError(error, dataDir);
+  if (storage) return storage;
   const message = error instanceof Error ? error.message : String(error);
   const kept = `${summary.chunks_embedded} chunk texts embedded in this run are stored; the next index embeds only the ${summary.chunks_pending} still missing.`;
   return `${message} ${kept}`;

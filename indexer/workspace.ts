@@ -10,6 +10,7 @@ import type { IndexSummary } from './index-summary.js';
 import { mergeSettings, projectSettingsSchema, type ProjectSettings, type SettingsInput } from './project-settings.js';
 import { search, type SearchRequest, type SearchResponse } from './searcher.js';
 import { checkStaleness } from './staleness.js';
+import { describeStorageError } from './storage-errors.js';
 import type { IndexStore, StoreCounts } from './store/store-types.js';
 
 export type EmbedderFactory = (settings: ProjectSettings, log: (message: string) => void) => Promise<Embedder>;
@@ -100,8 +101,15 @@ export class Workspace {
       open.embedder = embedder;
       open.settings = settings;
     } else {
-      mkdirSync(dataDir, { recursive: true });
-      const store = this.options.openStore(dataDir, this.log);
+      let store: IndexStore;
+      try {
+        mkdirSync(dataDir, { recursive: true });
+        store = this.options.openStore(dataDir, this.log);
+      } catch (error) {
+        await embedder.close();
+        const storage = describeStorageError(error, dataDir);
+        throw storage ? new CodecartoError(storage, { cause: error }) : error;
+      }
       this.projects.set(root, { root, dataDir, settings, store, embedder, job: null, lastSummary: null });
     }
     this.writeSettings(dataDir, root, settings);
@@ -245,8 +253,13 @@ export class Workspace {
   /** Write-then-rename so a crash never leaves half a file. */
   private writeJson(file: string, value: unknown): void {
     const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
-    renameSync(tmp, file);
+    try {
+      writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
+      renameSync(tmp, file);
+    } catch (error) {
+      const storage = describeStorageError(error, this.options.home);
+      throw storage ? new CodecartoError(storage, { cause: error }) : error;
+    }
   }
 }
 
@@ -285,7 +298,7 @@ function validateSettings(settings: ProjectSettings): void {
       return;
     case 'onnx':
       if (!settings.model) {
-        throw new InvalidInputError('provider "onnx" needs model: a model directory holding model.onnx, tokenizer.json and codecarto.json (make a test one with `codecarto models make-test-model <dir>`).');
+        throw new InvalidInputError('provider "onnx" needs model: the name of a pulled model (see `codecarto models list`; get one with `codecarto models pull bge-small-en-v1.5`) or a model directory holding model.onnx, tokenizer.json and codecarto.json.');
       }
       return;
     case 'openai':

@@ -19,7 +19,8 @@ export async function createServer(deps: ServerDeps): Promise<{ server: McpServe
   const log = deps.log ?? logToStderr;
   const workspace = new Workspace({
     home: deps.config.home,
-    createEmbedder: deps.createEmbedder ?? createEmbedder,
+    // Pulled models live under the configured home, which tests and --home may set apart from the env.
+    createEmbedder: deps.createEmbedder ?? ((settings, embedderLog) => createEmbedder(settings, embedderLog, { ...process.env, CODECARTO_HOME: deps.config.home })),
     openStore: (dataDir, storeLog) => openIndexStore(dataDir, { log: storeLog }),
     defaultProvider: deps.config.defaultProvider,
     log,

@@ -64,6 +64,17 @@ describe('EmbeddingBatcher', () => {
     for (const s of stats) expect(s.paddedTokens).toBeLessThanOrEqual(100);
   });
 
+  it('does not pad short texts to a much longer request just to fill the budget', async () => {
+    const { batcher, runs, stats } = recordingBatcher({ maxTexts: 64, tokenBudget: 8192 });
+    const first = batcher.submit(items('w', [1]));
+    const short = batcher.submit(items('a', Array(16).fill(100)));
+    const long = batcher.submit(items('b', Array(4).fill(400)));
+    await Promise.all([first, short, long]);
+    // Greedy filling would run 16 x 100 + 4 x 400 as 20 x 400 (pad 2.5); each length runs on its own.
+    expect(runs.slice(1).map((r) => r.length)).toEqual([16, 4]);
+    for (const s of stats.slice(1)) expect(s.paddedTokens).toBe(s.tokens);
+  });
+
   it('does not starve a long text behind a stream of newer short ones (oldest caller first)', async () => {
     const { batcher, runs, hooks } = recordingBatcher({ maxTexts: 4, tokenBudget: 100 });
     const pending: Promise<string[]>[] = [];

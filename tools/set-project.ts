@@ -26,7 +26,7 @@ export const setProjectInput = {
     .max(512)
     .optional()
     .describe('Most texts per embedding request (1-512, default 32). An upper bound: codecarto sends fewer when a token budget or out-of-memory errors call for it.'),
-  model: z.string().min(1).max(4096).optional().describe('onnx: a model directory (model.onnx + tokenizer.json + codecarto.json). openai: the model name.'),
+  model: z.string().min(1).max(4096).optional().describe('onnx: the name of a pulled model (`codecarto models pull bge-small-en-v1.5`) or a model directory (model.onnx + tokenizer.json + codecarto.json). openai: the served model name.'),
   base_url: z
     .url({ protocol: /^https?$/, error: 'base_url must be an http(s) URL such as "http://localhost:8080"' })
     .max(2048)

@@ -288,6 +288,7 @@ def main(argv=None):
     require_torch()
     import torch
 
+    sys.dont_write_bytecode = True  # no __pycache__ beside the recipe (it ships inside the npm package)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     started = time.monotonic()
     args.dtype = args.dtype or ("float32" if args.tiny else "float16")

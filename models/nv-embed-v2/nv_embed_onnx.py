@@ -33,6 +33,8 @@ class LatentConfig:
     num_heads: int
     head_dim: int
     ff_mult: int = 4
+    # Whether the attention output projection has a bias (Perceiver-style code varies); read from the checkpoint.
+    out_bias: bool = False
 
 
 class RMSNorm(nn.Module):
@@ -148,13 +150,13 @@ class _PreNorm(nn.Module):
 
 
 class _CrossAttention(nn.Module):
-    def __init__(self, query_dim, context_dim, heads, dim_head):
+    def __init__(self, query_dim, context_dim, heads, dim_head, out_bias=False):
         super().__init__()
         self.heads = heads
         self.dim_head = dim_head
         self.to_q = nn.Linear(query_dim, heads * dim_head, bias=False)
         self.to_kv = nn.Linear(context_dim, heads * dim_head * 2, bias=False)
-        self.to_out = nn.Linear(heads * dim_head, query_dim, bias=False)
+        self.to_out = nn.Linear(heads * dim_head, query_dim, bias=out_bias)
 
 
 class _FeedForward(nn.Module):
@@ -177,7 +179,7 @@ class LatentAttentionPooling(nn.Module):
         super().__init__()
         dim = cfg.hidden_size
         self.cross_attend_blocks = nn.ModuleList([
-            _PreNorm(dim, _CrossAttention(dim, dim, cfg.num_heads, cfg.head_dim), context_dim=dim),
+            _PreNorm(dim, _CrossAttention(dim, dim, cfg.num_heads, cfg.head_dim, cfg.out_bias), context_dim=dim),
             _PreNorm(dim, _FeedForward(dim, cfg.ff_mult)),
         ])
         self.latents = nn.Parameter(torch.randn(cfg.num_latents, dim))
@@ -241,14 +243,16 @@ def from_nv_embed(hf_model):
         num_layers=text.num_hidden_layers, num_heads=text.num_attention_heads,
         num_kv_heads=text.num_key_value_heads, rms_norm_eps=text.rms_norm_eps,
         rope_theta=getattr(text, "rope_theta", 10000.0))
+    pooling_weights = hf_model.latent_attention_model.state_dict()
     # NV-Embed-v2's Attention uses dim_head = latent_dim (8 heads x 4096 = 32768 wide).
     lat = LatentConfig(hidden_size=latent.hidden_dim, num_latents=latent.num_latents_value,
-                       num_heads=latent.num_cross_heads, head_dim=latent.latent_dim)
+                       num_heads=latent.num_cross_heads, head_dim=latent.latent_dim,
+                       out_bias="cross_attend_blocks.0.fn.to_out.bias" in pooling_weights)
     dtype = next(hf_model.parameters()).dtype
     encoder = BidirectionalMistral(enc)
     pooling = LatentAttentionPooling(lat)
     encoder.load_state_dict(hf_model.embedding_model.state_dict(), strict=True)
-    pooling.load_state_dict(hf_model.latent_attention_model.state_dict(), strict=True)
+    pooling.load_state_dict(pooling_weights, strict=True)
     device = next(hf_model.parameters()).device
     inv_freq = encoder.inv_freq.clone()
     model = NVEmbedForOnnx(encoder, pooling).to(device=device, dtype=dtype).eval()
