@@ -162,7 +162,7 @@ describe('SIGKILL at any moment of an index run', () => {
       crashed.close();
       clean.close();
     }
-  });
+  }, 300_000);
 
   it('two processes indexing one project: one writes, the other says who does, and the index ends correct', async () => {
     const home = tempDir('lock-home');
@@ -181,5 +181,5 @@ describe('SIGKILL at any moment of an index run', () => {
     } finally {
       await slow.close();
     }
-  });
+  }, 120_000);
 });

@@ -49,5 +49,5 @@ describe('pad factor on a real tree', () => {
       await embedder.close();
       await server.close();
     }
-  });
+  }, 300_000);
 });

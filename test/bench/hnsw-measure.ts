@@ -22,7 +22,22 @@ export function loadIndexWithVectors(file: string, dims: number): { index: Hiera
   return { index, matrix: { dims, count: labels.length, data, labels } };
 }
 
+/**
+ * Exact top-k by brute force. hnswlib's native BruteforceSearch scans several times faster than a JS loop
+ * (about 250 ms per query over 13k x 4096 in JS on the 2-core machine); exactTopK stays as the check.
+ */
 export function exactAnswers(matrix: VectorMatrix, queries: Float32Array[], k: number): ExactHit[][] {
+  const brute = new hnswlib.BruteforceSearch('cosine', matrix.dims);
+  brute.initIndex(matrix.count);
+  for (let r = 0; r < matrix.count; r++) brute.addPoint(Array.from(matrix.data.subarray(r * matrix.dims, (r + 1) * matrix.dims)), matrix.labels[r]);
+  return queries.map((q) => {
+    const { neighbors, distances } = brute.searchKnn(Array.from(q), Math.min(k, matrix.count));
+    return neighbors.map((label, i) => ({ label, similarity: 1 - distances[i] }));
+  });
+}
+
+/** Same as exactAnswers, in plain JS (for checking the native path on a few queries). */
+export function exactAnswersJs(matrix: VectorMatrix, queries: Float32Array[], k: number): ExactHit[][] {
   return queries.map((q) => exactTopK(matrix, q, k));
 }
 
