@@ -35,6 +35,14 @@ export interface SearchResponse {
 
 /** Reciprocal rank fusion constant (Cormack et al.); DESIGN.md fixes it at 60. */
 export const RRF_K = 60;
+/**
+ * A file's ranking score is its best candidate chunk's score plus this share of its other candidates'
+ * scores: a file that matches the query in several places is likelier to be the one wanted than a file
+ * with one equally good chunk (measured in docs/quality.md: 0.1 beat 0, 0.25, 0.5 and 1).
+ */
+export const FILE_EVIDENCE_WEIGHT = 0.1;
+/** Candidate chunks read per list for a k of 10: enough to see each file's other matches, few enough to stay fast. */
+const MIN_CANDIDATES = 100;
 const SNIPPET_MAX_LINES = 60;
 const SNIPPET_MAX_CHARS = 4000;
 
@@ -67,8 +75,8 @@ export async function search(store: IndexStore, embedder: Embedder, request: Sea
   }
 
   const filter = buildFilter(request);
-  // Over-fetch: merging adjacent chunks and fusion both shrink the list.
-  const depth = Math.max(50, request.k * 5);
+  // Over-fetch: merging, fusion and one-hit-per-file all shrink the list, and file evidence needs a file's other chunks.
+  const depth = Math.max(MIN_CANDIDATES, request.k * 10);
   const lexical = store.lexicalSearch(request.query, depth, filter);
   const lists: ScoredChunkId[][] = [];
   if (mode !== 'semantic') lists.push(lexical);
@@ -79,7 +87,8 @@ export async function search(store: IndexStore, embedder: Embedder, request: Sea
   const ranked = mode === 'hybrid' ? reciprocalRankFusion(lists) : lists[0];
   const rows = store.getChunks(ranked.map((r) => r.chunkId));
   const scoreOf = new Map(ranked.map((r) => [r.chunkId, r.score]));
-  const hits = mergeAdjacent(rows.map((row) => ({ row, score: scoreOf.get(row.id) ?? 0 })));
+  const scored = rows.map((row) => ({ row, score: scoreOf.get(row.id) ?? 0 }));
+  const hits = diversifyByFile(mergeAdjacent(scored), fileScores(scored));
   return { results: hits.slice(0, request.k), mode, ...(note ? { note } : {}) };
 }
 
@@ -112,6 +121,38 @@ function buildFilter(request: SearchRequest): SearchFilter | undefined {
     ...(matchers.length ? { pathFilter: (path: string) => matchers.some((m) => m(path)) } : {}),
     ...(languages ? { languages } : {}),
   };
+}
+
+/** Each file's score: its best chunk's plus FILE_EVIDENCE_WEIGHT times the sum of its other chunks' (scores are positive). */
+export function fileScores(candidates: { row: ChunkRow; score: number }[]): Map<string, number> {
+  const best = new Map<string, number>();
+  const rest = new Map<string, number>();
+  for (const { row, score } of candidates) {
+    const top = best.get(row.path);
+    if (top === undefined) {
+      best.set(row.path, score);
+      continue;
+    }
+    rest.set(row.path, (rest.get(row.path) ?? 0) + Math.min(top, score));
+    if (score > top) best.set(row.path, score);
+  }
+  return new Map([...best].map(([path, score]) => [path, score + FILE_EVIDENCE_WEIGHT * (rest.get(path) ?? 0)]));
+}
+
+/**
+ * Orders hits so that every file's best hit comes before any file's second hit (and so on), files by
+ * their file score; within a file the hits keep their order. Ten results then name up to ten files, and
+ * the chunk shown for a file is its best one.
+ */
+export function diversifyByFile(hits: SearchHit[], fileScore: ReadonlyMap<string, number>): SearchHit[] {
+  const seen = new Map<string, number>();
+  const keyed = hits.map((hit, index) => {
+    const nth = seen.get(hit.path) ?? 0;
+    seen.set(hit.path, nth + 1);
+    return { hit, index, nth, file: fileScore.get(hit.path) ?? hit.score };
+  });
+  keyed.sort((a, b) => a.nth - b.nth || b.file - a.file || a.index - b.index);
+  return keyed.map((k) => k.hit);
 }
 
 /**

@@ -34,6 +34,8 @@ export type SkipReason =
   | 'symlink_outside_root'
   | 'symlink_loop'
   | 'unreadable'
+  /** Listed, then gone before it could be looked at (deleted while the walk ran). */
+  | 'vanished'
   | 'not_regular';
 
 export interface WalkOptions {
@@ -55,6 +57,7 @@ export class WalkStats {
     symlink_outside_root: 0,
     symlink_loop: 0,
     unreadable: 0,
+    vanished: 0,
     not_regular: 0,
   };
 
@@ -113,7 +116,7 @@ interface RuleLevel {
   matcher: Ignore;
 }
 
-const IGNORE_FILE_NAMES = ['.gitignore', '.codecartoignore'];
+export const IGNORE_FILE_NAMES: readonly string[] = ['.gitignore', '.codecartoignore'];
 // Git matches case-insensitively only where the file system does.
 const IGNORE_CASE = process.platform === 'darwin' || process.platform === 'win32';
 // An ignore file bigger than this is almost certainly not hand-written rules; skip rather than parse it.
@@ -155,6 +158,33 @@ async function loadRuleLevel(absPaths: readonly string[], base: string): Promise
   const matcher = ignore({ ignorecase: IGNORE_CASE });
   for (const text of texts) matcher.add(text);
   return { base, matcher };
+}
+
+/** The ignore rules in force inside one directory: its ancestors' levels, then its own. */
+export type DirectoryRules = readonly RuleLevel[];
+
+/**
+ * Rules for the directory `absDir` (repo-relative `relDir`, '' for the root) given its parent's rules
+ * and the names it holds; the walker and the file watcher both use this, so they agree on what is ignored.
+ */
+export async function loadDirectoryRules(absDir: string, relDir: string, parent: DirectoryRules, names: readonly string[]): Promise<DirectoryRules> {
+  // Only read ignore files the listing shows: no extra syscalls in directories without one.
+  const ruleFiles = IGNORE_FILE_NAMES.filter((name) => names.includes(name)).map((name) => path.join(absDir, name));
+  // .git/info/exclude ranks below the root's own ignore files, so it is read first.
+  if (relDir === '') ruleFiles.unshift(path.join(absDir, '.git', 'info', 'exclude'));
+  const level = ruleFiles.length > 0 ? await loadRuleLevel(ruleFiles, relDir) : undefined;
+  return level ? [...parent, level] : parent;
+}
+
+/**
+ * Why an entry named `name` at repo-relative `relPath` is never indexed, by name and rules alone
+ * (no stat): default excludes, ignore files, then secret-looking names; null when it may be indexed.
+ */
+export function exclusionByName(rules: DirectoryRules, relPath: string, name: string, isDir: boolean): 'default_excluded' | 'ignored' | 'secret' | null {
+  if (isDefaultExcluded(name, isDir)) return 'default_excluded';
+  if (isIgnored(rules, relPath, isDir)) return 'ignored';
+  if (!isDir && isSecretPath(name)) return 'secret';
+  return null;
 }
 
 const processUid = process.getuid?.();
@@ -224,19 +254,14 @@ export async function* walkRepository(root: string, options: WalkOptions, stats:
     let entries: Dirent[];
     try {
       entries = await readdir(abs, { withFileTypes: true });
-    } catch {
-      stats.add('unreadable');
+    } catch (err) {
+      stats.add(errorCode(err) === 'ENOENT' ? 'vanished' : 'unreadable');
       return undefined;
     }
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    // Only read ignore files the listing shows: no extra syscalls in directories without one.
-    const ruleFiles = IGNORE_FILE_NAMES.filter((name) => entries.some((e) => e.name === name && !e.isDirectory())).map((name) =>
-      path.join(abs, name),
-    );
-    // .git/info/exclude ranks below the root's own ignore files, so it is read first.
-    if (rel === '') ruleFiles.unshift(path.join(abs, '.git', 'info', 'exclude'));
-    const level = ruleFiles.length > 0 ? await loadRuleLevel(ruleFiles, rel) : undefined;
-    return { abs, rel, real, levels: level ? [...parentLevels, level] : parentLevels, entries, ahead: [], started: 0 };
+    const names = entries.filter((e) => !e.isDirectory()).map((e) => e.name);
+    const levels = await loadDirectoryRules(abs, rel, parentLevels, names);
+    return { abs, rel, real, levels, entries, ahead: [], started: 0 };
   }
 
   async function classify(frame: Frame, entry: Dirent, parentReal: string): Promise<Classified> {
@@ -253,9 +278,8 @@ export async function* walkRepository(root: string, options: WalkOptions, stats:
       }
       isDir = info.isDirectory();
     }
-    if (isDefaultExcluded(entry.name, isDir)) return skip('default_excluded');
-    if (isIgnored(frame.levels, rel, isDir)) return skip('ignored');
-    if (!isDir && isSecretPath(entry.name)) return skip('secret');
+    const excluded = exclusionByName(frame.levels, rel, entry.name, isDir);
+    if (excluded) return skip(excluded);
 
     let real = path.join(parentReal, entry.name);
     if (entry.isSymbolicLink()) {
@@ -273,8 +297,8 @@ export async function* walkRepository(root: string, options: WalkOptions, stats:
       if (!entry.isFile()) return skip('not_regular');
       try {
         info = await stat(abs);
-      } catch {
-        return skip('unreadable');
+      } catch (err) {
+        return skip(errorCode(err) === 'ENOENT' ? 'vanished' : 'unreadable');
       }
     }
     if (!info.isFile()) return skip('not_regular');
@@ -283,8 +307,8 @@ export async function* walkRepository(root: string, options: WalkOptions, stats:
       // The mode bits say no; ask the kernel, which also knows about ACLs and privileges.
       try {
         await access(abs, fsConstants.R_OK);
-      } catch {
-        return skip('unreadable');
+      } catch (err) {
+        return skip(errorCode(err) === 'ENOENT' ? 'vanished' : 'unreadable');
       }
     }
     return { kind: 'file', abs, rel, info };

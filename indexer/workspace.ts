@@ -7,9 +7,11 @@ import { CodecartoError, InvalidInputError } from '../models/errors.js';
 import { IndexJob } from './index-job.js';
 import { ProjectLock } from './project-lock.js';
 import type { IndexSummary } from './index-summary.js';
-import { mergeSettings, projectSettingsSchema, type ProjectSettings, type SettingsInput } from './project-settings.js';
+import { listProjects, PROJECT_FILE, readProjectFile, type ProjectFile } from './project-catalog.js';
+import { mergeSettings, type ProjectSettings, type SettingsInput } from './project-settings.js';
+import { ProjectWatcher, type WatchingState, type WatchSetting } from './project-watcher.js';
 import { search, type SearchRequest, type SearchResponse } from './searcher.js';
-import { checkStaleness } from './staleness.js';
+import { checkStaleness, type Staleness } from './staleness.js';
 import { describeStorageError } from './storage-errors.js';
 import type { IndexStore, StoreCounts } from './store/store-types.js';
 
@@ -24,6 +26,10 @@ export interface WorkspaceOptions {
   /** Provider used when neither the call nor the project's saved settings name one. */
   defaultProvider?: ProviderName;
   log?: (message: string) => void;
+  /** Watching for every project ("off": never; CODECARTO_WATCH). A project's own `watch: false` also turns it off. */
+  watch?: WatchSetting;
+  /** Debounce and polling periods; tests shorten them. */
+  watchTimings?: { quietMs?: number; maxWaitMs?: number; pollMs?: number };
 }
 
 /** A project that has been opened in this process: its store, its embedder and its index run. */
@@ -34,7 +40,39 @@ export interface OpenProject {
   store: IndexStore;
   embedder: Embedder;
   job: IndexJob | null;
+  /** The running job was started by the watcher (a new configuration may cancel it). */
+  jobIsAuto: boolean;
   lastSummary: IndexSummary | null;
+  /** The project's own watch switch (set_project `watch`), persisted in project.json. */
+  watch: boolean;
+  watcher: ProjectWatcher | null;
+  /** When set_project last chose it; the least recently used project stops being watched first. */
+  lastUsed: number;
+  /** The last stat-only staleness check of search, reused for a few seconds. */
+  staleness: { value: Staleness; at: number } | null;
+}
+
+export interface WatchInfo {
+  state: WatchingState;
+  /** Index runs that watching started in this process. */
+  runs: number;
+  /** Changes seen and not yet indexed (or being indexed). */
+  pending: boolean;
+}
+
+/** A project with a data directory under $CODECARTO_HOME, open in this process or not. */
+export interface KnownProject {
+  project: string;
+  data_dir: string;
+  provider: ProviderName | null;
+  /** From the open index, else from the last complete run's record; null when neither is known. */
+  files: number | null;
+  chunks: number | null;
+  bytes: number;
+  last_indexed: string | null;
+  open: boolean;
+  current: boolean;
+  watching: WatchingState;
 }
 
 export interface ProjectState {
@@ -48,6 +86,7 @@ export interface ProjectState {
   chunks_with_vectors: number;
   last_indexed: string | null;
   stale_files: number | null;
+  watching: WatchingState;
   /** Plain words on what the state means for the user: lexical-only, re-embed needed, never indexed. */
   notes: string[];
 }
@@ -57,10 +96,35 @@ const LAST_INDEXED_KEY = 'last_indexed';
 /** Another process holds the project's index lock. */
 export class IndexBusyError extends CodecartoError {}
 
+/** Open projects watched at once; beyond it the least recently chosen falls back to staleness checks. */
+export const MAX_WATCHED_PROJECTS = 8;
+/** How long search reuses a staleness result, so a burst of searches walks the tree once. */
+const STALENESS_TTL_MS = 3_000;
+/** Time budget of the staleness walk on the search path (its count is a lower bound when cut short). */
+const SEARCH_STALENESS_BUDGET_MS = 500;
+/** Longest a `search` with `refresh: true` waits for its index run before answering from what is stored. */
+export const REFRESH_WAIT_MS = 30_000;
+
+export interface WorkspaceSearchRequest extends SearchRequest {
+  /** Run an incremental index first (waiting at most REFRESH_WAIT_MS). */
+  refresh?: boolean;
+}
+
+export interface WorkspaceSearchResponse extends SearchResponse {
+  partial: boolean;
+  /** Files changed on disk since the last index; null when not checked (watching keeps the index fresh). */
+  stale_files: number | null;
+  /** False when the staleness walk ran out of time; stale_files is then a lower bound. */
+  stale_complete: boolean;
+  /** What refresh: true did, when asked. */
+  refreshed?: 'done' | 'running' | 'busy' | 'failed' | 'cancelled';
+}
+
 /** The projects codecarto knows, the current one, and the operations tools call on them. */
 export class Workspace {
   private readonly projects = new Map<string, OpenProject>();
   private currentRoot: string | null = null;
+  private closed = false;
   /** set_project calls run one at a time, and calls that need the project wait for them. */
   private settling: Promise<unknown> = Promise.resolve();
   private readonly log: (message: string) => void;
@@ -71,24 +135,39 @@ export class Workspace {
     this.currentRoot = this.readState().current ?? null;
   }
 
-  /** Opens (or re-configures) a project and makes it current; persisted for the next start. */
-  setProject(path: string, input: SettingsInput): Promise<ProjectState> {
-    const run = this.settling.then(() => this.applyProject(path, input));
+  /**
+   * Opens (or re-configures) a project and makes it current; persisted for the next start.
+   * `watch` turns the project's file watching on or off (default: as last set, else on).
+   */
+  setProject(path: string, input: SettingsInput, options: { watch?: boolean } = {}): Promise<ProjectState> {
+    const run = this.settling.then(() => this.applyProject(path, input, options.watch));
     this.settling = run.catch(() => {});
     return run;
   }
 
-  private async applyProject(path: string, input: SettingsInput): Promise<ProjectState> {
+  private async applyProject(path: string, input: SettingsInput, watchInput: boolean | undefined): Promise<ProjectState> {
     const root = resolveProjectPath(path);
     const dataDir = this.dataDirFor(root);
-    const saved = this.readSettings(dataDir);
-    const settings = mergeSettings(saved, input, this.options.defaultProvider);
+    const record = readProjectFile(dataDir);
+    const settings = mergeSettings(record?.settings ?? null, input, this.options.defaultProvider);
     validateSettings(settings);
+    const watch = watchInput ?? record?.watch ?? true;
 
     const open = this.projects.get(root);
     if (open && JSON.stringify(open.settings) === JSON.stringify(settings)) {
+      // Same configuration: switching back is instant (store, embedder and vectors are all still here).
+      if (open.watch !== watch) {
+        open.watch = watch;
+        this.writeProjectFile(dataDir, { root, settings, watch });
+      }
       this.makeCurrent(root);
+      this.ensureWatching(open);
       return this.state(open);
+    }
+    if (open?.job?.running && open.jobIsAuto) {
+      // A run the watcher started is disposable: the new configuration's next run redoes it.
+      open.job.cancel();
+      await open.job.done;
     }
     if (open?.job?.running) {
       throw new InvalidInputError(
@@ -97,9 +176,11 @@ export class Workspace {
     }
     const embedder = await this.options.createEmbedder(settings, this.log);
     if (open) {
+      this.stopWatching(open);
       await open.embedder.close();
       open.embedder = embedder;
       open.settings = settings;
+      open.watch = watch;
     } else {
       let store: IndexStore;
       try {
@@ -110,11 +191,16 @@ export class Workspace {
         const storage = describeStorageError(error, dataDir);
         throw storage ? new CodecartoError(storage, { cause: error }) : error;
       }
-      this.projects.set(root, { root, dataDir, settings, store, embedder, job: null, lastSummary: null });
+      this.projects.set(root, {
+        root, dataDir, settings, store, embedder, job: null, jobIsAuto: false, lastSummary: null,
+        watch, watcher: null, lastUsed: 0, staleness: null,
+      });
     }
-    this.writeSettings(dataDir, root, settings);
+    this.writeProjectFile(dataDir, { root, settings, watch });
     this.makeCurrent(root);
-    return this.state(this.projects.get(root)!);
+    const project = this.projects.get(root)!;
+    this.ensureWatching(project);
+    return this.state(project);
   }
 
   /** The current project, opening it from its saved settings after a restart. */
@@ -125,7 +211,7 @@ export class Workspace {
     }
     const open = this.projects.get(this.currentRoot);
     if (open) return open;
-    const saved = this.readSettings(this.dataDirFor(this.currentRoot));
+    const saved = readProjectFile(this.dataDirFor(this.currentRoot))?.settings;
     await this.setProject(this.currentRoot, saved ?? {});
     return this.projects.get(this.currentRoot)!;
   }
@@ -137,7 +223,16 @@ export class Workspace {
       if (root !== this.currentRoot) await this.setProject(root, {});
     }
     const project = await this.current();
-    if (project.job?.running) return project.job;
+    if (project.job?.running) {
+      // Whoever asks explicitly owns the run now: a new configuration must not cancel it silently.
+      project.jobIsAuto = false;
+      return project.job;
+    }
+    return this.launch(project, options.full ?? false, false);
+  }
+
+  /** Starts an index run of `project` (current or not); throws IndexBusyError when another process indexes. */
+  private launch(project: OpenProject, full: boolean, auto: boolean): IndexJob {
     const acquired = ProjectLock.acquire(project.dataDir);
     if ('heldBy' in acquired) {
       const { pid, host, since } = acquired.heldBy;
@@ -150,30 +245,98 @@ export class Workspace {
       root: project.root,
       store: project.store,
       embedder: project.embedder,
-      full: options.full ?? false,
+      full,
       log: this.log,
     });
     project.job = job;
+    project.jobIsAuto = auto;
     void job.done.then((summary) => {
       acquired.lock.release();
       project.lastSummary = summary;
-      if (summary.state === 'done') project.store.setMeta(LAST_INDEXED_KEY, new Date().toISOString());
+      project.staleness = null;
+      if (summary.state !== 'done' || !this.projects.has(project.root)) return;
+      try {
+        const at = new Date().toISOString();
+        project.store.setMeta(LAST_INDEXED_KEY, at);
+        const counts = project.store.counts();
+        this.writeProjectFile(project.dataDir, { last_index: { at, files: counts.files, chunks: counts.chunks } });
+      } catch (error) {
+        this.log(`could not record the index time of ${project.root}: ${(error as Error).message}`);
+      }
+      // The first complete index is what turns watching on (see ensureWatching).
+      this.ensureWatching(project);
     });
     return job;
   }
 
-  async search(request: SearchRequest): Promise<SearchResponse & { partial: boolean }> {
+  async search(request: WorkspaceSearchRequest): Promise<WorkspaceSearchResponse> {
     const project = await this.current();
+    let refreshed: WorkspaceSearchResponse['refreshed'];
+    let staleness: Staleness | null = null;
+    if (request.refresh) {
+      refreshed = await this.refresh(project, request.signal);
+    } else if (!project.job?.running && !this.watchedByEvents(project) && project.store.getMeta(LAST_INDEXED_KEY)) {
+      // Nothing keeps this index fresh: say how far behind the disk it is (stat only, cached).
+      staleness = await this.staleness(project, SEARCH_STALENESS_BUDGET_MS);
+    }
     const response = await search(project.store, project.embedder, request);
-    return { ...response, partial: project.job?.running ?? false };
+    return {
+      ...response,
+      partial: project.job?.running ?? false,
+      stale_files: staleness?.stale_files ?? null,
+      stale_complete: staleness?.complete ?? true,
+      ...(refreshed ? { refreshed } : {}),
+    };
   }
 
-  async status(): Promise<{ open: OpenProject; state: ProjectState }> {
+  /** An incremental run before a search, waited for up to REFRESH_WAIT_MS (or until the caller cancels). */
+  private async refresh(project: OpenProject, signal: AbortSignal | undefined): Promise<NonNullable<WorkspaceSearchResponse['refreshed']>> {
+    let job = project.job?.running ? project.job : null;
+    if (!job) {
+      try {
+        job = this.launch(project, false, false);
+      } catch (error) {
+        if (error instanceof IndexBusyError) return 'busy';
+        throw error;
+      }
+    }
+    const summary = await job.waitFor(REFRESH_WAIT_MS, signal);
+    return summary.state;
+  }
+
+  async status(): Promise<{ open: OpenProject; state: ProjectState; watch: WatchInfo }> {
     const open = await this.current();
-    return { open, state: await this.state(open) };
+    const watcher = open.watcher;
+    return {
+      open,
+      state: await this.state(open),
+      watch: { state: this.watchingState(open), runs: watcher?.runs ?? 0, pending: watcher?.pending ?? false },
+    };
+  }
+
+  /** Every project with a data directory under $CODECARTO_HOME; open ones with live counts. */
+  knownProjects(): KnownProject[] {
+    return listProjects(join(this.options.home, 'projects')).map(({ dataDir, record, bytes }) => {
+      const open = this.projects.get(record.root);
+      const counts = open?.store.counts();
+      return {
+        project: record.root,
+        data_dir: dataDir,
+        provider: open?.settings.provider ?? record.settings?.provider ?? null,
+        files: counts?.files ?? record.last_index?.files ?? null,
+        chunks: counts?.chunks ?? record.last_index?.chunks ?? null,
+        bytes,
+        last_indexed: open?.store.getMeta(LAST_INDEXED_KEY) ?? record.last_index?.at ?? null,
+        open: open !== undefined,
+        current: record.root === this.currentRoot,
+        watching: open ? this.watchingState(open) : 'off',
+      };
+    });
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    for (const project of this.projects.values()) this.stopWatching(project);
     for (const project of this.projects.values()) {
       if (project.job?.running) {
         project.job.cancel();
@@ -204,9 +367,15 @@ export class Workspace {
     if (!lastIndexed && counts.files === 0) notes.push('Not indexed yet: call `index`.');
     let stale: number | null = null;
     if (counts.files > 0 && !project.job?.running) {
-      const staleness = await checkStaleness(project.root, project.store);
+      // Not cached: set_project and status are rare, and a fresh count here is what the user asked for.
+      const staleness = await checkStaleness(project.root, project.store, { timeoutMs: 3000 });
       stale = staleness.stale_files;
-      if (stale > 0) notes.push(`${stale}${staleness.complete ? '' : '+'} files changed since the last index; call \`index\` to refresh.`);
+      const watched = this.watchedByEvents(project);
+      if (stale > 0) notes.push(`${stale}${staleness.complete ? '' : '+'} files changed since the last index; ${watched ? 'watching re-indexes them within seconds' : 'call `index` (or search with refresh: true) to refresh'}.`);
+    }
+    const watching = this.watchingState(project);
+    if (watching === 'off' && this.options.watch !== 'off' && project.watch && counts.files > 0 && !lastIndexed) {
+      notes.push('Watching for file changes starts after the first complete `index`.');
     }
     return {
       project: project.root,
@@ -219,8 +388,66 @@ export class Workspace {
       chunks_with_vectors: counts.chunksWithVectors,
       last_indexed: lastIndexed,
       stale_files: stale,
+      watching,
       notes,
     };
+  }
+
+  /** The stat-only staleness of `project` for search, reused for STALENESS_TTL_MS (so counts may lag that long). */
+  private async staleness(project: OpenProject, budgetMs: number): Promise<Staleness> {
+    const cached = project.staleness;
+    if (cached && Date.now() - cached.at < STALENESS_TTL_MS) return cached.value;
+    const value = await checkStaleness(project.root, project.store, { timeoutMs: budgetMs });
+    project.staleness = { value, at: Date.now() };
+    return value;
+  }
+
+  private watchingState(project: OpenProject): WatchingState {
+    return project.watcher?.watching ?? 'off';
+  }
+
+  private watchedByEvents(project: OpenProject): boolean {
+    return project.watcher?.watching === 'events';
+  }
+
+  /**
+   * Starts watching `project` when watching is on for it and it has been indexed completely once:
+   * before its first `index` nothing is indexed on its own (the user has not asked for the cost yet).
+   * Every open project stays watched after the current one changes, up to MAX_WATCHED_PROJECTS.
+   */
+  private ensureWatching(project: OpenProject): void {
+    if (project.root === this.currentRoot) project.lastUsed = Date.now();
+    const setting = this.options.watch ?? 'auto';
+    if (setting === 'off' || !project.watch || this.closed) return this.stopWatching(project);
+    if (project.watcher || !this.projects.has(project.root) || !project.store.getMeta(LAST_INDEXED_KEY)) return;
+    const timings = this.options.watchTimings ?? {};
+    project.watcher = new ProjectWatcher({
+      root: project.root,
+      skip: [this.options.home],
+      setting,
+      countStale: async (timeoutMs) => (await checkStaleness(project.root, project.store, { timeoutMs })).stale_files,
+      run: async () => {
+        if (project.job?.running) return { joined: true, done: project.job.done };
+        try {
+          return { joined: false, done: this.launch(project, false, true).done };
+        } catch (error) {
+          if (error instanceof IndexBusyError) return 'busy';
+          throw error;
+        }
+      },
+      log: this.log,
+      ...timings,
+    });
+    const watched = [...this.projects.values()].filter((p) => p.watcher);
+    if (watched.length > MAX_WATCHED_PROJECTS) {
+      const oldest = watched.filter((p) => p.root !== this.currentRoot).sort((a, b) => a.lastUsed - b.lastUsed)[0];
+      if (oldest) this.stopWatching(oldest);
+    }
+  }
+
+  private stopWatching(project: OpenProject): void {
+    project.watcher?.close();
+    project.watcher = null;
   }
 
   private makeCurrent(root: string): void {
@@ -236,18 +463,10 @@ export class Workspace {
     }
   }
 
-  private readSettings(dataDir: string): ProjectSettings | null {
-    try {
-      const raw = JSON.parse(readFileSync(join(dataDir, 'project.json'), 'utf8')) as { settings?: unknown };
-      const parsed = projectSettingsSchema.safeParse(raw.settings);
-      return parsed.success ? parsed.data : null;
-    } catch {
-      return null;
-    }
-  }
-
-  private writeSettings(dataDir: string, root: string, settings: ProjectSettings): void {
-    this.writeJson(join(dataDir, 'project.json'), { root, settings });
+  /** Updates fields of the project's record, keeping the others. */
+  private writeProjectFile(dataDir: string, patch: Partial<ProjectFile>): void {
+    const current = readProjectFile(dataDir);
+    this.writeJson(join(dataDir, PROJECT_FILE), { ...current, ...patch });
   }
 
   /** Write-then-rename so a crash never leaves half a file. */

@@ -96,7 +96,7 @@ export class DgxEmbedder extends HttpEmbedder {
   }
 
   protected unreachableHint(): string {
-    return 'Start the embedding server on the DGX (python -m uvicorn embedding_server:app --host 0.0.0.0 --port 8080) or fix dgx_endpoint.';
+    return 'Start the embedding server on the DGX (`codecarto embed-server --model <dir> --host 0.0.0.0 --port 8080`, or the old FastAPI one) or fix dgx_endpoint; `codecarto doctor --dgx-endpoint <url>` checks it.';
   }
 
   protected defaultTokenizer(): TextTokenizer {

@@ -30,7 +30,8 @@ ${MODELS_USAGE}
   codecarto doctor [--json] [--model <dir>] [--verify] [--device auto|cuda|cpu] [--dgx-endpoint <url>] [--api-key-env VAR]  check onnxruntime, CUDA, GPU, model, endpoint
   codecarto install-ort <onnxruntime build dir> [--force]  install a CUDA build of onnxruntime (DGX Spark: docs/gb10.md)
 
-Environment: CODECARTO_HOME (data, default ~/.local/share/codecarto), CODECARTO_PROVIDER, CODECARTO_PROJECT.`;
+Environment: CODECARTO_HOME (data, default ~/.local/share/codecarto), CODECARTO_PROVIDER, CODECARTO_PROJECT,
+  CODECARTO_WATCH (0/false/off: never re-index in the background; poll: stat scans instead of file events).`;
 
 async function main(argv: string[]): Promise<number> {
   const [command = 'mcp', ...rest] = argv;
@@ -91,7 +92,8 @@ async function serveMcp(args: string[]): Promise<number> {
 
 /** Runs `fn` on a workspace opened for the command line, closing it afterwards. */
 async function withWorkspace<T>(fn: (workspace: Workspace) => Promise<T>): Promise<T> {
-  const { workspace } = await createServer({ config: loadConfig() });
+  // A one-shot command exits when done: watching the tree would only cost a scan.
+  const { workspace } = await createServer({ config: { ...loadConfig(), watch: 'off' } });
   try {
     return await fn(workspace);
   } finally {

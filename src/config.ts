@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { WATCH_SETTINGS, type WatchSetting } from '../indexer/project-watcher.js';
 import { PROVIDERS, type ProviderName } from '../models/embedder.js';
 
 /** Everything codecarto reads from the environment, parsed once at the edge. */
@@ -10,12 +11,26 @@ export interface Config {
   defaultProvider: ProviderName | undefined;
   /** Project to open at start (`codecarto mcp --project` or CODECARTO_PROJECT). */
   project: string | undefined;
+  /** CODECARTO_WATCH: "off" turns file watching off for every project; absent means "auto". */
+  watch?: WatchSetting;
 }
+
+// Accepted spellings of CODECARTO_WATCH; "poll", "directories" and "recursive" force one watching method.
+const WATCH_WORDS: Record<string, WatchSetting> = { '0': 'off', false: 'off', off: 'off', no: 'off', '1': 'auto', true: 'auto', on: 'auto', yes: 'auto' };
 
 const envSchema = z.object({
   CODECARTO_HOME: z.string().min(1).optional(),
   CODECARTO_PROVIDER: z.enum(PROVIDERS, { error: `CODECARTO_PROVIDER must be one of: ${PROVIDERS.join(', ')}` }).optional(),
   CODECARTO_PROJECT: z.string().min(1).optional(),
+  CODECARTO_WATCH: z
+    .string()
+    .transform((v) => v.trim().toLowerCase())
+    .pipe(
+      z.union([z.enum(Object.keys(WATCH_WORDS) as [string, ...string[]]).transform((v) => WATCH_WORDS[v]!), z.enum(WATCH_SETTINGS)], {
+        error: `CODECARTO_WATCH must be 0/false/off to turn watching off, 1/true/on (the default), or one of: ${WATCH_SETTINGS.join(', ')}`,
+      }),
+    )
+    .optional(),
   XDG_DATA_HOME: z.string().min(1).optional(),
   // Read by the embedder factory; validated here so a typo fails at start, not at the first query.
   CODECARTO_INSTRUCTION_MODE: z.enum(['field', 'prefix'], { error: 'CODECARTO_INSTRUCTION_MODE must be "field" or "prefix"' }).optional(),
@@ -31,5 +46,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     home: overrides.home ?? e.CODECARTO_HOME ?? join(dataHome, 'codecarto'),
     defaultProvider: overrides.defaultProvider ?? e.CODECARTO_PROVIDER,
     project: overrides.project ?? e.CODECARTO_PROJECT,
+    watch: overrides.watch ?? e.CODECARTO_WATCH ?? 'auto',
   };
 }

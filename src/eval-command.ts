@@ -44,7 +44,8 @@ export async function evalCommand(args: string[]): Promise<number> {
   const k = wholeNumber('--k', values.k, 10, 1, 100);
   const path = positionals[0] ?? process.cwd();
 
-  const { workspace } = await createServer({ config: loadConfig() });
+  // Eval checks out history into its own trees and exits: nothing to keep fresh.
+  const { workspace } = await createServer({ config: { ...loadConfig(), watch: 'off' } });
   const controller = new AbortController();
   const cancel = () => controller.abort();
   process.once('SIGINT', cancel);

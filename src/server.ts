@@ -1,6 +1,6 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { openIndexStore } from '../indexer/store/open-store.js';
-import { Workspace, type EmbedderFactory } from '../indexer/workspace.js';
+import { Workspace, type EmbedderFactory, type WorkspaceOptions } from '../indexer/workspace.js';
 import { createEmbedder } from '../models/create-embedder.js';
 import { registerTools } from '../tools/index.js';
 import type { Config } from './config.js';
@@ -12,6 +12,8 @@ export interface ServerDeps {
   config: Config;
   createEmbedder?: EmbedderFactory;
   log?: (message: string) => void;
+  /** Debounce and polling periods of file watching; tests shorten them. */
+  watchTimings?: WorkspaceOptions['watchTimings'];
 }
 
 /** Builds the MCP server and its workspace; the caller connects a transport and calls `close` at the end. */
@@ -24,6 +26,8 @@ export async function createServer(deps: ServerDeps): Promise<{ server: McpServe
     openStore: (dataDir, storeLog) => openIndexStore(dataDir, { log: storeLog }),
     defaultProvider: deps.config.defaultProvider,
     log,
+    watch: deps.config.watch,
+    watchTimings: deps.watchTimings,
   });
   if (deps.config.project) await workspace.setProject(deps.config.project, {});
   const server = new McpServer(

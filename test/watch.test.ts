@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { RefreshScheduler } from '../indexer/refresh-scheduler.js';
 import { loadConfig } from '../src/config.js';
 import { FakeEmbeddingServer } from './helpers/fake-embedding-server.js';
 import { connectInProcess, pollUntil, type InProcessSession, type ToolResult } from './helpers/in-process.js';
@@ -190,5 +191,49 @@ describe('watching off', () => {
     const result = await lexical(session, 'notWatched');
     expect(result.structuredContent.stale_files).toBe(1);
     expect((await session.call('status')).structuredContent.watching.state).toBe('off');
+  });
+});
+
+describe('refresh scheduling', () => {
+  it('changes during a run cause exactly one follow-up run, and noise causes none', async () => {
+    let finishRun: () => void = () => {};
+    const started: number[] = [];
+    let relevant = true;
+    const scheduler = new RefreshScheduler({
+      settle: async () => relevant,
+      run: async () => {
+        started.push(Date.now());
+        return { joined: false, done: new Promise<void>((resolve) => (finishRun = resolve)) };
+      },
+      log: () => {},
+      quietMs: 50,
+      maxWaitMs: 400,
+    });
+    cleanups.push(async () => scheduler.close());
+    scheduler.signal();
+    await pollUntil(async () => started.length, (n) => n === 1, 5000, 10);
+    for (let i = 0; i < 200; i++) scheduler.signal(); // a burst while the run is going
+    expect(started).toHaveLength(1);
+    finishRun();
+    await pollUntil(async () => started.length, (n) => n === 2, 5000, 10);
+    finishRun();
+    await pollUntil(async () => scheduler.pending, (p) => !p, 5000, 10);
+    expect(started).toHaveLength(2);
+
+    // A constant stream still runs once the max wait has passed.
+    const streamStart = Date.now();
+    const stream = setInterval(() => scheduler.signal(), 10);
+    await pollUntil(async () => started.length, (n) => n === 3, 5000, 10);
+    clearInterval(stream);
+    expect(started[2]! - streamStart).toBeLessThan(2000);
+    finishRun();
+    await pollUntil(async () => started.length, (n) => n === 4, 5000, 10); // the stream's tail
+    finishRun();
+
+    // Events that settle() finds irrelevant (editor swap files) start nothing.
+    relevant = false;
+    scheduler.signal();
+    await pollUntil(async () => scheduler.pending, (p) => !p, 5000, 10);
+    expect(started).toHaveLength(4);
   });
 });

@@ -12,6 +12,7 @@ export const projectStateShape = {
   chunks_with_vectors: z.number(),
   last_indexed: z.string().nullable(),
   stale_files: z.number().nullable(),
+  watching: z.enum(['starting', 'events', 'polling', 'off']),
   notes: z.array(z.string()),
 };
 
@@ -22,6 +23,14 @@ export function formatProjectState(state: ProjectState): string {
     `Indexed: ${state.files} files, ${state.chunks} chunks, ${state.chunks_with_vectors} with vectors; last index ${state.last_indexed ?? 'never'}`,
   ];
   if (state.stale_files !== null) lines.push(`Stale files: ${state.stale_files}`);
+  lines.push(`Watching: ${WATCHING_WORDS[state.watching]}`);
   for (const note of state.notes) lines.push(`Note: ${note}`);
   return lines.join('\n');
 }
+
+export const WATCHING_WORDS: Record<ProjectState['watching'], string> = {
+  starting: 'starting',
+  events: 'on (file events; changes are re-indexed within seconds)',
+  polling: 'on (file events unavailable; changes are found by a periodic stat scan)',
+  off: 'off',
+};

@@ -24,6 +24,10 @@ export const searchInput = {
     .enum(['hybrid', 'semantic', 'lexical'], { error: 'mode must be "hybrid", "semantic" or "lexical"' })
     .optional()
     .describe('"hybrid" (default when vectors exist: semantic + BM25 fused), "semantic", or "lexical".'),
+  refresh: z
+    .boolean({ error: 'refresh must be true or false' })
+    .optional()
+    .describe('Index changed files first (incremental; waits up to 30 s). Useful when the response reports stale files.'),
 };
 
 const hitShape = z.object({
@@ -42,6 +46,8 @@ export const searchOutput = {
   mode: z.enum(['hybrid', 'semantic', 'lexical']),
   partial: z.boolean(),
   note: z.string().optional(),
+  stale_files: z.number().nullable(),
+  refreshed: z.enum(['done', 'running', 'busy', 'failed', 'cancelled']).optional(),
 };
 
 const DEFAULT_K = 10;
@@ -59,10 +65,13 @@ export function registerSearchTool(server: McpServer, workspace: Workspace): voi
       outputSchema: searchOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    async ({ query, k, path_glob, language, mode }, extra) => {
-      const response = await workspace.search({ query, k: k ?? DEFAULT_K, pathGlob: path_glob, language, mode, signal: extra.signal });
+    async ({ query, k, path_glob, language, mode, refresh }, extra) => {
+      const { stale_complete, ...response } = await workspace.search({
+        query, k: k ?? DEFAULT_K, pathGlob: path_glob, language, mode, refresh, signal: extra.signal,
+      });
+      const notes = [response.note, freshnessNote(response.stale_files, stale_complete, response.refreshed)].filter((n) => n !== undefined);
       return {
-        content: [{ type: 'text', text: formatResults(query, response.results, response.mode, response.partial, response.note) }],
+        content: [{ type: 'text', text: formatResults(query, response.results, response.mode, response.partial, notes.join(' ') || undefined) }],
         structuredContent: { ...response },
       };
     },
@@ -76,4 +85,12 @@ export function formatResults(query: string, hits: SearchHit[], mode: string, pa
   if (hits.length === 0) return [...header, `No results for "${query}" (${mode}).`].join('\n');
   const blocks = hits.map((h) => `${h.path}:${h.start_line}-${h.end_line}  ${h.symbol ?? h.kind}  (${h.score.toFixed(4)})\n${h.snippet}`);
   return [...header, `${hits.length} results for "${query}" (${mode}):`, '', blocks.join('\n\n')].join('\n');
+}
+
+function freshnessNote(stale: number | null, complete: boolean, refreshed: string | undefined): string | undefined {
+  if (refreshed === 'running') return 'The refresh is still indexing; results cover what is indexed so far.';
+  if (refreshed === 'busy') return 'Another codecarto process is indexing this project; results cover what it has stored so far.';
+  if (refreshed === 'failed') return 'The refresh failed (see `status`); results come from the previous index.';
+  if (stale === null || stale === 0) return undefined;
+  return `${stale}${complete ? '' : '+'} files changed since the last index and are not reflected here; search again with refresh: true, or call \`index\`.`;
 }

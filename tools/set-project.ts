@@ -39,6 +39,10 @@ export const setProjectInput = {
     .optional()
     .describe('openai/dgx: name of the environment variable holding the API key (the key itself is never passed as an argument).'),
   device: z.enum(['cuda', 'cpu', 'auto']).optional().describe('onnx: "cuda", "cpu" or "auto" (cuda if it loads, else cpu).'),
+  watch: z
+    .boolean({ error: 'watch must be true or false' })
+    .optional()
+    .describe('Re-index changed files in the background once the project has been indexed (default true, remembered per project). false: search reports stale files instead.'),
 };
 
 export function registerSetProjectTool(server: McpServer, workspace: Workspace): void {
@@ -53,8 +57,8 @@ export function registerSetProjectTool(server: McpServer, workspace: Workspace):
       outputSchema: projectStateShape,
       annotations: { readOnlyHint: false, idempotentHint: true, openWorldHint: false },
     },
-    async ({ path, ...settings }) => {
-      const state = await workspace.setProject(path, settings);
+    async ({ path, watch, ...settings }) => {
+      const state = await workspace.setProject(path, settings, { watch });
       return { content: [{ type: 'text', text: formatProjectState(state) }], structuredContent: { ...state } };
     },
   );

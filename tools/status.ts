@@ -3,6 +3,21 @@ import { z } from 'zod';
 import type { Workspace } from '../indexer/workspace.js';
 import { formatProjectState } from './project-state-format.js';
 
+const watchingState = z.enum(['starting', 'events', 'polling', 'off']);
+
+const knownProject = z.object({
+  project: z.string(),
+  data_dir: z.string(),
+  provider: z.string().nullable(),
+  files: z.number().nullable(),
+  chunks: z.number().nullable(),
+  bytes: z.number(),
+  last_indexed: z.string().nullable(),
+  open: z.boolean(),
+  current: z.boolean(),
+  watching: watchingState,
+});
+
 export const statusOutput = {
   project: z.string(),
   provider: z.string(),
@@ -18,6 +33,8 @@ export const statusOutput = {
   last_index: z.object({ state: z.string(), seconds: z.number(), error: z.string().optional() }).nullable(),
   stale_files: z.number().nullable(),
   last_indexed: z.string().nullable(),
+  watching: z.object({ state: watchingState, runs: z.number(), pending: z.boolean() }),
+  projects: z.array(knownProject),
   health: z.object({ ok: z.boolean(), detail: z.string(), execution_provider: z.string().nullable() }),
   notes: z.array(z.string()),
 };
@@ -35,7 +52,8 @@ export function registerStatusTool(server: McpServer, workspace: Workspace): voi
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async (_args, extra) => {
-      const { open, state } = await workspace.status();
+      const { open, state, watch } = await workspace.status();
+      const projects = workspace.knownProjects();
       const health = await open.embedder.health(AbortSignal.any([extra.signal, AbortSignal.timeout(10_000)]));
       const job = open.job;
       const indexing = job?.running
@@ -61,13 +79,26 @@ export function registerStatusTool(server: McpServer, workspace: Workspace): voi
         last_index: last ? { state: last.state, seconds: last.seconds, ...(last.error ? { error: last.error } : {}) } : null,
         stale_files: state.stale_files,
         last_indexed: state.last_indexed,
+        watching: watch,
+        projects,
         health: { ok: health.ok, detail: health.detail, execution_provider: health.executionProvider ?? null },
         notes: state.notes,
       };
       const lines = [formatProjectState(state), `Provider health: ${health.ok ? 'ok' : 'PROBLEM'}: ${health.detail}`];
       if (indexing) lines.push(`Indexing: ${indexing.files_scanned} files scanned, ${indexing.chunks_embedded} chunks embedded, ${indexing.chunks_pending} waiting (${indexing.seconds.toFixed(0)} s).`);
       if (last?.error) lines.push(`Last index failed: ${last.error}`);
+      if (watch.runs > 0 || watch.pending) lines.push(`Background re-index runs: ${watch.runs}${watch.pending ? ' (changes pending)' : ''}`);
+      if (projects.length > 1) {
+        lines.push('', `Known projects (${projects.length}):`);
+        for (const p of projects) lines.push(formatKnownProject(p));
+      }
       return { content: [{ type: 'text', text: lines.join('\n') }], structuredContent: structured };
     },
   );
+}
+
+function formatKnownProject(p: z.infer<typeof knownProject>): string {
+  const size = p.bytes >= 1 << 20 ? `${(p.bytes / (1 << 20)).toFixed(1)} MiB` : `${Math.ceil(p.bytes / 1024)} KiB`;
+  const counts = p.files === null ? '' : `${p.files} files, ${p.chunks ?? 0} chunks, `;
+  return `${p.current ? '* ' : '  '}${p.project}  (${p.provider ?? 'unknown provider'}; ${counts}${size}; last index ${p.last_indexed ?? 'never'}${p.open ? `; watching ${p.watching}` : ''})`;
 }

@@ -13,20 +13,13 @@
  * file's word runs, and a query only scans the vocabulary.
  */
 
+import { ENGLISH_STOP_WORDS } from '../store/stop-words.js';
+
 const WORD_RUN = /[\p{L}\p{N}_]+/gu;
 export const MIN_GREP_WORD_LENGTH = 3;
 
 /** English function words of 3+ letters: grepping for them finds every file. */
-export const STOP_WORDS: ReadonlySet<string> = new Set(
-  (
-    'the and for with from into onto that this these those than then there here when where which while who whom whose ' +
-    'what why how are was were been being have has had having does did doing done not nor but our ours your yours ' +
-    'their theirs them they you she her hers him his its itself himself herself themselves ourselves yourself myself ' +
-    'also all any some each both few more most other such only own same can will would should could may might must shall ' +
-    'just too very about above below after before again further once over under out off between through during until ' +
-    'against because via per upon within without among whether either neither yet still even ever'
-  ).split(' '),
-);
+export const STOP_WORDS: ReadonlySet<string> = ENGLISH_STOP_WORDS;
 
 /** The words grep is run for: distinct, in query order. */
 export function grepQueryWords(query: string): string[] {

@@ -8,6 +8,8 @@
  * exactly one token and a quoted term can never contain FTS5 syntax.
  */
 
+import { ENGLISH_STOP_WORDS, SHORT_STOP_WORDS } from './stop-words.js';
+
 /** Words longer than this (minified code, base64, hashes) are skipped: they never help a search. */
 const MAX_WORD_LENGTH = 96;
 /** A query's terms are capped so a pasted file cannot make one MATCH expression enormous. */
@@ -104,16 +106,29 @@ export function pathTokenText(path: string): string {
   return tokenText(path);
 }
 
-/** Distinct search terms of a query, in first-seen order, processed like indexed text. */
+/**
+ * Distinct search terms of a query, in first-seen order, processed like indexed text. English function
+ * words and one-character terms are dropped (see stop-words.ts) unless nothing else would be left, so
+ * "the" or "a" alone still searches.
+ */
 export function queryTerms(query: string): string[] {
   const seen = new Set<string>();
   for (const word of query.match(WORD) ?? []) {
     for (const token of identifierTokens(word)) {
-      if (seen.size >= MAX_QUERY_TERMS) return [...seen];
+      if (seen.size >= MAX_QUERY_TERMS) return dropStopWords([...seen]);
       seen.add(token);
     }
   }
-  return [...seen];
+  return dropStopWords([...seen]);
+}
+
+function isStopWord(term: string): boolean {
+  return term.length < 2 || ENGLISH_STOP_WORDS.has(term) || SHORT_STOP_WORDS.has(term);
+}
+
+function dropStopWords(terms: string[]): string[] {
+  const kept = terms.filter((t) => !isStopWord(t));
+  return kept.length > 0 ? kept : terms;
 }
 
 /**

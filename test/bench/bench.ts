@@ -221,7 +221,7 @@ function pickQueries(rows: ChunkRow[], count: number, seed: number, make: (r: Ch
   return [...out];
 }
 
-function machine(): Record<string, unknown> {
+function machine(): Record<string, string | number> {
   const c = cpus();
   return {
     cpu: c[0]?.model ?? 'unknown',
@@ -267,6 +267,7 @@ async function main(): Promise<void> {
     const putMs = methodMs('putVectors');
     const flushMs = methodMs('flushVectorIndex');
     const storeMs = [...times.values()].reduce((a, t) => a + t.ms, 0);
+    const pipelineS = seconds - embedder.ms / 1000;
     log(`pipeline: ${summary.files_added} files, ${chunks} chunks, ${summary.tokens_embedded} tokens in ${seconds.toFixed(1)} s`);
 
     // ---- 2. pad factors on the same chunks ----
@@ -305,10 +306,11 @@ async function main(): Promise<void> {
       chunks_by_part: chunksByPart,
       files_skipped: summary.files_skipped,
       pipeline_s: round(seconds, 2),
-      pipeline_tokens_per_s: Math.round(summary.tokens_embedded / seconds),
-      pipeline_chunks_per_s: Math.round(chunks / seconds),
+      // The bench embedder's own arithmetic is not part of codecarto's pipeline (a real model's runs elsewhere).
+      pipeline_tokens_per_s: Math.round(summary.tokens_embedded / pipelineS),
+      pipeline_chunks_per_s: Math.round(chunks / pipelineS),
       // Everything runs on one thread, so time inside synchronous calls adds up to wall time.
-      pipeline_tokens_per_s_without_vectors: Math.round(summary.tokens_embedded / (seconds - (putMs + flushMs + embedder.ms) / 1000)),
+      pipeline_tokens_per_s_without_vectors: Math.round(summary.tokens_embedded / (pipelineS - (putMs + flushMs) / 1000)),
       pipeline_breakdown_ms: {
         tokenize: Math.round(embedder.tokenizer.ms),
         tokenize_calls: embedder.tokenizer.calls,
@@ -528,7 +530,7 @@ function report(r: BenchResult, json: boolean): void {
     const verdict = t ? ` [target ${t.target}: ${t.met === null ? 'not measured' : t.met ? 'met' : 'NOT met'}]` : '';
     lines.push(`  ${name.padEnd(28)} ${String(r[name] ?? '-').padStart(8)} ${unit}${verdict}${note ? `  ${note}` : ''}`);
   };
-  row('pipeline_tokens_per_s', 'tokens/s', `(${r.pipeline_s} s; ${r.pipeline_tokens_per_s_without_vectors} tokens/s without storing vectors)`);
+  row('pipeline_tokens_per_s', 'tokens/s', `(${r.pipeline_s} s wall, less ${r.pipeline_breakdown_ms.embed_hashed_vectors} ms in the bench embedder; ${r.pipeline_tokens_per_s_without_vectors} tokens/s without storing vectors)`);
   lines.push(`    time in ms: ${joined(r.pipeline_breakdown_ms)}`);
   row('pad_factor', '', `(batches of <= ${r.batch_limits.max_texts} texts and ${r.batch_limits.token_budget} padded tokens; one plan over everything: ${r.pad_factor_whole_plan})`);
   row('pad_factor_fixed48', '', '(fixed batches of 48 in file order)');
