@@ -18,7 +18,8 @@ describe('the seed set_project call against a DGX-style /embed server', () => {
   beforeAll(async () => {
     server = await FakeEmbeddingServer.start({ failAboveTexts: 48 });
     repo = copyThirdPartyTree('picomatch', 'picomatch');
-    session = await connectStdio({ CODECARTO_HOME: tempDir('dgx-home') });
+    // Watching off: these tests assert the exact counts of explicit index runs (watching is tested in watch.test.ts).
+    session = await connectStdio({ CODECARTO_HOME: tempDir('dgx-home'), CODECARTO_WATCH: '0' });
   });
 
   afterAll(async () => {

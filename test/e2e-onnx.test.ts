@@ -22,7 +22,8 @@ describe('codecarto mcp over stdio with the onnx test model', () => {
     modelDir = join(tempDir('model'), 'nv-embed-test');
     execFileSync(process.execPath, [cliPath, 'models', 'make-test-model', modelDir]);
     repo = copyThirdPartyTree('zod/src/v3', 'zod');
-    session = await connectStdio({ CODECARTO_HOME: home });
+    // Watching off: these tests assert the exact counts of explicit index runs (watching is tested in watch.test.ts).
+    session = await connectStdio({ CODECARTO_HOME: home, CODECARTO_WATCH: '0' });
   });
 
   afterAll(async () => {

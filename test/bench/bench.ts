@@ -38,6 +38,9 @@ const TARGETS = {
   bytes_per_chunk_rss_peak: { max: 20 * 1024 },
 } as const;
 
+/** ef values tried on the full index in the recall phase. */
+const RECALL_EFS = [64, 96, 128, 192, 256];
+
 const PHASES = ['search', 'recall', 'reindex', 'memory', 'onnx'] as const;
 type TargetName = keyof typeof TARGETS;
 
@@ -79,6 +82,8 @@ interface BenchResult {
   hnsw_query_p50_ms?: number | null;
   exact_query_ms?: number | null;
   vector_stats?: Record<string, number | null>;
+  /** Recall@10 of the full index at other ef values (passage-like and word queries) and median ms per query. */
+  recall_by_ef?: { ef: number; passage: number | null; word: number | null; p50_ms: number | null }[];
   reindex_file?: string;
   reindex_one_file_s?: number | null;
   reindex_one_file_runs_s?: (number | null)[];
@@ -397,6 +402,12 @@ async function main(): Promise<void> {
       result.hnsw_query_p50_ms = round(median([p.p50Ms, w.p50Ms]), 2);
       result.exact_query_ms = round(exactMs, 1);
       result.vector_stats = vectorStats(matrix, exactPassage, exactWord);
+      // ef only changes search, so sweeping it on the full index costs queries, not builds.
+      result.recall_by_ef = RECALL_EFS.map((ef) => {
+        const pe = measureRecall(index, ef, vectorsOf(passageQueries), exactPassage, 10);
+        const we = measureRecall(index, ef, vectorsOf(wordQueries), exactWord, 10);
+        return { ef, passage: round(pe.recall, 4), word: round(we.recall, 4), p50_ms: round(median([pe.p50Ms, we.p50Ms]), 2) };
+      });
       log(`recall@10 at ef ${args.hnsw.ef}: ${result.recall_at_10} (passage queries), ${result.recall_at_10_word_queries} (word queries)`);
     }
 
@@ -540,6 +551,7 @@ function report(r: BenchResult, json: boolean): void {
   if (r.search_breakdown_mean_ms) lines.push(`    mean ms per search: ${joined(r.search_breakdown_mean_ms)}`);
   row('recall_at_10', '', `(${r.queries.passage} passage-like queries, ef ${r.hnsw_params.ef})`);
   row('recall_at_10_word_queries', '', `(${r.queries.word} three-word queries; HNSW ${r.hnsw_query_p50_ms} ms vs brute force ${r.exact_query_ms} ms per query)`);
+  if (r.recall_by_ef) lines.push(`    recall@10 passage/word by ef: ${r.recall_by_ef.map((e) => `ef ${e.ef}: ${e.passage}/${e.word} ${e.p50_ms} ms`).join(', ')}`);
   if (r.vector_stats) lines.push(`    vectors: ${joined(r.vector_stats)}`);
   row('reindex_one_file_s', 's', r.reindex_file ? `(${r.reindex_file}; runs ${r.reindex_one_file_runs_s?.join(', ')}; HNSW file write ${r.reindex_flush_hnsw_s} s; no change ${r.reindex_no_change_s} s)` : '');
   row('bytes_per_chunk_disk', 'B');
