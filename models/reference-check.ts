@@ -1,3 +1,4 @@
+import { cosineSimilarity } from './vector-math.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -58,7 +59,7 @@ export async function checkAgainstReference(modelDir: string, device: OnnxDevice
         if (ids.length !== item.input_ids.length || ids.some((id, i) => id !== item.input_ids![i])) mismatches++;
       });
       const { embeddings } = await embedder.embed({ texts: items.map((t) => t.text), purpose });
-      embeddings.forEach((vector, i) => (worst = Math.min(worst, cosine(vector, items[i].embedding))));
+      embeddings.forEach((vector, i) => (worst = Math.min(worst, cosineSimilarity(vector, items[i].embedding))));
     }
     const ok = worst >= reference.min_cosine && mismatches === 0;
     const detail = ok
@@ -71,14 +72,3 @@ export async function checkAgainstReference(modelDir: string, device: OnnxDevice
   }
 }
 
-function cosine(a: Float32Array, b: number[]): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return a.length === b.length ? dot / Math.sqrt(na * nb) : 0;
-}

@@ -1,15 +1,14 @@
 #!/usr/bin/env node
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { IndexSummary } from '../indexer/index-summary.js';
 import type { Workspace } from '../indexer/workspace.js';
-import { PROVIDERS, type ProviderName } from '../models/embedder.js';
 import { CodecartoError } from '../models/errors.js';
 import { formatSummary } from '../tools/index-project.js';
 import { formatProjectState } from '../tools/project-state-format.js';
 import { formatResults } from '../tools/search-code.js';
 import { loadConfig } from './config.js';
+import { absoluteProjectPath, PROVIDER_OPTIONS, settingsFromFlags } from './provider-options.js';
 import { logToStderr } from './logger.js';
 import { MODELS_USAGE, modelsListCommand, modelsPullCommand } from './models-cli.js';
 import { createServer, VERSION } from './server.js';
@@ -105,41 +104,13 @@ async function indexCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: {
-      provider: { type: 'string' },
-      'dgx-endpoint': { type: 'string' },
-      'batch-size': { type: 'string' },
-      model: { type: 'string' },
-      'base-url': { type: 'string' },
-      'api-key-env': { type: 'string' },
-      device: { type: 'string' },
-      full: { type: 'boolean' },
-      json: { type: 'boolean' },
-    },
+    options: { ...PROVIDER_OPTIONS, full: { type: 'boolean' }, json: { type: 'boolean' } },
   });
   const path = positionals[0];
   if (!path) throw new CodecartoError('Usage: codecarto index <path> [--provider ...]');
-  if (values.provider && !PROVIDERS.includes(values.provider as ProviderName)) {
-    throw new CodecartoError(`Unknown provider "${values.provider}": use one of ${PROVIDERS.join(', ')}.`);
-  }
-  if (values.device && !['cuda', 'cpu', 'auto'].includes(values.device)) {
-    throw new CodecartoError(`Unknown device "${values.device}": use cuda, cpu or auto.`);
-  }
-  const batchSize = values['batch-size'] === undefined ? undefined : Number(values['batch-size']);
-  if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 512)) {
-    throw new CodecartoError('--batch-size must be a whole number from 1 to 512.');
-  }
+  const settings = settingsFromFlags(values);
   return withWorkspace(async (workspace) => {
-    // People type relative paths; the MCP tool needs absolute ones because the server's cwd means nothing to an agent.
-    const state = await workspace.setProject(path.startsWith('~') ? path : resolve(path), {
-      provider: values.provider as ProviderName | undefined,
-      dgx_endpoint: values['dgx-endpoint'],
-      batch_size: batchSize,
-      model: values.model,
-      base_url: values['base-url'],
-      api_key_env: values['api-key-env'],
-      device: values.device as 'cuda' | 'cpu' | 'auto' | undefined,
-    });
+    const state = await workspace.setProject(absoluteProjectPath(path), settings);
     process.stderr.write(`${formatProjectState(state)}\n`);
     const job = await workspace.startIndex({ full: values.full });
     const bar = process.stderr.isTTY ? progressBar() : null;

@@ -3,13 +3,12 @@
  * search quality on queries mined from its git history (indexer/eval/). Progress goes to stderr; the
  * table (or, with --json, one JSON line) to stdout.
  */
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readGitHistory } from '../indexer/eval/git-history.js';
 import { commitsToRead, EVAL_MODES, runEval, type EvalMode, type EvalReport } from '../indexer/eval/run-eval.js';
-import { PROVIDERS, type ProviderName } from '../models/embedder.js';
 import { CodecartoError } from '../models/errors.js';
 import { loadConfig } from './config.js';
+import { absoluteProjectPath, PROVIDER_OPTIONS, settingsFromFlags } from './provider-options.js';
 import { createServer } from './server.js';
 
 export const EVAL_USAGE =
@@ -20,12 +19,7 @@ export async function evalCommand(args: string[]): Promise<number> {
     args,
     allowPositionals: true,
     options: {
-      provider: { type: 'string' },
-      'dgx-endpoint': { type: 'string' },
-      model: { type: 'string' },
-      'base-url': { type: 'string' },
-      'api-key-env': { type: 'string' },
-      device: { type: 'string' },
+      ...PROVIDER_OPTIONS,
       modes: { type: 'string' },
       queries: { type: 'string' },
       k: { type: 'string' },
@@ -33,12 +27,7 @@ export async function evalCommand(args: string[]): Promise<number> {
     },
   });
   if (positionals.length > 1) throw new CodecartoError(`Usage: ${EVAL_USAGE}`);
-  if (values.provider && !PROVIDERS.includes(values.provider as ProviderName)) {
-    throw new CodecartoError(`Unknown provider "${values.provider}": use one of ${PROVIDERS.join(', ')}.`);
-  }
-  if (values.device && !['cuda', 'cpu', 'auto'].includes(values.device)) {
-    throw new CodecartoError(`Unknown device "${values.device}": use cuda, cpu or auto.`);
-  }
+  const settings = settingsFromFlags(values);
   const modes = values.modes === undefined ? undefined : parseModes(values.modes);
   const queries = wholeNumber('--queries', values.queries, 200, 1, 10_000);
   const k = wholeNumber('--k', values.k, 10, 1, 100);
@@ -50,14 +39,7 @@ export async function evalCommand(args: string[]): Promise<number> {
   const cancel = () => controller.abort();
   process.once('SIGINT', cancel);
   try {
-    const state = await workspace.setProject(path.startsWith('~') ? path : resolve(path), {
-      provider: values.provider as ProviderName | undefined,
-      dgx_endpoint: values['dgx-endpoint'],
-      model: values.model,
-      base_url: values['base-url'],
-      api_key_env: values['api-key-env'],
-      device: values.device as 'cuda' | 'cpu' | 'auto' | undefined,
-    });
+    const state = await workspace.setProject(absoluteProjectPath(path), settings);
     // Before indexing, so a directory without git history fails at once.
     const history = await readGitHistory(state.project, { maxCommits: commitsToRead(queries), signal: controller.signal });
     // Incremental, so it costs little when the index is current, and it makes "the index of the

@@ -1,3 +1,4 @@
+import { cosineSimilarity } from '../models/vector-math.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DgxEmbedder } from '../models/dgx-embedder.js';
@@ -17,17 +18,6 @@ const TOKEN = 'test-token-3f9a';
 const auth = { authorization: `Bearer ${TOKEN}` };
 const TASK = 'Given a code search query, retrieve relevant code snippets that answer the query';
 
-function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(na * nb);
-}
 
 /** Code-like texts of varied lengths, different for every (client, i). */
 function codeText(client: number, i: number): string {
@@ -81,17 +71,17 @@ describe('codecarto embed-server over HTTP with the onnx test model', () => {
     const expected = (await direct.embed({ texts, purpose: 'passage' })).embeddings;
     body.embeddings.forEach((v, i) => {
       expect(v).toHaveLength(4096);
-      expect(cosine(v, expected[i])).toBeGreaterThanOrEqual(0.9999);
+      expect(cosineSimilarity(v, expected[i])).toBeGreaterThanOrEqual(0.9999);
     });
 
     const asQuery = (await (await post('/embed', { texts: ['retry with backoff'], instruction: TASK })).json()) as { embeddings: number[][] };
     const directQuery = (await direct.embed({ texts: ['retry with backoff'], purpose: 'query' })).embeddings[0];
-    expect(cosine(asQuery.embeddings[0], directQuery)).toBeGreaterThanOrEqual(0.9999);
+    expect(cosineSimilarity(asQuery.embeddings[0], directQuery)).toBeGreaterThanOrEqual(0.9999);
     // The instruction really changed the input: a query is not the passage of the same text...
-    expect(cosine(asQuery.embeddings[0], body.embeddings[1])).toBeLessThan(0.999);
+    expect(cosineSimilarity(asQuery.embeddings[0], body.embeddings[1])).toBeLessThan(0.999);
     // ...and it was left out of pooling: pooling over it too gives another vector.
     const pooledWithInstruction = (await direct.embed({ texts: [`Instruct: ${TASK}\nQuery: retry with backoff`], purpose: 'passage' })).embeddings[0];
-    expect(cosine(asQuery.embeddings[0], pooledWithInstruction)).toBeLessThan(0.99);
+    expect(cosineSimilarity(asQuery.embeddings[0], pooledWithInstruction)).toBeLessThan(0.99);
   });
 
   it('POST /v1/embeddings is OpenAI-compatible: string or list input, index, usage, base64', async () => {
@@ -115,7 +105,7 @@ describe('codecarto embed-server over HTTP with the onnx test model', () => {
     listed.data.forEach((d, i) => {
       const bytes = Buffer.from(d.embedding, 'base64');
       const vector = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-      expect(cosine(vector, expected[i])).toBeGreaterThanOrEqual(0.9999);
+      expect(cosineSimilarity(vector, expected[i])).toBeGreaterThanOrEqual(0.9999);
     });
   });
 
@@ -142,10 +132,10 @@ describe('codecarto embed-server over HTTP with the onnx test model', () => {
       const { texts, instruction } = requests[c];
       const expected = (await direct.embed({ texts, purpose: instruction ? 'query' : 'passage' })).embeddings;
       expect(answers[c]).toHaveLength(texts.length);
-      answers[c].forEach((v, i) => expect(cosine(v, expected[i])).toBeGreaterThanOrEqual(0.9999));
+      answers[c].forEach((v, i) => expect(cosineSimilarity(v, expected[i])).toBeGreaterThanOrEqual(0.9999));
     }
     // Distinct texts got distinct vectors (no answer went to the wrong client).
-    expect(cosine(answers[0][0], answers[1][0])).toBeLessThan(0.99);
+    expect(cosineSimilarity(answers[0][0], answers[1][0])).toBeLessThan(0.99);
 
     const delta = (name: string) => (metricsAfter.get(name) ?? 0) - (metricsBefore.get(name) ?? 0);
     const runs = delta('codecarto_embed_model_runs_total');
@@ -179,7 +169,7 @@ describe('codecarto embed-server over HTTP with the onnx test model', () => {
     const body = (await res.json()) as { embeddings: number[][]; truncated: number[] };
     expect(body.truncated).toEqual([1]);
     const expected = (await direct.embed({ texts: [long], purpose: 'passage' })).embeddings[0];
-    expect(cosine(body.embeddings[1], expected)).toBeGreaterThanOrEqual(0.9999);
+    expect(cosineSimilarity(body.embeddings[1], expected)).toBeGreaterThanOrEqual(0.9999);
   });
 
   it('answers malformed requests with 400, oversized ones with 413, and unauthorized ones with 401', async () => {
@@ -218,19 +208,19 @@ describe('codecarto embed-server over HTTP with the onnx test model', () => {
     // batch_size 100 against a server taking 64 per request: the client splits on the 413.
     const dgx = new DgxEmbedder({ endpoint: `${base}/embed`, batchSize: 100, apiKey: TOKEN });
     const viaDgx = (await dgx.embed({ texts, purpose: 'passage' })).embeddings;
-    viaDgx.forEach((v, i) => expect(cosine(v, expected[i])).toBeGreaterThanOrEqual(0.9999));
+    viaDgx.forEach((v, i) => expect(cosineSimilarity(v, expected[i])).toBeGreaterThanOrEqual(0.9999));
     const dgxQuery = (await dgx.embed({ texts: ['where is the config parsed'], purpose: 'query' })).embeddings[0];
     const directQuery = (await direct.embed({ texts: ['where is the config parsed'], purpose: 'query' })).embeddings[0];
-    expect(cosine(dgxQuery, directQuery)).toBeGreaterThanOrEqual(0.9999);
+    expect(cosineSimilarity(dgxQuery, directQuery)).toBeGreaterThanOrEqual(0.9999);
     await dgx.close();
 
     // The openai provider writes NV-Embed's instruction into the query text; the server reads it back out
     // and masks it out of pooling, so the query vector is the model's own query vector.
     const openai = new OpenAIEmbedder({ baseUrl: base, model: 'nv-embed-test', apiKey: TOKEN, instruction: TASK });
     const viaOpenAI = (await openai.embed({ texts: texts.slice(0, 10), purpose: 'passage' })).embeddings;
-    viaOpenAI.forEach((v, i) => expect(cosine(v, expected[i])).toBeGreaterThanOrEqual(0.9999));
+    viaOpenAI.forEach((v, i) => expect(cosineSimilarity(v, expected[i])).toBeGreaterThanOrEqual(0.9999));
     const openAIQuery = (await openai.embed({ texts: ['where is the config parsed'], purpose: 'query' })).embeddings[0];
-    expect(cosine(openAIQuery, directQuery)).toBeGreaterThanOrEqual(0.9999);
+    expect(cosineSimilarity(openAIQuery, directQuery)).toBeGreaterThanOrEqual(0.9999);
     const health = await openai.health();
     expect(health.ok).toBe(true);
     await openai.close();

@@ -5,7 +5,6 @@
  * skipped and why, is asserted. A second suite indexes a repository of 100k+ files.
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { rm, writeFile } from 'node:fs/promises';
@@ -15,7 +14,7 @@ import { runIndex } from '../indexer/indexer.js';
 import { openIndexStore } from '../indexer/store/open-store.js';
 import type { IndexStore } from '../indexer/store/store-types.js';
 import { NoneEmbedder } from '../models/none-embedder.js';
-import { createServer } from '../src/server.js';
+import { connectInProcess } from './helpers/in-process.js';
 import { FakeEmbeddingServer } from './helpers/fake-embedding-server.js';
 import { tempDir } from './helpers/stdio-client.js';
 
@@ -42,16 +41,9 @@ function scratch(prefix: string): string {
 }
 
 async function connect(): Promise<Client> {
-  const { server, close } = await createServer({ config: { home: scratch('home'), defaultProvider: undefined, project: undefined }, log: () => {} });
-  const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
-  await server.connect(serverTransport);
-  const client = new Client({ name: 'test', version: '0' });
-  await client.connect(clientTransport);
-  cleanups.push(async () => {
-    await client.close();
-    await close();
-  });
-  return client;
+  const session = await connectInProcess({ home: scratch('home') });
+  cleanups.push(session.close);
+  return session.client;
 }
 
 /** Every call must succeed: a hostile tree is never a reason for an isError result. */

@@ -1,3 +1,4 @@
+import { cosineSimilarity } from '../models/vector-math.js';
 /**
  * The NV-Embed-v2 export recipe (models/nv-embed-v2/export_nv_embed.py): --help without torch, and the
  * --tiny self-test exported by PyTorch, then run in onnxruntime-node through codecarto's onnx embedder.
@@ -25,17 +26,6 @@ interface ReferenceText {
   embedding: number[];
 }
 
-const cosine = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(na * nb);
-};
 
 describe('export_nv_embed.py without torch', () => {
   const root = mkdtempSync(join(tmpdir(), 'codecarto-notorch-'));
@@ -136,18 +126,18 @@ describe('export_nv_embed.py --tiny, run in onnxruntime-node', () => {
     for (const purpose of ['passage', 'query'] as const) {
       const items = references.filter((r) => r.purpose === purpose);
       const { embeddings } = await embedder.embed({ texts: items.map((r) => r.text), purpose });
-      embeddings.forEach((vector, i) => expect(cosine(vector, items[i].embedding)).toBeGreaterThanOrEqual(0.999));
+      embeddings.forEach((vector, i) => expect(cosineSimilarity(vector, items[i].embedding)).toBeGreaterThanOrEqual(0.999));
     }
     // The check means something only if different texts give clearly different vectors.
     for (let i = 0; i < references.length; i++) {
       for (let j = i + 1; j < references.length; j++) {
-        expect(cosine(references[i].embedding, references[j].embedding)).toBeLessThan(0.95);
+        expect(cosineSimilarity(references[i].embedding, references[j].embedding)).toBeLessThan(0.95);
       }
     }
     // And a query differs from the same text embedded as a passage (instruction + pool mask at work).
     const query = references.find((r) => r.purpose === 'query')!;
     const { embeddings: asPassage } = await embedder.embed({ texts: [query.text], purpose: 'passage' });
-    expect(cosine(asPassage[0], query.embedding)).toBeLessThan(0.99);
+    expect(cosineSimilarity(asPassage[0], query.embedding)).toBeLessThan(0.99);
   });
 
   it('passes `codecarto doctor --model <dir> --verify`: weights file present, vectors match reference.json', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { capSnippet, mergeAdjacent, reciprocalRankFusion } from '../indexer/searcher.js';
+import { capSnippet, mergeAdjacent, reciprocalRankFusion, RRF_K } from '../indexer/searcher.js';
 import type { ChunkRow } from '../indexer/store/store-types.js';
 
 const row = (id: number, path: string, startLine: number, endLine: number, text = `chunk ${id}`): ChunkRow => ({
@@ -15,15 +15,24 @@ const row = (id: number, path: string, startLine: number, endLine: number, text 
 });
 
 describe('reciprocal rank fusion', () => {
-  it('scores 1/(60+rank) summed over lists, best first', () => {
-    const fused = reciprocalRankFusion([
-      [{ chunkId: 1, score: 9 }, { chunkId: 2, score: 8 }],
-      [{ chunkId: 2, score: 0.9 }, { chunkId: 3, score: 0.8 }],
-    ]);
+  it('scores 1/(k+rank) summed over lists, best first', () => {
+    const fused = reciprocalRankFusion(
+      [
+        [{ chunkId: 1, score: 9 }, { chunkId: 2, score: 8 }],
+        [{ chunkId: 2, score: 0.9 }, { chunkId: 3, score: 0.8 }],
+      ],
+      60,
+    );
     expect(fused.map((f) => f.chunkId)).toEqual([2, 1, 3]);
     expect(fused[0].score).toBeCloseTo(1 / 62 + 1 / 61, 12);
     expect(fused[1].score).toBeCloseTo(1 / 61, 12);
     expect(fused[2].score).toBeCloseTo(1 / 62, 12);
+  });
+
+  it('uses k = RRF_K (10, measured in docs/quality.md) by default', () => {
+    expect(RRF_K).toBe(10);
+    const fused = reciprocalRankFusion([[{ chunkId: 1, score: 9 }], [{ chunkId: 1, score: 0.9 }]]);
+    expect(fused[0].score).toBeCloseTo(2 / 11, 12);
   });
 
   it('breaks ties by chunk id so results are deterministic', () => {

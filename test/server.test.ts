@@ -1,9 +1,8 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServer } from '../src/server.js';
+import { connectInProcess } from './helpers/in-process.js';
 import { FakeEmbeddingServer } from './helpers/fake-embedding-server.js';
 import { tempDir } from './helpers/stdio-client.js';
 
@@ -30,16 +29,9 @@ afterEach(async () => {
 });
 
 async function connect(): Promise<Client> {
-  const { server, close } = await createServer({ config: { home: tempDir('home'), defaultProvider: undefined, project: undefined }, log: () => {} });
-  const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
-  await server.connect(serverTransport);
-  const client = new Client({ name: 'test', version: '0' });
-  await client.connect(clientTransport);
-  cleanups.push(async () => {
-    await client.close();
-    await close();
-  });
-  return client;
+  const session = await connectInProcess({ home: tempDir('home') });
+  cleanups.push(session.close);
+  return session.client;
 }
 
 const call = async (client: Client, name: string, args: Record<string, unknown> = {}, options = {}) =>

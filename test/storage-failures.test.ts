@@ -1,11 +1,10 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { execFileSync } from 'node:child_process';
 import Database from 'better-sqlite3';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServer } from '../src/server.js';
+import { connectInProcess } from './helpers/in-process.js';
 import { FakeEmbeddingServer } from './helpers/fake-embedding-server.js';
 import { tempDir } from './helpers/stdio-client.js';
 
@@ -37,11 +36,14 @@ function mountTmpfs(sizeKb: number): { dir: string; remountReadOnly: () => void;
   };
 }
 
+/** A unique searchable word per file number (digits alone are not distinctive search terms). */
+const marker = (i: number) => `marker${String.fromCharCode(97 + (i % 26))}${String.fromCharCode(97 + (Math.floor(i / 26) % 26))}`;
+
 function makeRepo(files: number, words = 'alpha beta'): string {
   const repo = join(tempDir('storage-repo'), 'repo');
   mkdirSync(repo, { recursive: true });
   for (let i = 0; i < files; i++) {
-    writeFileSync(join(repo, `m${i}.py`), `def routine_${i}(value):\n    """${words} ${'x'.repeat(200)} ${i}"""\n    return value + ${i}\n`);
+    writeFileSync(join(repo, `m${i}.py`), `def routine_${i}(value):\n    """${words} ${marker(i)} ${'x'.repeat(200)}"""\n    return value + ${i}\n`);
   }
   return repo;
 }
@@ -52,16 +54,9 @@ afterEach(async () => {
 });
 
 async function connect(home: string): Promise<Client> {
-  const { server, close } = await createServer({ config: { home, defaultProvider: undefined, project: undefined }, log: () => {} });
-  const [clientTransport, serverTransport] = InMemoryTransport.createLinkedPair();
-  await server.connect(serverTransport);
-  const client = new Client({ name: 'test', version: '0' });
-  await client.connect(clientTransport);
-  cleanups.push(async () => {
-    await client.close();
-    await close().catch(() => {});
-  });
-  return client;
+  const session = await connectInProcess({ home });
+  cleanups.push(() => session.close().catch(() => {}));
+  return session.client;
 }
 
 const call = async (client: Client, name: string, args: Record<string, unknown> = {}) =>
@@ -71,7 +66,7 @@ describe('a full or read-only data directory', () => {
   it('a full disk fails the index with what to do, and leaves the previous index intact', async () => {
     const gpu = await FakeEmbeddingServer.start({ dims: 256 });
     cleanups.push(() => gpu.close());
-    const fs = mountTmpfs(6144);
+    const fs = mountTmpfs(16384);
     cleanups.push(fs.unmount);
     const repo = makeRepo(20);
     const client = await connect(fs.dir);
@@ -81,16 +76,18 @@ describe('a full or read-only data directory', () => {
     const before = (await call(client, 'status')).structuredContent;
     expect(before.chunks_with_vectors).toBe(20);
 
-    // 3000 more files need far more than the 6 MB disk holds (texts, FTS rows, 256-dim vectors, WAL).
-    for (let i = 20; i < 3020; i++) writeFileSync(join(repo, `m${i}.py`), `def routine_${i}(value):\n    """gamma delta ${'y'.repeat(400)} ${i}"""\n    return value * ${i}\n`);
+    // Something else fills the disk, leaving less room than 1000 more files need.
+    const ballast = join(fs.dir, 'ballast');
+    writeFileSync(ballast, Buffer.alloc(Math.max(0, statfsSync(fs.dir).bavail * statfsSync(fs.dir).bsize - 256 * 1024)));
+    for (let i = 20; i < 1020; i++) writeFileSync(join(repo, `m${i}.py`), `def routine_${i}(value):\n    """gamma delta ${marker(i)} ${'y'.repeat(400)}"""\n    return value * ${i}\n`);
     const full = await call(client, 'index', { wait_seconds: 60 });
     expect(full.structuredContent.state).toBe('failed');
     expect(full.structuredContent.error).toMatch(/is full \((SQLITE_FULL|ENOSPC)\)/);
     expect(full.structuredContent.error).toContain(fs.dir);
     expect(full.structuredContent.error).toMatch(/Free some space/);
 
-    // What was indexed before is still there and searchable.
-    const found = await call(client, 'search', { query: 'routine 7 alpha', k: 3 });
+    // What was indexed before is still there, searchable, and the database is sound.
+    const found = await call(client, 'search', { query: `${marker(7)} alpha`, k: 3 });
     expect(found.isError).toBeFalsy();
     expect(found.structuredContent.results.some((h: Structured) => h.path === 'm7.py')).toBe(true);
     const [projectDir] = readdirSync(join(fs.dir, 'projects'));
@@ -98,13 +95,18 @@ describe('a full or read-only data directory', () => {
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
     db.close();
 
-    // Space again: the next run completes without re-embedding what was stored.
-    for (let i = 20; i < 3020; i++) rmSync(join(repo, `m${i}.py`));
-    const again = await call(client, 'index', { wait_seconds: 60 });
+    // Space again: the next run completes and every chunk gets its vector.
+    rmSync(ballast);
+    const again = await call(client, 'index', { wait_seconds: 120 });
+    expect(again.structuredContent.error ?? 'no error').toBe('no error');
     expect(again.structuredContent.state).toBe('done');
     const after = (await call(client, 'status')).structuredContent;
-    expect(after.chunks).toBe(20);
-    expect(after.chunks_with_vectors).toBe(20);
+    expect(after.chunks).toBe(1020);
+    expect(after.chunks_with_vectors).toBe(1020);
+    // Only batches whose vectors could not be written when the disk filled are embedded again.
+    const passages = gpu.requests.filter((r) => r.instruction === undefined).reduce((n, r) => n + r.texts.length, 0);
+    expect(passages).toBeGreaterThanOrEqual(1020);
+    expect(passages).toBeLessThanOrEqual(1020 + 2 * 16);
   });
 
   it('a read-only data directory gives a clear error and leaves the previous index intact', async () => {
@@ -125,7 +127,7 @@ describe('a full or read-only data directory', () => {
     expect(set.content[0].text).toContain(view.dir);
 
     // The index the writer built is untouched and still answers.
-    const found = await call(writer, 'search', { query: 'searchable words routine 3', k: 3 });
+    const found = await call(writer, 'search', { query: `searchable words ${marker(3)}`, k: 3 });
     expect(found.structuredContent.results[0].path).toBe('m3.py');
     const after = (await call(writer, 'status')).structuredContent;
     expect(after.chunks).toBe(before.chunks);

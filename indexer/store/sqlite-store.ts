@@ -21,8 +21,8 @@ export const RESERVED_META_KEYS: ReadonlySet<string> = new Set([
   'hnsw_state',
 ]);
 
-/** bm25 column weights, in FTS column order (path, symbol, body): names weigh more than bodies. */
-const BM25 = 'bm25(chunks_fts, 2.0, 3.0, 1.0)';
+/** bm25 column weights, in FTS column order (path, symbol, body): names weigh more than bodies; path 4 beat 1 and 2 on history queries (docs/quality.md). */
+const BM25 = 'bm25(chunks_fts, 4.0, 3.0, 1.0)';
 /** Ids per json_each batch: keeps each statement's JSON small and its plan a PK lookup per id. */
 const ID_BATCH = 500;
 

@@ -12,17 +12,22 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fixedBatches, padFactor, planBatches } from '../../indexer/batch-planner.js';
-import { embeddingText } from '../../indexer/chunk.js';
+import { embeddingText, type Chunk } from '../../indexer/chunk.js';
+import { chunkFile } from '../../indexer/chunker.js';
+import { readSourceFile } from '../../indexer/file-reader.js';
+import { languageForPath } from '../../indexer/languages.js';
+import { walkRepository, WalkStats } from '../../indexer/walker.js';
 import { runIndex } from '../../indexer/indexer.js';
 import type { IndexSummary } from '../../indexer/index-summary.js';
 import { search } from '../../indexer/searcher.js';
 import { HNSW_FILE, openIndexStore } from '../../indexer/store/open-store.js';
 import type { ChunkRow, IndexStore } from '../../indexer/store/store-types.js';
 import { DEFAULT_HNSW_PARAMS, type HnswParams } from '../../indexer/store/vector-index.js';
+import { loadMistralTokenizer } from '../../models/hf-tokenizer.js';
 import { OnnxEmbedder } from '../../models/onnx-embedder.js';
 import { makeTestModel } from '../../models/test-model.js';
 import { copyCorpus, copyDefaultCorpus, ONNX_PART } from './corpus.js';
-import { BENCH_DIMS, HashedEmbedder, PrecomputedQueryEmbedder, seededRandom, textKey, wordCounts } from './hashed-embedder.js';
+import { BENCH_DIMS, HashedEmbedder, HashedVectors, PrecomputedQueryEmbedder, seededRandom, textKey, wordCounts } from './hashed-embedder.js';
 import { exactAnswers, exactAnswersJs, loadIndexWithVectors, measureRecall, runGrid, sampleRows, type GridRow } from './hnsw-measure.js';
 import { mean, median, percentile } from './vector-math.js';
 
@@ -37,6 +42,9 @@ const TARGETS = {
   reindex_one_file_s: { max: 3 },
   bytes_per_chunk_rss_peak: { max: 20 * 1024 },
 } as const;
+
+/** Vectors per grid build: big enough for HNSW's behaviour at scale, small enough for six builds in minutes. */
+const GRID_VECTORS = 4000;
 
 /** ef values tried on the full index in the recall phase. */
 const RECALL_EFS = [64, 96, 128, 192, 256];
@@ -61,6 +69,7 @@ interface BenchResult {
   pipeline_s: number | null;
   pipeline_tokens_per_s: number;
   pipeline_chunks_per_s: number;
+  pipeline_tokens_per_cpu_s: number;
   pipeline_tokens_per_s_without_vectors: number;
   pipeline_breakdown_ms: Record<string, number>;
   hnsw_inserts_per_s: number;
@@ -105,6 +114,8 @@ interface Args {
   json: boolean;
   corpus: string | null;
   grid: boolean;
+  /** Only the grid, on vectors of the first GRID_VECTORS chunks: no index build, so minutes faster. */
+  gridOnly: boolean;
   skip: Set<Phase>;
   queries: number;
   keep: boolean;
@@ -112,7 +123,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { json: false, corpus: null, grid: false, skip: new Set(), queries: 200, keep: false, hnsw: { ...DEFAULT_HNSW_PARAMS } };
+  const args: Args = { json: false, corpus: null, grid: false, gridOnly: false, skip: new Set(), queries: 200, keep: false, hnsw: { ...DEFAULT_HNSW_PARAMS } };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -123,6 +134,7 @@ function parseArgs(argv: string[]): Args {
     if (a === '--json') args.json = true;
     else if (a === '--corpus') args.corpus = resolve(value());
     else if (a === '--grid') args.grid = true;
+    else if (a === '--grid-only') args.gridOnly = true;
     else if (a === '--keep') args.keep = true;
     else if (a === '--queries') args.queries = Math.max(1, Number(value()));
     else if (a === '--skip') {
@@ -136,7 +148,7 @@ function parseArgs(argv: string[]): Args {
       args.hnsw = { M, efConstruction, ef };
     } else if (a === '--help' || a === '-h') {
       process.stdout.write(
-        'npm run bench -- [--json] [--corpus DIR] [--grid] [--skip search,recall,reindex,memory,onnx] [--queries N] [--hnsw M,efC,ef] [--keep]\n',
+        'npm run bench -- [--json] [--corpus DIR] [--grid | --grid-only] [--skip search,recall,reindex,memory,onnx] [--queries N] [--hnsw M,efC,ef] [--keep]\n',
       );
       process.exit(0);
     } else throw new Error(`bench: unknown argument ${a}`);
@@ -199,7 +211,7 @@ const STOP_WORDS = new Set(
 );
 
 /** Queries as an agent writes them: three distinct words of a chunk (identifier parts), in random order. */
-function wordQuery(row: ChunkRow, random: () => number): string | null {
+function wordQuery(row: Pick<ChunkRow, 'text'>, random: () => number): string | null {
   const words = [...wordCounts(row.text).keys()].filter((w) => /^[a-z]{3,20}$/.test(w) && !STOP_WORDS.has(w));
   if (words.length < 3) return null;
   const picked = new Set<string>();
@@ -208,7 +220,7 @@ function wordQuery(row: ChunkRow, random: () => number): string | null {
 }
 
 /** A passage-like query: a contiguous half of a chunk's lines, without the header (near its chunk, not on it). */
-function passageQuery(row: ChunkRow, random: () => number): string | null {
+function passageQuery(row: Pick<ChunkRow, 'text'>, random: () => number): string | null {
   const lines = row.text.split('\n');
   if (lines.length < 6) return null;
   const len = Math.ceil(lines.length / 2);
@@ -216,7 +228,7 @@ function passageQuery(row: ChunkRow, random: () => number): string | null {
   return lines.slice(start, start + len).join('\n');
 }
 
-function pickQueries(rows: ChunkRow[], count: number, seed: number, make: (r: ChunkRow, random: () => number) => string | null): string[] {
+function pickQueries<R>(rows: R[], count: number, seed: number, make: (r: R, random: () => number) => string | null): string[] {
   const random = seededRandom(seed);
   const out = new Set<string>();
   for (let tries = 0; out.size < count && tries < count * 50; tries++) {
@@ -255,6 +267,10 @@ async function main(): Promise<void> {
       corpusName = copyDefaultCorpus(join(repoRoot, 'node_modules'), corpus);
     }
     const loadAtStart = loadavg()[0];
+    if (args.gridOnly) {
+      await gridOnly(corpus, work, args);
+      return;
+    }
 
     // ---- 1. pipeline: walk + read + parse + chunk + tokenize + plan + store (SQLite + HNSW), zero-cost vectors ----
     const embedder = new HashedEmbedder();
@@ -263,8 +279,11 @@ async function main(): Promise<void> {
     const store = timedStore(openIndexStore(dataDir, { hnsw: args.hnsw }), times);
     const rssBefore = process.memoryUsage().rss;
     const started = performance.now();
+    const cpuStart = process.cpuUsage();
     const summary = await runIndex({ root: corpus, store, embedder, log });
     const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuStart);
+    const cpuS = (cpu.user + cpu.system) / 1e6;
     const peakRss = process.resourceUsage().maxRSS * 1024;
     if (summary.state !== 'done') throw new Error(`bench: index run ${summary.state}: ${summary.error ?? ''}`);
     const chunks = summary.chunks_total;
@@ -314,6 +333,8 @@ async function main(): Promise<void> {
       // The bench embedder's own arithmetic is not part of codecarto's pipeline (a real model's runs elsewhere).
       pipeline_tokens_per_s: Math.round(summary.tokens_embedded / pipelineS),
       pipeline_chunks_per_s: Math.round(chunks / pipelineS),
+      // Steadier than wall time on a shared machine; with worker threads it measures work, not speed.
+      pipeline_tokens_per_cpu_s: Math.round(summary.tokens_embedded / (cpuS - embedder.ms / 1000)),
       // Everything runs on one thread, so time inside synchronous calls adds up to wall time.
       pipeline_tokens_per_s_without_vectors: Math.round(summary.tokens_embedded / (pipelineS - (putMs + flushMs) / 1000)),
       pipeline_breakdown_ms: {
@@ -441,7 +462,7 @@ async function main(): Promise<void> {
 
     // ---- 7. HNSW parameter grid (item 4), on demand: it costs minutes of inserts ----
     if (args.grid && loaded) {
-      const subset = sampleRows(loaded.matrix, 4000, seededRandom(3));
+      const subset = sampleRows(loaded.matrix, GRID_VECTORS, seededRandom(3));
       const gridQueries = [
         { name: 'passage', vectors: vectorsOf(passageQueries) },
         { name: 'word', vectors: vectorsOf(wordQueries) },
@@ -490,6 +511,34 @@ async function main(): Promise<void> {
     if (args.keep) log(`kept ${work}`);
     else rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** The grid alone: chunks the first GRID_VECTORS distinct texts of the corpus and runs the builds on their vectors. */
+async function gridOnly(corpus: string, work: string, args: Args): Promise<void> {
+  const tokenizer = loadMistralTokenizer();
+  const vectors = new HashedVectors();
+  const texts = new Map<string, Chunk>();
+  for await (const file of walkRepository(corpus, {}, new WalkStats())) {
+    const language = languageForPath(file.path);
+    if (!language) continue;
+    const read = await readSourceFile(file.absPath);
+    if (read.kind !== 'text') continue;
+    for (const chunk of await chunkFile({ path: file.path, text: read.text, language }, { tokenizer })) texts.set(embeddingText(chunk), chunk);
+    if (texts.size >= GRID_VECTORS) break;
+  }
+  const embedTexts = [...texts.keys()].slice(0, GRID_VECTORS);
+  const matrix = { dims: BENCH_DIMS, count: embedTexts.length, data: new Float32Array(embedTexts.length * BENCH_DIMS), labels: embedTexts.map((_, i) => i) };
+  embedTexts.forEach((t, i) => matrix.data.set(vectors.vector(t), i * BENCH_DIMS));
+  const chunks = embedTexts.map((t) => texts.get(t) as Chunk);
+  const querySets = [
+    { name: 'passage', vectors: pickQueries(chunks, args.queries, 2, passageQuery).map((q) => vectors.vector(q)) },
+    { name: 'word', vectors: pickQueries(chunks, args.queries, 1, wordQuery).map((q) => vectors.vector(q)) },
+  ];
+  log(`grid: ${matrix.count} vectors from ${corpus}`);
+  const rows = runGrid(matrix, querySets, work, log);
+  const grid = { vectors: matrix.count, dims: BENCH_DIMS, queries: querySets.map((q) => `${q.vectors.length} ${q.name}`), rows };
+  process.stdout.write(`${gridLines(grid).join('\n')}\n`);
+  if (args.json) process.stdout.write(`${JSON.stringify({ machine: machine(), hnsw_grid: grid })}\n`);
 }
 
 /** Spread of the vectors, to show they are clustered and anisotropic like real embeddings (not noise). */
@@ -541,7 +590,7 @@ function report(r: BenchResult, json: boolean): void {
     const verdict = t ? ` [target ${t.target}: ${t.met === null ? 'not measured' : t.met ? 'met' : 'NOT met'}]` : '';
     lines.push(`  ${name.padEnd(28)} ${String(r[name] ?? '-').padStart(8)} ${unit}${verdict}${note ? `  ${note}` : ''}`);
   };
-  row('pipeline_tokens_per_s', 'tokens/s', `(${r.pipeline_s} s wall, less ${r.pipeline_breakdown_ms.embed_hashed_vectors} ms in the bench embedder; ${r.pipeline_tokens_per_s_without_vectors} tokens/s without storing vectors)`);
+  row('pipeline_tokens_per_s', 'tokens/s', `(${r.pipeline_s} s wall, less ${r.pipeline_breakdown_ms.embed_hashed_vectors} ms in the bench embedder; ${r.pipeline_tokens_per_cpu_s} tokens per CPU-second; ${r.pipeline_tokens_per_s_without_vectors} tokens/s without storing vectors)`);
   lines.push(`    time in ms: ${joined(r.pipeline_breakdown_ms)}`);
   row('pad_factor', '', `(batches of <= ${r.batch_limits.max_texts} texts and ${r.batch_limits.token_budget} padded tokens; one plan over everything: ${r.pad_factor_whole_plan})`);
   row('pad_factor_fixed48', '', '(fixed batches of 48 in file order)');
@@ -558,17 +607,20 @@ function report(r: BenchResult, json: boolean): void {
   row('bytes_per_chunk_rss_peak', 'B', `(peak RSS growth while indexing; peak ${r.rss_peak_mb} MiB)`);
   row('bytes_per_chunk_rss_open', 'B', r.open_index_ms !== undefined ? `(RSS growth from opening the index, ${r.open_index_ms} ms)` : '');
   row('onnx_index_s', 's', r.onnx_chunks ? `(generated ONNX test model on cpu, fresh index of ${r.onnx_corpus}: ${r.onnx_chunks} chunks, ${r.onnx_index_tokens_per_s} tokens/s, pad ${r.onnx_pad_factor})` : '');
-  if (r.hnsw_grid) {
-    lines.push(`HNSW grid on ${r.hnsw_grid.vectors} vectors of ${r.hnsw_grid.dims} dims, ${r.hnsw_grid.queries.join(' + ')} queries: recall@10 passage/word and median ms per query`);
-    for (const g of r.hnsw_grid.rows) {
-      lines.push(
-        `  M=${String(g.M).padEnd(2)} efC=${String(g.efConstruction).padEnd(3)} ${g.inserts_per_s.toFixed(0).padStart(4)} inserts/s ${(g.bytes_per_vector / 1024).toFixed(1)} KB/vector | ` +
-          g.byEf.map((e) => `ef ${e.ef}: ${Object.values(e.recall).map((x) => x.toFixed(3)).join('/')} ${e.p50_ms.toFixed(2)}ms`).join(' | '),
-      );
-    }
-  }
+  if (r.hnsw_grid) lines.push(...gridLines(r.hnsw_grid));
   process.stdout.write(`${lines.join('\n')}\n`);
   if (json) process.stdout.write(`${JSON.stringify(r)}\n`);
+}
+
+function gridLines(grid: NonNullable<BenchResult['hnsw_grid']>): string[] {
+  const lines = [`HNSW grid on ${grid.vectors} vectors of ${grid.dims} dims, ${grid.queries.join(' + ')} queries: recall@10 passage/word and median ms per query`];
+  for (const g of grid.rows) {
+    lines.push(
+        `  M=${String(g.M).padEnd(2)} efC=${String(g.efConstruction).padEnd(3)} ${g.inserts_per_s.toFixed(0).padStart(4)} inserts/s, ${g.inserts_per_cpu_s.toFixed(0).padStart(4)} per CPU-s, ${(g.bytes_per_vector / 1024).toFixed(1)} KB/vector | ` +
+          g.byEf.map((e) => `ef ${e.ef}: ${Object.values(e.recall).map((x) => x.toFixed(3)).join('/')} ${e.p50_ms.toFixed(2)}ms`).join(' | '),
+    );
+  }
+  return lines;
 }
 
 /** Child mode: RSS growth from opening an index (SQLite + loading the HNSW file), measured in a clean process. */
