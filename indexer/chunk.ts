@@ -11,6 +11,11 @@ export interface Chunk {
   endLine: number;
   /** The chunk's own source text (a class chunk holds its header and fields, not its methods' bodies). */
   text: string;
+  /**
+   * Tokens of embeddingText(chunk) with the model's tokenizer, summed per line (within a few percent of
+   * encoding the whole text, and free: the chunker counted them to size the chunk). The batch planner uses it.
+   */
+  tokens?: number;
 }
 
 /** The one-line header the embedder sees before a chunk's code: where it lives and what it is. */

@@ -63,6 +63,7 @@ export async function chunkFile(file: SourceFile, options: ChunkOptions): Promis
     startLine: piece.start + 1,
     endLine: piece.end + 1,
     text: budget.text(piece),
+    tokens: budget.embeddingTokens(piece),
   }));
 }
 

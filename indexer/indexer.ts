@@ -80,9 +80,10 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexSummary> 
     wake = null;
     w?.();
   };
-  const enqueue = (textHash: string, embedText: string) => {
+  const enqueue = (textHash: string, embedText: string, counted?: number) => {
     if (queue.has(textHash) || inFlight.has(textHash)) return;
-    const tokens = Math.min(embedder.tokenizer.count(embedText) + 2, embedder.maxInputTokens);
+    // +2: BOS and EOS. Texts left from an earlier run have no count from the chunker and are counted here.
+    const tokens = Math.min((counted ?? embedder.tokenizer.count(embedText)) + 2, embedder.maxInputTokens);
     queue.set(textHash, { key: textHash, tokens, embedText });
     summary.chunks_pending = queue.size + inFlight.size;
     // Re-planning is O(n log n): look again every few texts, not after each one.
@@ -265,7 +266,7 @@ function describeFailure(error: unknown, summary: IndexSummary, dataDir: string)
 async function produce(
   options: IndexRunOptions,
   summary: IndexSummary,
-  enqueue: ((textHash: string, embedText: string) => void) | null,
+  enqueue: ((textHash: string, embedText: string, tokens?: number) => void) | null,
   report: () => void,
 ): Promise<void> {
   const { store, embedder, signal } = options;
@@ -322,7 +323,7 @@ async function produce(
       return true;
     }
     const chunks = await chunkFile({ path: file.path, text: read.text, language }, { maxTokens, tokenizer: embedder.tokenizer });
-    const inputs: ChunkInput[] = chunks.map((chunk) => ({
+    const inputs: (ChunkInput & { tokens?: number })[] = chunks.map((chunk) => ({
       language: chunk.language,
       symbol: chunk.symbol,
       kind: chunk.kind,
@@ -331,13 +332,14 @@ async function produce(
       text: chunk.text,
       textHash: sha256(chunk.text),
       embedText: embeddingText(chunk),
+      tokens: chunk.tokens,
     }));
     const missing = enqueue ? new Set(store.missingVectors(inputs.map((c) => c.textHash))) : new Set<string>();
     store.upsertFile({ path: file.path, size: read.size, mtimeMs: read.mtimeMs, hash: read.hash, language }, inputs);
     if (known) summary.files_changed++;
     else summary.files_added++;
     for (const input of inputs) {
-      if (missing.has(input.textHash)) enqueue!(input.textHash, input.embedText);
+      if (missing.has(input.textHash)) enqueue!(input.textHash, input.embedText, input.tokens);
       else if (enqueue) summary.chunks_reused++;
     }
     return true;

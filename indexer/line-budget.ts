@@ -85,6 +85,12 @@ export class LineBudget {
     return budget;
   }
 
+  /** Estimated tokens of the embedding text of a piece: its header line and its lines (or cut text). */
+  embeddingTokens(piece: Piece): number {
+    const header = this.tokenizer.count(embeddingHeader({ path: this.path, symbol: piece.symbol })) + 1;
+    return header + (piece.text !== undefined ? this.tokenizer.count(piece.text) : this.tokens(piece.start, piece.end));
+  }
+
   /** The range shrunk to its first and last non-blank lines, or null when it is all blank. */
   trim(start: number, end: number): [number, number] | null {
     while (start <= end && this.isBlank(start)) start++;

@@ -40,11 +40,14 @@ export interface SearchResponse {
  */
 export const RRF_K = 10;
 /**
- * A file's ranking score is its best candidate chunk's score plus this share of its other candidates'
- * scores: a file that matches the query in several places is likelier to be the one wanted than a file
- * with one equally good chunk (measured in docs/quality.md: 0.1 beat 0, 0.25, 0.5 and 1).
+ * A file's ranking score is its best candidate chunk's score plus FILE_EVIDENCE_WEIGHT times its next
+ * FILE_EVIDENCE_CHUNKS candidates' scores: a file that matches the query in several places is likelier
+ * to be the one wanted than a file with one equally good chunk. The cap keeps a long file of weak
+ * matches from outranking a strong one (a file can gain at most half its best score), which matters
+ * most for fused scores, whose tail is flat (measured in docs/quality.md).
  */
 export const FILE_EVIDENCE_WEIGHT = 0.1;
+export const FILE_EVIDENCE_CHUNKS = 5;
 /** Candidate chunks read per list for a k of 10: enough to see each file's other matches, few enough to stay fast. */
 const MIN_CANDIDATES = 100;
 const SNIPPET_MAX_LINES = 60;
@@ -63,7 +66,7 @@ export function reciprocalRankFusion(lists: ScoredChunkId[][], k = RRF_K): Score
 export function canSearchSemantically(store: IndexStore, embedder: Embedder): boolean {
   if (embedder.provider === 'none') return false;
   const model = store.getModel();
-  return !!model && model.modelId === embedder.modelId && store.counts().vectors > 0;
+  return !!model && model.modelId === embedder.modelId && store.hasVectors();
 }
 
 export async function search(store: IndexStore, embedder: Embedder, request: SearchRequest): Promise<SearchResponse> {
@@ -111,7 +114,7 @@ function semanticCandidates(store: IndexStore, query: Float32Array, depth: numbe
 function semanticUnavailableReason(store: IndexStore, embedder: Embedder): string {
   const model = store.getModel();
   if (embedder.provider === 'none') return 'Provider "none" has no embedding model, so semantic search is unavailable.';
-  if (!model || store.counts().vectors === 0) return 'The index holds no vectors yet.';
+  if (!model || !store.hasVectors()) return 'The index holds no vectors yet.';
   return `The index holds vectors of ${model.modelId}, not of ${embedder.modelId}; run \`index\` to re-embed.`;
 }
 
@@ -127,20 +130,22 @@ function buildFilter(request: SearchRequest): SearchFilter | undefined {
   };
 }
 
-/** Each file's score: its best chunk's plus FILE_EVIDENCE_WEIGHT times the sum of its other chunks' (scores are positive). */
+/** Each file's score: its best chunk's plus FILE_EVIDENCE_WEIGHT times its next FILE_EVIDENCE_CHUNKS chunks' (scores are positive). */
 export function fileScores(candidates: { row: ChunkRow; score: number }[]): Map<string, number> {
-  const best = new Map<string, number>();
-  const rest = new Map<string, number>();
+  const byFile = new Map<string, number[]>();
   for (const { row, score } of candidates) {
-    const top = best.get(row.path);
-    if (top === undefined) {
-      best.set(row.path, score);
-      continue;
-    }
-    rest.set(row.path, (rest.get(row.path) ?? 0) + Math.min(top, score));
-    if (score > top) best.set(row.path, score);
+    const scores = byFile.get(row.path);
+    if (scores) scores.push(score);
+    else byFile.set(row.path, [score]);
   }
-  return new Map([...best].map(([path, score]) => [path, score + FILE_EVIDENCE_WEIGHT * (rest.get(path) ?? 0)]));
+  const out = new Map<string, number>();
+  for (const [path, scores] of byFile) {
+    scores.sort((a, b) => b - a);
+    let rest = 0;
+    for (let i = 1; i <= FILE_EVIDENCE_CHUNKS && i < scores.length; i++) rest += scores[i];
+    out.set(path, scores[0] + FILE_EVIDENCE_WEIGHT * rest);
+  }
+  return out;
 }
 
 /**

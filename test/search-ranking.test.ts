@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NoneEmbedder } from '../models/none-embedder.js';
-import { diversifyByFile, FILE_EVIDENCE_WEIGHT, fileScores, search, type SearchHit } from '../indexer/searcher.js';
+import { diversifyByFile, FILE_EVIDENCE_CHUNKS, FILE_EVIDENCE_WEIGHT, fileScores, search, type SearchHit } from '../indexer/searcher.js';
 import { queryTerms, toFtsMatchExpression } from '../indexer/store/fts-tokens.js';
 import { openIndexStore } from '../indexer/store/open-store.js';
 import type { ChunkInput, ChunkRow, IndexStore } from '../indexer/store/store-types.js';
@@ -94,6 +94,13 @@ describe('query stop words', () => {
 });
 
 describe('file-level evidence', () => {
+  it('counts only a file\'s next FILE_EVIDENCE_CHUNKS chunks, so many weak matches cannot outrank one strong one', () => {
+    const many = Array.from({ length: 40 }, (_, i) => ({ row: row(100 + i, 'long.test.ts'), score: 0.08 }));
+    const scores = fileScores([{ row: row(1, 'util.ts'), score: 0.18 }, ...many]);
+    expect(scores.get('long.test.ts')).toBeCloseTo(0.08 + FILE_EVIDENCE_WEIGHT * FILE_EVIDENCE_CHUNKS * 0.08, 12);
+    expect(scores.get('long.test.ts')!).toBeLessThan(scores.get('util.ts')!);
+  });
+
   it('scores a file as its best chunk plus a share of its other chunks', () => {
     const scores = fileScores([
       { row: row(1, 'a.ts'), score: 5 },

@@ -307,6 +307,10 @@ class SqliteIndexStore implements IndexStore {
     return this.sql.counts();
   }
 
+  hasVectors(): boolean {
+    return this.sql.hasVectors();
+  }
+
   getMeta(key: string): string | null {
     return this.sql.getMeta(key);
   }

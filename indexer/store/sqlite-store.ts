@@ -244,6 +244,7 @@ function prepareStatements(db: Database.Database) {
        JOIN files f ON f.id = c.file_id
        JOIN texts t ON t.hash = c.text_hash`,
     ),
+    hasVectors: p('SELECT EXISTS (SELECT 1 FROM vectors) AS present').pluck(),
     counts: p(
       `SELECT (SELECT count(*) FROM files) AS files,
          (SELECT count(*) FROM chunks) AS chunks,
@@ -408,6 +409,10 @@ export class SqliteStore {
       if (labels.length > 0) this.s.bumpGen.run();
       return { labels, vectors };
     })();
+  }
+
+  hasVectors(): boolean {
+    return this.s.hasVectors.get() === 1;
   }
 
   vectorStats(): VectorStats {

@@ -113,6 +113,8 @@ export interface IndexStore {
   /** Rows for chunk ids, in the order given; unknown ids are skipped. */
   getChunks(ids: number[]): ChunkRow[];
   counts(): StoreCounts;
+  /** Whether any vector is stored; cheap, unlike counts() which scans every chunk. */
+  hasVectors(): boolean;
   /** Meta key/value for the caller's own records (project settings, last index time). */
   getMeta(key: string): string | null;
   setMeta(key: string, value: string): void;
