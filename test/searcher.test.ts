@@ -29,10 +29,10 @@ describe('reciprocal rank fusion', () => {
     expect(fused[2].score).toBeCloseTo(1 / 62, 12);
   });
 
-  it('uses k = RRF_K (10, measured in docs/quality.md) by default', () => {
-    expect(RRF_K).toBe(10);
+  it('uses k = RRF_K (60, as DESIGN.md fixes it) by default', () => {
+    expect(RRF_K).toBe(60);
     const fused = reciprocalRankFusion([[{ chunkId: 1, score: 9 }], [{ chunkId: 1, score: 0.9 }]]);
-    expect(fused[0].score).toBeCloseTo(2 / 11, 12);
+    expect(fused[0].score).toBeCloseTo(2 / 61, 12);
   });
 
   it('breaks ties by chunk id so results are deterministic', () => {
