@@ -27,7 +27,7 @@ export const INDEX_DB_FILE = 'index.db';
 export const HNSW_FILE = 'vectors.hnsw';
 
 export interface OpenIndexStoreOptions {
-  /** HNSW parameters; defaults M=16, efConstruction=200, ef=96. M and efConstruction apply to graphs built from now on. */
+  /** HNSW parameters; defaults M=16, efConstruction=100, ef=256 (measured: docs/performance.md). M and efConstruction apply to graphs built from now on. */
   hnsw?: { M?: number; efConstruction?: number; ef?: number };
   /** Diagnostics (goes to stderr in the server; never stdout). */
   log?: (msg: string) => void;

@@ -21,7 +21,7 @@ import { runIndex } from '../../indexer/indexer.js';
 import type { IndexSummary } from '../../indexer/index-summary.js';
 import { search } from '../../indexer/searcher.js';
 import { HNSW_FILE, openIndexStore } from '../../indexer/store/open-store.js';
-import type { ChunkRow, IndexStore } from '../../indexer/store/store-types.js';
+import type { ChunkInput, ChunkRow, IndexStore } from '../../indexer/store/store-types.js';
 import { DEFAULT_HNSW_PARAMS, type HnswParams } from '../../indexer/store/vector-index.js';
 import { loadMistralTokenizer } from '../../models/hf-tokenizer.js';
 import { OnnxEmbedder } from '../../models/onnx-embedder.js';
@@ -163,13 +163,17 @@ interface MethodTime {
   calls: number;
 }
 
-/** Wraps every method of the store to add up the time spent in it (the store is synchronous). */
-function timedStore(store: IndexStore, times: Map<string, MethodTime>): IndexStore {
+/**
+ * Wraps every method of the store to add up the time spent in it (the store is synchronous); `onCall`
+ * sees each call's arguments.
+ */
+function timedStore(store: IndexStore, times: Map<string, MethodTime>, onCall?: (name: string, args: unknown[]) => void): IndexStore {
   return new Proxy(store, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target) as unknown;
       if (typeof value !== 'function') return value;
       return (...args: unknown[]) => {
+        onCall?.(String(prop), args);
         const t = performance.now();
         try {
           return (value as (...a: unknown[]) => unknown).apply(target, args);
@@ -276,7 +280,14 @@ async function main(): Promise<void> {
     const embedder = new HashedEmbedder();
     const dataDir = join(work, 'index');
     const times = new Map<string, MethodTime>();
-    const store = timedStore(openIndexStore(dataDir, { hnsw: args.hnsw }), times);
+    // The planner's token count per text, as the indexer passes it along with the chunks it stores.
+    const plannedTokens = new Map<string, number>();
+    const store = timedStore(openIndexStore(dataDir, { hnsw: args.hnsw }), times, (name, callArgs) => {
+      if (name !== 'upsertFile') return;
+      for (const input of callArgs[1] as (ChunkInput & { tokens?: number })[]) {
+        if (typeof input.tokens === 'number') plannedTokens.set(input.textHash, input.tokens);
+      }
+    });
     const rssBefore = process.memoryUsage().rss;
     const started = performance.now();
     const cpuStart = process.cpuUsage();
@@ -308,7 +319,8 @@ async function main(): Promise<void> {
       if (seen.has(row.textHash)) continue;
       seen.add(row.textHash);
       const text = embeddingText(row);
-      let n = embedder.tokenizer.counts.get(textKey(text));
+      // The chunker's count when the indexer used it, else the count the indexer's tokenizer call recorded.
+      let n = plannedTokens.get(row.textHash) ?? embedder.tokenizer.counts.get(textKey(text));
       if (n === undefined) {
         recounted++;
         n = embedder.tokenizer.count(text);
@@ -316,7 +328,7 @@ async function main(): Promise<void> {
       // As the indexer counts: the model adds BOS and EOS, and truncates.
       items.push({ key: row.textHash, tokens: Math.min(n + 2, embedder.maxInputTokens) });
     }
-    if (recounted > 0) log(`pad factor: ${recounted} texts were not seen by the recording tokenizer and were counted again`);
+    if (recounted > 0) log(`pad factor: the token counts of ${recounted} texts were not seen during the run and were counted again`);
 
     const result: BenchResult = {
       machine: machine(),

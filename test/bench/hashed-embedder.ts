@@ -117,9 +117,10 @@ export function normalize(v: Float32Array): Float32Array {
 }
 
 /**
- * Wraps the Mistral tokenizer to time every call and remember the counts of multi-line texts (the
- * indexer's embedding texts: a header line plus code), so the fixed-48 pad factor can be computed in
- * file order afterwards without tokenizing the corpus again. Keyed by a 52-bit hash to keep no strings alive.
+ * Wraps the Mistral tokenizer to time every call and remember the counts of multi-line texts (embedding
+ * texts, a header line plus code, when the indexer counts them whole rather than taking the chunker's
+ * count), so the fixed-48 pad factor can be computed in file order afterwards without tokenizing the
+ * corpus again. Keyed by a 52-bit hash to keep no strings alive.
  */
 export class RecordingTokenizer implements TextTokenizer {
   readonly id: string;
