@@ -1,3 +1,4 @@
+import { seededRandom } from './seeded-random.js';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
@@ -212,14 +213,7 @@ const halfBits = new Uint32Array(halfScratch.buffer);
 
 /** Standard normal deviates from a seeded mulberry32 stream (Box-Muller), deterministic across platforms. */
 function gaussian(seed: number): () => number {
-  let state = seed >>> 0;
-  const uniform = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const uniform = seededRandom(seed);
   let spare: number | undefined;
   return () => {
     if (spare !== undefined) {

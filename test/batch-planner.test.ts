@@ -1,21 +1,11 @@
+import { seededRandom } from '../models/seeded-random.js';
 import { describe, expect, it } from 'vitest';
 import { fixedBatches, padFactor, planBatches, type PlanItem } from '../indexer/batch-planner.js';
 
-/** Seeded PRNG so the "realistic" distribution is the same on every run. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Code chunk lengths: log-normal, median ~220 tokens, clipped to what a chunker emits (8..2048). */
 function codeChunkItems(count: number, seed: number, sigma = 0.9): PlanItem[] {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const items: PlanItem[] = [];
   for (let i = 0; i < count; i++) {
     const u1 = Math.max(random(), 1e-12);

@@ -1,3 +1,4 @@
+import { seededRandom } from '../models/seeded-random.js';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,20 +16,9 @@ function tempDir(): string {
   return dir;
 }
 
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomUnitVectors(n: number, dims: number, seed: number): Float32Array[] {
-  const next = rng(seed);
+  const next = seededRandom(seed);
   return Array.from({ length: n }, () => {
     const v = new Float32Array(dims);
     let norm = 0;

@@ -1,3 +1,4 @@
+import { seededRandom } from '../../models/seeded-random.js';
 /**
  * A near-zero-cost embedder for the benchmark: deterministic 4096-dim vectors from a bag of words, so the
  * pipeline measure sees the real tokenizer, batch planner and a real vector size without paying for a model.
@@ -34,17 +35,7 @@ export function fnv1a(text: string, seed = 0x811c9dc5): number {
   return h >>> 0;
 }
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 function gaussian(random: () => number): number {
   const u = Math.max(random(), 1e-12);

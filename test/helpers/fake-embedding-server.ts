@@ -1,3 +1,4 @@
+import { seededRandom } from '../../models/seeded-random.js';
 /**
  * A fake GPU embedding server for tests: a real node:http server on 127.0.0.1 (port 0) that speaks the
  * seed protocol (`POST /embed`) and OpenAI's `POST /v1/embeddings`, answers with deterministic
@@ -259,7 +260,7 @@ function send(res: ServerResponse, status: number, body: string, headers: Record
 export function fakeEmbedding(text: string, dims = 4096): Float32Array {
   const vector = new Float64Array(dims);
   const add = (seed: number, count: number, weight: number) => {
-    const random = mulberry32(seed);
+    const random = seededRandom(seed);
     for (let i = 0; i < count; i++) {
       const position = Math.floor(random() * dims);
       vector[position]! += (random() < 0.5 ? -1 : 1) * weight;
@@ -288,16 +289,6 @@ function fnv1a(text: string): number {
   return hash >>> 0;
 }
 
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A whitespace tokenizer for tests: one token per word (no model files to load). */
 export const wordTokenizer: TextTokenizer = {

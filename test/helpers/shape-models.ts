@@ -1,3 +1,4 @@
+import { seededRandom } from '../../models/seeded-random.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import onnxProto from 'onnx-proto';
@@ -53,7 +54,7 @@ export interface ShapeModelFiles {
 
 export function makeShapeModel(options: ShapeModelOptions): ShapeModelFiles {
   const dims = options.dims ?? 16;
-  const random = seeded(options.seed ?? 7);
+  const random = seededRandom(options.seed ?? 7);
   const table = (rows: number) => Float32Array.from({ length: rows * dims }, () => random() * 2 - 1);
   const weights: ShapeModelWeights = {
     dims,
@@ -208,13 +209,3 @@ function buildGraph(options: ShapeModelOptions, weights: ShapeModelWeights): Onn
   };
 }
 
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
