@@ -73,10 +73,11 @@ export async function search(store: IndexStore, embedder: Embedder, request: Sea
   const semanticReady = canSearchSemantically(store, embedder);
   let mode: SearchMode = request.mode ?? (semanticReady ? 'hybrid' : 'lexical');
   let note: string | undefined;
-  if (mode !== 'lexical' && !semanticReady) {
-    if (request.mode === 'semantic') {
-      throw new InvalidInputError(semanticUnavailableReason(store, embedder) + ' Use mode "lexical", or run `index` with an embedding provider first.');
-    }
+  if (request.mode === 'semantic' && !semanticReady) {
+    throw new InvalidInputError(semanticUnavailableReason(store, embedder) + ' Use mode "lexical", or run `index` with an embedding provider first.');
+  }
+  // Said plainly whenever search is lexical for want of vectors, not because the caller asked for it.
+  if (request.mode !== 'lexical' && !semanticReady) {
     note = semanticUnavailableReason(store, embedder) + ' Searched lexically.';
     mode = 'lexical';
   }

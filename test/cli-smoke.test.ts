@@ -57,6 +57,8 @@ describe('the codecarto binary', () => {
     for (const line of stdout) expect(JSON.parse(line).jsonrpc).toBe('2.0');
     const search = JSON.parse(stdout.find((l) => JSON.parse(l).id === 4)!);
     expect(search.result.structuredContent.mode).toBe('lexical');
+    // Lexical for want of an embedding provider is said plainly.
+    expect(search.result.structuredContent.note).toMatch(/Provider "none" has no embedding model/);
     expect(search.result.structuredContent.results[0].path).toBe('hello.py');
     expect(stderr).toMatch(/\[codecarto\] MCP server ready/);
   });
