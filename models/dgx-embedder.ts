@@ -1,3 +1,4 @@
+import { CODE_SEARCH_TASK } from './query-instruction.js';
 import { z } from 'zod';
 import type { EmbedPurpose } from './embedder.js';
 import { HttpEmbedder, type RawVectors } from './http-embedder.js';
@@ -7,7 +8,8 @@ import type { BackoffOptions } from './backoff.js';
 import { InvalidEmbeddingResponseError } from './errors.js';
 
 /** NV-Embed-v2's retrieval instruction, adapted to code search. */
-export const DEFAULT_CODE_SEARCH_INSTRUCTION = 'Given a code search query, retrieve relevant code snippets that answer the query';
+/** The default query task (NV-Embed-v2's instruction style, for code search). */
+export const DEFAULT_CODE_SEARCH_INSTRUCTION = CODE_SEARCH_TASK;
 
 export interface DgxEmbedderOptions {
   /** Full URL of the seed-protocol endpoint, e.g. http://192.168.1.159:8080/embed. */

@@ -1,3 +1,4 @@
+import { CODE_SEARCH_TASK } from './query-instruction.js';
 import type { ModelManifestInput } from './model-manifest.js';
 
 /**
@@ -44,7 +45,6 @@ export interface KnownModel {
   notPullable?: string;
 }
 
-const CODE_SEARCH_TASK = 'Given a code search query, retrieve relevant code snippets that answer the query';
 
 /**
  * Known models. Facts come from the model cards as of 2025 (no hub access when this was written):

@@ -1,3 +1,4 @@
+import { CODE_SEARCH_TASK, NV_EMBED_QUERY_INSTRUCTION } from './query-instruction.js';
 import { seededRandom } from './seeded-random.js';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,8 +30,7 @@ export interface TestModelOptions {
 }
 
 /** NV-Embed-v2's query instruction format and its retrieval task for code. */
-export const NV_EMBED_QUERY_INSTRUCTION = 'Instruct: {task}\nQuery: ';
-export const CODE_SEARCH_TASK = 'Given a code search query, retrieve relevant code snippets that answer the query';
+export { CODE_SEARCH_TASK, NV_EMBED_QUERY_INSTRUCTION };
 
 /**
  * Writes a small, deterministic ONNX embedding model with NV-Embed-v2's interface into `dir`:

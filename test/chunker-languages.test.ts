@@ -2,7 +2,7 @@ import { expect, test } from 'vitest';
 import { chunkFile } from '../indexer/chunker.js';
 import { SYNTAX_LANGUAGES, languageForPath } from '../indexer/languages.js';
 import { getParser } from '../indexer/tree-sitter-parser.js';
-import { mistralTestTokenizer } from './chunker-tokenizer.js';
+import { loadMistralTokenizer } from '../models/hf-tokenizer.js';
 
 test('languageForPath maps extensions and well-known names, and skips what is not text', () => {
   const cases: Record<string, string | null> = {
@@ -32,12 +32,12 @@ test('every syntax language has a grammar that loads with web-tree-sitter 0.25',
 
 test('code in a language without a grammar is chunked by lines', async () => {
   const text = 'object Main {\n  def main(args: Array[String]): Unit = println("hi")\n}\n';
-  const chunks = await chunkFile({ path: 'Main.scala', text, language: 'scala' }, { maxTokens: 512, tokenizer: mistralTestTokenizer() });
+  const chunks = await chunkFile({ path: 'Main.scala', text, language: 'scala' }, { maxTokens: 512, tokenizer: loadMistralTokenizer() });
   expect(chunks.map((c) => [c.kind, c.symbol, c.startLine, c.endLine])).toEqual([['lines', null, 1, 3]]);
 });
 
 test('definitions are found inside top-level statements, not only at the top level', async () => {
-  const tokenizer = mistralTestTokenizer();
+  const tokenizer = loadMistralTokenizer();
   const body = (name: string) => `  ${name}(req, res) {\n    const user = req.session.user ?? anonymousVisitor(req.headers);\n    return res.render('${name}', { user, items: listItemsFor(user) });\n  },`;
   const text = `module.exports = {\n${body('index')}\n${body('show')}\n};\n`;
   const chunks = await chunkFile({ path: 'routes.js', text, language: 'javascript' }, { maxTokens: 256, tokenizer });

@@ -2,9 +2,9 @@ import { describe, expect, test, vi } from 'vitest';
 import { embeddingText, type Chunk } from '../indexer/chunk.js';
 import { chunkFile } from '../indexer/chunker.js';
 import { SAMPLES, type Sample } from './chunker-samples.js';
-import { mistralTestTokenizer } from './chunker-tokenizer.js';
+import { loadMistralTokenizer } from '../models/hf-tokenizer.js';
 
-const tokenizer = mistralTestTokenizer();
+const tokenizer = loadMistralTokenizer();
 /** Small enough that the samples' classes split into members; methods in the samples exceed 256/8. */
 const MAX = 256;
 
