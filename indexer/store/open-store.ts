@@ -283,7 +283,9 @@ class SqliteIndexStore implements IndexStore {
   scoreChunks(vector: Float32Array, chunkIds: number[]): ScoredChunkId[] {
     const model = this.sql.getModel();
     if (!model || vector.length !== model.dims || chunkIds.length === 0) return [];
-    const queryNorm = Math.hypot(...vector) || 1;
+    let squares = 0;
+    for (let i = 0; i < vector.length; i++) squares += vector[i] * vector[i];
+    const queryNorm = Math.sqrt(squares) || 1;
     return this.sql
       .vectorsOfChunks(chunkIds)
       .map(({ id, vector: stored }) => {
