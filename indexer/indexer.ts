@@ -1,14 +1,12 @@
-import { createHash } from 'node:crypto';
 import type { Embedder } from '../models/embedder.js';
 import { CodecartoError, isAbortError, throwIfAborted } from '../models/errors.js';
 import { planBatches, type PlanItem, type PlannedBatch } from './batch-planner.js';
-import { embeddingText } from './chunk.js';
-import { chunkFile } from './chunker.js';
-import { readSourceFile } from './file-reader.js';
+import type { PreparedFile } from './file-preparer.js';
 import { emptySummary, type IndexSummary } from './index-summary.js';
 import { describeStorageError } from './storage-errors.js';
 import { languageForPath } from './languages.js';
-import type { ChunkInput, IndexStore } from './store/store-types.js';
+import { defaultPrepareWorkers, FilePreparer } from './prepare-pool.js';
+import type { IndexStore } from './store/store-types.js';
 import { walkRepository, WalkStats, type WalkedFile } from './walker.js';
 
 export interface IndexRunOptions {
@@ -26,6 +24,13 @@ export interface IndexRunOptions {
   log?: (message: string) => void;
   /** Clock for `seconds`; injectable for tests. */
   now?: () => number;
+  /**
+   * Worker threads that read, parse, chunk and tokenize files while the main thread stores
+   * (default: one per spare core, at most 4; 0: all on the main thread, one file at a time in walk order).
+   */
+  prepareWorkers?: number;
+  /** Changed files after which an incremental run starts its workers (a fresh or full index starts them at once). */
+  workersAfterFiles?: number;
 }
 
 /** Texts waiting before batches are planned at all. */
@@ -36,13 +41,14 @@ const PLAN_WINDOW = 1024;
 const TIGHT_PAD = 1.05;
 /** The HNSW file is rewritten at most this often during a run, so a crash costs a small rebuild. */
 const FLUSH_INTERVAL_MS = 60_000;
+/**
+ * An incremental run prepares this many changed files on the main thread before it starts workers:
+ * a one-file edit should not pay a worker's start (tokenizer and grammars loaded again, ~0.3 s).
+ */
+const WORKERS_AFTER_FILES = 32;
 
 interface QueuedText extends PlanItem {
   embedText: string;
-}
-
-export function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
 }
 
 /**
@@ -278,26 +284,42 @@ async function produce(
     summary.files_skipped[reason] = (summary.files_skipped[reason] ?? 0) + 1;
   };
   let lastReport = 0;
+  const preparer = new FilePreparer({ tokenizer: embedder.tokenizer, workers: options.prepareWorkers ?? defaultPrepareWorkers(), log: options.log });
+  const workersAfter = catalog.size === 0 || options.full ? 0 : (options.workersAfterFiles ?? WORKERS_AFTER_FILES);
+  // Files being prepared, stored in walk order as their results arrive.
+  const window: { file: WalkedFile; language: string; result: Promise<PreparedFile> }[] = [];
+  let prepared = 0;
 
-  for await (const file of walkRepository(options.root, { maxFileBytes: options.maxFileBytes, signal }, stats)) {
-    throwIfAborted(signal);
-    summary.files_scanned++;
-    const known = catalog.get(file.path);
-    if (known && !options.full && known.size === file.size && known.mtimeMs === file.mtimeMs) {
-      seen.add(file.path);
-      continue;
+  try {
+    for await (const file of walkRepository(options.root, { maxFileBytes: options.maxFileBytes, signal }, stats)) {
+      throwIfAborted(signal);
+      summary.files_scanned++;
+      const known = catalog.get(file.path);
+      if (known && !options.full && known.size === file.size && known.mtimeMs === file.mtimeMs) {
+        seen.add(file.path);
+        continue;
+      }
+      const language = languageForPath(file.path);
+      if (!language) {
+        skip('unsupported');
+        continue;
+      }
+      if (prepared++ >= workersAfter) preparer.usePool();
+      const result = preparer.prepare({
+        path: file.path,
+        absPath: file.absPath,
+        language,
+        maxTokens,
+        maxFileBytes: options.maxFileBytes,
+        knownHash: options.full ? undefined : known?.hash,
+      });
+      result.catch(() => {}); // awaited below in order; this only keeps a failure from being "unhandled" meanwhile
+      window.push({ file, language, result });
+      while (window.length >= preparer.window) await storeNext();
     }
-    const language = languageForPath(file.path);
-    if (!language) {
-      skip('unsupported');
-      continue;
-    }
-    const indexed = await indexFile(file, language);
-    if (indexed) seen.add(file.path);
-    if (Date.now() - lastReport > 250) {
-      lastReport = Date.now();
-      report();
-    }
+    while (window.length > 0) await storeNext();
+  } finally {
+    await preparer.close();
   }
   for (const [reason, count] of Object.entries(stats.skipped)) {
     if (count > 0) summary.files_skipped[reason] = (summary.files_skipped[reason] ?? 0) + count;
@@ -311,32 +333,30 @@ async function produce(
   store.collectGarbage();
   report();
 
-  async function indexFile(file: WalkedFile, language: string): Promise<boolean> {
-    const read = await readSourceFile(file.absPath, { maxFileBytes: options.maxFileBytes });
-    if (read.kind === 'skipped') {
-      skip(read.reason);
+  async function storeNext(): Promise<void> {
+    const { file, language, result } = window.shift()!;
+    const prepared = await result;
+    throwIfAborted(signal);
+    if (storeFile(file, language, prepared)) seen.add(file.path);
+    if (Date.now() - lastReport > 250) {
+      lastReport = Date.now();
+      report();
+    }
+  }
+
+  function storeFile(file: WalkedFile, language: string, prepared: PreparedFile): boolean {
+    if (prepared.kind === 'skipped') {
+      skip(prepared.reason);
       return false;
     }
-    const known = catalog.get(file.path);
-    if (known && !options.full && known.hash === read.hash) {
-      store.touchFile(file.path, read.size, read.mtimeMs);
+    if (prepared.kind === 'unchanged') {
+      store.touchFile(file.path, prepared.size, prepared.mtimeMs);
       return true;
     }
-    const chunks = await chunkFile({ path: file.path, text: read.text, language }, { maxTokens, tokenizer: embedder.tokenizer });
-    const inputs: (ChunkInput & { tokens?: number })[] = chunks.map((chunk) => ({
-      language: chunk.language,
-      symbol: chunk.symbol,
-      kind: chunk.kind,
-      startLine: chunk.startLine,
-      endLine: chunk.endLine,
-      text: chunk.text,
-      textHash: sha256(chunk.text),
-      embedText: embeddingText(chunk),
-      tokens: chunk.tokens,
-    }));
+    const inputs = prepared.chunks;
     const missing = enqueue ? new Set(store.missingVectors(inputs.map((c) => c.textHash))) : new Set<string>();
-    store.upsertFile({ path: file.path, size: read.size, mtimeMs: read.mtimeMs, hash: read.hash, language }, inputs);
-    if (known) summary.files_changed++;
+    store.upsertFile({ path: file.path, size: prepared.size, mtimeMs: prepared.mtimeMs, hash: prepared.hash, language }, inputs);
+    if (catalog.has(file.path)) summary.files_changed++;
     else summary.files_added++;
     for (const input of inputs) {
       if (missing.has(input.textHash)) enqueue!(input.textHash, input.embedText, input.tokens);

@@ -34,6 +34,12 @@ export function hasGrammar(language: string): boolean {
 let runtime: Promise<void> | null = null;
 /** Promises, so that concurrent first calls share one load instead of racing. */
 const parsers = new Map<string, Promise<Parser>>();
+/**
+ * The previous grammar load. Loads run one at a time: web-tree-sitter links each grammar into one shared
+ * WebAssembly table, and two loads in flight resolve each other's symbols ("bad export type for
+ * 'tree_sitter_typescript_external_scanner_create'" while loading C, seen with concurrent chunking).
+ */
+let lastLoad: Promise<unknown> = Promise.resolve();
 
 function grammarPath(file: string): string {
   const require = createRequire(import.meta.url);
@@ -60,7 +66,8 @@ async function loadParser(language: string): Promise<Parser> {
 export function getParser(language: string): Promise<Parser> {
   let parser = parsers.get(language);
   if (!parser) {
-    parser = loadParser(language);
+    parser = lastLoad.then(() => loadParser(language));
+    lastLoad = parser.catch(() => undefined);
     parsers.set(language, parser);
   }
   return parser;

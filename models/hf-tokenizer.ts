@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { ModelLoadError } from './errors.js';
-import type { TextTokenizer } from './tokenizer.js';
+import type { TextTokenizer, TokenizerFiles } from './tokenizer.js';
 
 /** Special tokens tried, in order, when tokenizer_config.json does not name them. */
 const BOS_CANDIDATES = ['<s>', '<|begin_of_text|>', '<bos>'];
@@ -29,9 +29,11 @@ export class HfTokenizer implements TextTokenizer {
   readonly padTokenId: number | undefined;
   /** Number of ids the vocabulary uses (max id + 1), added tokens included. */
   readonly vocabSize: number;
+  readonly files: TokenizerFiles;
   private readonly tokenizer: Tokenizer;
 
-  private constructor(tokenizerJsonText: string, tokenizerJson: Record<string, unknown>, config: Record<string, unknown>) {
+  private constructor(files: TokenizerFiles, tokenizerJsonText: string, tokenizerJson: Record<string, unknown>, config: Record<string, unknown>) {
+    this.files = files;
     this.id = `sha256:${createHash('sha256').update(tokenizerJsonText).digest('hex').slice(0, 16)}`;
     this.tokenizer = new Tokenizer(tokenizerJson, config);
     const added = Array.isArray(tokenizerJson.added_tokens) ? (tokenizerJson.added_tokens as AddedTokenJson[]) : [];
@@ -74,7 +76,7 @@ export class HfTokenizer implements TextTokenizer {
       if (configText !== undefined) config = parseJsonObject(configText, configPath);
     }
     try {
-      return new HfTokenizer(text, json, config);
+      return new HfTokenizer({ tokenizerJson: tokenizerJsonPath, tokenizerConfig: configPath }, text, json, config);
     } catch (err) {
       if (err instanceof ModelLoadError) throw err;
       throw new ModelLoadError(

@@ -6,4 +6,14 @@ export interface TextTokenizer {
   encode(text: string): number[];
   /** Same as `encode(text).length`, possibly cheaper. */
   count(text: string): number;
+  /**
+   * The files this tokenizer was loaded from, when it can be rebuilt from them: a worker thread then
+   * loads its own copy (tokenizers hold closures and cannot cross threads). Absent: in-process only.
+   */
+  readonly files?: TokenizerFiles;
+}
+
+export interface TokenizerFiles {
+  tokenizerJson: string;
+  tokenizerConfig?: string;
 }

@@ -246,9 +246,9 @@ describe('a hostile tree, indexed through the MCP tools', () => {
 });
 
 /**
- * A store that runs `hook` before each file is written: the producer reads and writes files one at a
- * time in walk order, while the walker has already listed and stat'ed the files after it, so the hook
- * changes files the walk has seen and the reader has not yet opened, deterministically.
+ * A store that runs `hook` before each file is written: with `prepareWorkers: 0` the producer reads and
+ * writes files one at a time in walk order, while the walker has already listed and stat'ed the files
+ * after it, so the hook changes files the walk has seen and the reader has not yet opened, deterministically.
  */
 function storeWithHook(store: IndexStore, hook: (path: string) => void): IndexStore {
   return new Proxy(store, {
@@ -277,6 +277,7 @@ describe('files deleted or rewritten after the walk saw them', () => {
     const first = await runIndex({
       root,
       embedder,
+      prepareWorkers: 0,
       store: storeWithHook(store, (path) => {
         if (path !== 'race/a.ts') return;
         unlinkSync(join(root, 'race/c.ts'));
@@ -300,6 +301,7 @@ describe('files deleted or rewritten after the walk saw them', () => {
     const third = await runIndex({
       root,
       embedder,
+      prepareWorkers: 0,
       store: storeWithHook(store, (path) => {
         if (path === 'race/a.ts') unlinkSync(join(root, 'race/b.ts'));
       }),

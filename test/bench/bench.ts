@@ -27,6 +27,7 @@ import { loadMistralTokenizer } from '../../models/hf-tokenizer.js';
 import { OnnxEmbedder } from '../../models/onnx-embedder.js';
 import { makeTestModel } from '../../models/test-model.js';
 import { copyCorpus, copyDefaultCorpus, ONNX_PART } from './corpus.js';
+import { MemorySampler } from './memory-sampler.js';
 import { BENCH_DIMS, HashedEmbedder, HashedVectors, PrecomputedQueryEmbedder, seededRandom, textKey, wordCounts } from './hashed-embedder.js';
 import { exactAnswers, exactAnswersJs, loadIndexWithVectors, measureRecall, runGrid, sampleRows, type GridRow } from './hnsw-measure.js';
 import { mean, median, percentile } from './vector-math.js';
@@ -80,6 +81,11 @@ interface BenchResult {
   bytes_per_chunk_disk: number;
   bytes_per_chunk_rss_peak: number;
   rss_peak_mb: number;
+  rss_before_mb: number;
+  /** The main isolate's share of RSS at the highest sample (the rest: HNSW graph, workers, SQLite, code). */
+  memory_at_peak_mb: Record<string, number> | null;
+  /** Growth of peak RSS per distinct text embedded over the second half of the run: the cost of one more chunk. */
+  bytes_per_text_rss_marginal: number | null;
   bytes_per_chunk_rss_open?: number;
   open_index_ms?: number;
   queries: { word: number; passage: number; word_examples: string[] };
@@ -120,6 +126,8 @@ interface Args {
   queries: number;
   keep: boolean;
   hnsw: HnswParams;
+  /** The indexer's file-preparation workers (undefined: its default). */
+  workers?: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -137,6 +145,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--grid-only') args.gridOnly = true;
     else if (a === '--keep') args.keep = true;
     else if (a === '--queries') args.queries = Math.max(1, Number(value()));
+    else if (a === '--workers') args.workers = Math.max(0, Number(value()));
     else if (a === '--skip') {
       const list = value();
       for (const p of list === 'all' ? PHASES : list.split(',')) {
@@ -148,7 +157,7 @@ function parseArgs(argv: string[]): Args {
       args.hnsw = { M, efConstruction, ef };
     } else if (a === '--help' || a === '-h') {
       process.stdout.write(
-        'npm run bench -- [--json] [--corpus DIR] [--grid | --grid-only] [--skip search,recall,reindex,memory,onnx] [--queries N] [--hnsw M,efC,ef] [--keep]\n',
+        'npm run bench -- [--json] [--corpus DIR] [--grid | --grid-only] [--skip search,recall,reindex,memory,onnx] [--queries N] [--hnsw M,efC,ef] [--workers N] [--keep]\n',
       );
       process.exit(0);
     } else throw new Error(`bench: unknown argument ${a}`);
@@ -289,9 +298,11 @@ async function main(): Promise<void> {
       }
     });
     const rssBefore = process.memoryUsage().rss;
+    const memory = new MemorySampler();
     const started = performance.now();
     const cpuStart = process.cpuUsage();
-    const summary = await runIndex({ root: corpus, store, embedder, log });
+    const summary = await runIndex({ root: corpus, store, embedder, log, prepareWorkers: args.workers, onProgress: (s) => memory.progress(s.chunks_embedded) });
+    memory.stop();
     const seconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuStart);
     const cpuS = (cpu.user + cpu.system) / 1e6;
@@ -367,6 +378,9 @@ async function main(): Promise<void> {
       bytes_per_chunk_disk: Math.round(dirBytes(dataDir) / chunks),
       bytes_per_chunk_rss_peak: Math.round((peakRss - rssBefore) / chunks),
       rss_peak_mb: Math.round(peakRss / 2 ** 20),
+      rss_before_mb: Math.round(rssBefore / 2 ** 20),
+      memory_at_peak_mb: memory.atPeak(),
+      bytes_per_text_rss_marginal: memory.marginalBytesPerText(),
       queries: { word: 0, passage: 0, word_examples: [] },
     };
 
@@ -616,7 +630,8 @@ function report(r: BenchResult, json: boolean): void {
   if (r.vector_stats) lines.push(`    vectors: ${joined(r.vector_stats)}`);
   row('reindex_one_file_s', 's', r.reindex_file ? `(${r.reindex_file}; runs ${r.reindex_one_file_runs_s?.join(', ')}; HNSW file write ${r.reindex_flush_hnsw_s} s; no change ${r.reindex_no_change_s} s)` : '');
   row('bytes_per_chunk_disk', 'B');
-  row('bytes_per_chunk_rss_peak', 'B', `(peak RSS growth while indexing; peak ${r.rss_peak_mb} MiB)`);
+  row('bytes_per_chunk_rss_peak', 'B', `(peak RSS growth while indexing; peak ${r.rss_peak_mb} MiB, ${r.rss_before_mb} MiB before)`);
+  row('bytes_per_text_rss_marginal', 'B', '(peak RSS growth per text over the second half of the run)');
   row('bytes_per_chunk_rss_open', 'B', r.open_index_ms !== undefined ? `(RSS growth from opening the index, ${r.open_index_ms} ms)` : '');
   row('onnx_index_s', 's', r.onnx_chunks ? `(generated ONNX test model on cpu, fresh index of ${r.onnx_corpus}: ${r.onnx_chunks} chunks, ${r.onnx_index_tokens_per_s} tokens/s, pad ${r.onnx_pad_factor})` : '');
   if (r.hnsw_grid) lines.push(...gridLines(r.hnsw_grid));
@@ -655,3 +670,4 @@ if (process.argv[2] === '--child-open') {
     process.exit(1);
   });
 }
+

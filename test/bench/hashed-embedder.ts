@@ -119,11 +119,14 @@ export class RecordingTokenizer implements TextTokenizer {
   ms = 0;
   calls = 0;
   readonly counts = new Map<number, number>();
+  /** Lets the indexer's worker threads load the same tokenizer; their calls are not timed here. */
+  readonly files: TextTokenizer['files'];
   private readonly inner: TextTokenizer;
 
   constructor(inner: TextTokenizer) {
     this.inner = inner;
     this.id = inner.id;
+    this.files = inner.files;
   }
 
   encode(text: string): number[] {

@@ -1,0 +1,59 @@
+/**
+ * The CPU-heavy half of indexing one file: read it, decide whether it changed, parse, chunk, count
+ * tokens and hash the chunks. A pure function of the file and the tokenizer, with plain-data input and
+ * output, so it runs the same on the main thread or in a worker (indexer/prepare-pool.ts).
+ */
+import { createHash } from 'node:crypto';
+import type { TextTokenizer } from '../models/tokenizer.js';
+import { embeddingText } from './chunk.js';
+import { chunkFile } from './chunker.js';
+import { readSourceFile } from './file-reader.js';
+import type { ChunkInput } from './store/store-types.js';
+
+export interface PrepareTask {
+  /** Repository-relative path. */
+  path: string;
+  absPath: string;
+  language: string;
+  /** Token budget per chunk. */
+  maxTokens: number;
+  maxFileBytes?: number;
+  /** Content hash of the indexed version; equal content is reported unchanged without chunking. */
+  knownHash?: string;
+}
+
+/** A chunk ready for the store, with the chunker's token count of its embedding text. */
+export type PreparedChunk = ChunkInput & { tokens?: number };
+
+export type PreparedFile =
+  | { kind: 'skipped'; reason: string; detail?: string }
+  | { kind: 'unchanged'; size: number; mtimeMs: number }
+  | { kind: 'chunked'; size: number; mtimeMs: number; hash: string; chunks: PreparedChunk[] };
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+export async function prepareFile(task: PrepareTask, tokenizer: TextTokenizer): Promise<PreparedFile> {
+  const read = await readSourceFile(task.absPath, { maxFileBytes: task.maxFileBytes });
+  if (read.kind === 'skipped') return { kind: 'skipped', reason: read.reason, detail: read.detail };
+  if (task.knownHash !== undefined && task.knownHash === read.hash) return { kind: 'unchanged', size: read.size, mtimeMs: read.mtimeMs };
+  const chunks = await chunkFile({ path: task.path, text: read.text, language: task.language }, { maxTokens: task.maxTokens, tokenizer });
+  return {
+    kind: 'chunked',
+    size: read.size,
+    mtimeMs: read.mtimeMs,
+    hash: read.hash,
+    chunks: chunks.map((chunk) => ({
+      language: chunk.language,
+      symbol: chunk.symbol,
+      kind: chunk.kind,
+      startLine: chunk.startLine,
+      endLine: chunk.endLine,
+      text: chunk.text,
+      textHash: sha256(chunk.text),
+      embedText: embeddingText(chunk),
+      tokens: chunk.tokens,
+    })),
+  };
+}
