@@ -1,4 +1,7 @@
 import type { Embedder } from '../models/embedder.js';
+import { isAbortError } from '../models/errors.js';
+import { calibrateFusion } from './fusion-calibration.js';
+import { storedFusion } from './fusion-weights.js';
 import { emptySummary, type IndexSummary } from './index-summary.js';
 import { runIndex } from './indexer.js';
 import type { IndexStore } from './store/store-types.js';
@@ -32,7 +35,8 @@ export class IndexJob {
         for (const listener of this.listeners) listener(this.latest);
       },
     }).then(
-      (summary) => {
+      async (summary) => {
+        if (summary.state === 'done') await this.calibrate(options);
         this.finished = true;
         this.latest = summary;
         return summary;
@@ -44,6 +48,21 @@ export class IndexJob {
         return this.latest;
       },
     );
+  }
+
+  /**
+   * After a complete run with a new model (or a full re-index): calibrates hybrid search's fusion on the
+   * history (indexer/fusion-calibration.ts). Its failure costs the calibration, never the index.
+   */
+  private async calibrate(options: IndexJobOptions): Promise<void> {
+    const { store, embedder } = options;
+    if (embedder.provider === 'none' || !store.hasVectors()) return;
+    if (!options.full && storedFusion(store, embedder.modelId)) return;
+    try {
+      await calibrateFusion({ root: options.root, store, embedder, signal: this.controller.signal, log: options.log });
+    } catch (error) {
+      if (!isAbortError(error)) options.log(`fusion: calibration failed, hybrid search keeps plain fusion: ${(error as Error).message}`);
+    }
   }
 
   get summary(): Readonly<IndexSummary> {

@@ -1,6 +1,7 @@
 import picomatch from 'picomatch';
 import type { Embedder } from '../models/embedder.js';
 import { InvalidInputError } from '../models/errors.js';
+import { semanticWeightFor } from './fusion-weights.js';
 import type { ChunkRow, IndexStore, ScoredChunkId, SearchFilter } from './store/store-types.js';
 
 export type SearchMode = 'hybrid' | 'semantic' | 'lexical';
@@ -53,12 +54,16 @@ const MIN_CANDIDATES = 100;
 const SNIPPET_MAX_LINES = 60;
 const SNIPPET_MAX_CHARS = 4000;
 
-/** Fuses ranked lists: each id scores the sum of 1 / (RRF_K + rank) over the lists it appears in. */
-export function reciprocalRankFusion(lists: ScoredChunkId[][], k = RRF_K): ScoredChunkId[] {
+/**
+ * Fuses ranked lists: each id scores the sum of weight / (RRF_K + rank) over the lists it appears in
+ * (weights default to 1: plain reciprocal rank fusion).
+ */
+export function reciprocalRankFusion(lists: ScoredChunkId[][], k = RRF_K, weights: readonly number[] = []): ScoredChunkId[] {
   const scores = new Map<number, number>();
-  for (const list of lists) {
-    list.forEach((hit, rank) => scores.set(hit.chunkId, (scores.get(hit.chunkId) ?? 0) + 1 / (k + rank + 1)));
-  }
+  lists.forEach((list, i) => {
+    const weight = weights[i] ?? 1;
+    list.forEach((hit, rank) => scores.set(hit.chunkId, (scores.get(hit.chunkId) ?? 0) + weight / (k + rank + 1)));
+  });
   return [...scores.entries()].map(([chunkId, score]) => ({ chunkId, score })).sort((a, b) => b.score - a.score || a.chunkId - b.chunkId);
 }
 
@@ -83,21 +88,52 @@ export async function search(store: IndexStore, embedder: Embedder, request: Sea
   }
 
   const filter = buildFilter(request);
-  // Over-fetch: merging, fusion and one-hit-per-file all shrink the list, and file evidence needs a file's other chunks.
-  const depth = Math.max(MIN_CANDIDATES, request.k * 10);
+  const depth = candidateDepth(request.k);
   const lexical = store.lexicalSearch(request.query, depth, filter);
-  const lists: ScoredChunkId[][] = [];
-  if (mode !== 'semantic') lists.push(lexical);
-  if (mode !== 'lexical') {
-    const { embeddings } = await embedder.embed({ texts: [request.query], purpose: 'query', signal: request.signal });
-    lists.push(semanticCandidates(store, embeddings[0], depth, filter, lexical));
+  if (mode === 'lexical') return { results: rankHits(store, lexical).slice(0, request.k), mode, ...(note ? { note } : {}) };
+  const { embeddings } = await embedder.embed({ texts: [request.query], purpose: 'query', signal: request.signal });
+  const semantic = semanticCandidates(store, embeddings[0], depth, filter, lexical);
+  const hits = mode === 'hybrid' ? fuseHits(store, lexical, semantic, semanticWeightFor(store, embedder.modelId)) : rankHits(store, semantic);
+  return { results: hits.slice(0, request.k), mode, ...(note ? { note } : {}) };
+}
+
+/** Candidates per list for k results. Over-fetch: merging, fusion and one-hit-per-file all shrink the list, and file evidence needs a file's other chunks. */
+export function candidateDepth(k: number): number {
+  return Math.max(MIN_CANDIDATES, k * 10);
+}
+
+/**
+ * Hybrid ranking: reciprocal rank fusion (k = RRF_K) of the lexical list (weight 1) and the semantic list
+ * (`semanticWeight`: 1 unless calibrated, indexer/fusion-calibration.ts), at two levels. Files are ordered
+ * by fusing each list's file ranking (files ranked by their own evidence in that list, as in the single
+ * modes); chunks within a file, and the scores shown, by fusing the chunk ranks. At weight 0 the files come
+ * in exactly the lexical order, with files only the semantic list found after them.
+ */
+export function fuseHits(store: IndexStore, lexical: ScoredChunkId[], semantic: ScoredChunkId[], semanticWeight: number): SearchHit[] {
+  const fused = reciprocalRankFusion([lexical, semantic], RRF_K, [1, semanticWeight]);
+  const rows = new Map(store.getChunks(fused.map((r) => r.chunkId)).map((row) => [row.id, row]));
+  const scoredRows = (list: ScoredChunkId[]) => list.flatMap((hit) => (rows.has(hit.chunkId) ? [{ row: rows.get(hit.chunkId)!, score: hit.score }] : []));
+  const fileRanks = (list: ScoredChunkId[]) => {
+    const ranked = [...fileScores(scoredRows(list)).entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+    return new Map(ranked.map(([path], rank) => [path, rank]));
+  };
+  const lexicalFiles = fileRanks(lexical);
+  const semanticFiles = fileRanks(semantic);
+  const fileScore = new Map<string, number>();
+  for (const path of new Set([...lexicalFiles.keys(), ...semanticFiles.keys()])) {
+    const l = lexicalFiles.get(path);
+    const s = semanticFiles.get(path);
+    fileScore.set(path, (l === undefined ? 0 : 1 / (RRF_K + l + 1)) + (s === undefined ? 0 : semanticWeight / (RRF_K + s + 1)));
   }
-  const ranked = mode === 'hybrid' ? reciprocalRankFusion(lists) : lists[0];
+  return diversifyByFile(mergeAdjacent(scoredRows(fused)), fileScore);
+}
+
+/** Ranked chunk ids to hits: chunks read, neighbours in a file merged, files ranked by their evidence, one hit per file first. */
+export function rankHits(store: IndexStore, ranked: ScoredChunkId[]): SearchHit[] {
   const rows = store.getChunks(ranked.map((r) => r.chunkId));
   const scoreOf = new Map(ranked.map((r) => [r.chunkId, r.score]));
   const scored = rows.map((row) => ({ row, score: scoreOf.get(row.id) ?? 0 }));
-  const hits = diversifyByFile(mergeAdjacent(scored), fileScores(scored));
-  return { results: hits.slice(0, request.k), mode, ...(note ? { note } : {}) };
+  return diversifyByFile(mergeAdjacent(scored), fileScores(scored));
 }
 
 /**
@@ -105,7 +141,7 @@ export async function search(store: IndexStore, embedder: Embedder, request: Sea
  * can miss a vector the query is close to (out-of-distribution queries are its weak spot); a chunk
  * that also matches the words then still gets its true semantic rank.
  */
-function semanticCandidates(store: IndexStore, query: Float32Array, depth: number, filter: SearchFilter | undefined, lexical: ScoredChunkId[]): ScoredChunkId[] {
+export function semanticCandidates(store: IndexStore, query: Float32Array, depth: number, filter: SearchFilter | undefined, lexical: ScoredChunkId[]): ScoredChunkId[] {
   const approximate = store.semanticSearch(query, depth, filter);
   const seen = new Set(approximate.map((h) => h.chunkId));
   const exact = store.scoreChunks(query, lexical.map((h) => h.chunkId).filter((id) => !seen.has(id)));

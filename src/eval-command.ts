@@ -105,5 +105,17 @@ export function formatEvalReport(report: EvalReport): string {
     ...rows.map(line),
   ];
   for (const [mode, reason] of Object.entries(report.unavailable)) lines.push(`${mode}: not measured: ${reason}.`);
+  const fusion = report.fusion;
+  if (fusion?.method === 'calibrated') {
+    lines.push(
+      `hybrid: semantic list weighted ${fusion.semantic_weight} in the rank fusion, calibrated on ${fusion.queries} older commits ` +
+        `(MRR@10 there: lexical ${fusion.mrr_at_10?.lexical}, semantic ${fusion.mrr_at_10?.semantic}).`,
+    );
+    if (report.queries > fusion.held_out_newest) {
+      lines.push(`Note: queries beyond the newest ${fusion.held_out_newest} were also calibration queries; use --queries ${fusion.held_out_newest} or fewer for a held-out measure.`);
+    }
+  } else if (fusion) {
+    lines.push(`hybrid: plain rank fusion (not calibrated: ${fusion.reason}).`);
+  }
   return lines.join('\n');
 }

@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AbortError, CodecartoError } from '../../models/errors.js';
+import { storedFusion, type FusionCalibration } from '../fusion-weights.js';
 import { canSearchSemantically, type SearchMode } from '../searcher.js';
 import type { Workspace } from '../workspace.js';
 import { mineQueries, SKIP_REASONS, type EvalQuery, type SkipReason } from './commit-miner.js';
@@ -46,6 +47,8 @@ export interface EvalReport {
   modes: Partial<Record<EvalMode, ModeResult>>;
   /** Modes asked for that could not run, with the reason. */
   unavailable: Partial<Record<EvalMode, string>>;
+  /** How hybrid fused its lists (the calibration stored with the index), when hybrid was measured. */
+  fusion?: FusionCalibration | null;
 }
 
 /** Commits read per kept query: most histories keep well over 1 in 20 (bots, merges and docs-only commits are the rest). */
@@ -107,6 +110,7 @@ export async function runEval(workspace: Workspace, options: EvalOptions): Promi
     }
     const seconds = (performance.now() - started) / 1000;
     report.modes[mode] = { ...summarizeRanks(ranks, options.k), seconds };
+    if (mode === 'hybrid') report.fusion = storedFusion(project.store, project.embedder.modelId);
     log(`${mode}: done in ${seconds.toFixed(1)} s`);
   }
   return report;

@@ -1,9 +1,9 @@
 /**
- * Samples memory every 100 ms during the pipeline run (fewer while the main thread is busy in an insert),
- * keeping the running peak RSS against the texts embedded so far.
+ * Samples memory every 100 ms during the pipeline run (fewer while the main thread is busy in an insert):
+ * the highest sample's breakdown, and RSS against the texts embedded so far.
  */
 export class MemorySampler {
-  private readonly samples: { texts: number; peakRss: number }[] = [];
+  private readonly samples: { texts: number; rss: number }[] = [];
   private peak: NodeJS.MemoryUsage | null = null;
   private texts = 0;
   private readonly timer: NodeJS.Timeout;
@@ -19,7 +19,6 @@ export class MemorySampler {
 
   stop(): void {
     clearInterval(this.timer);
-    this.sample();
   }
 
   atPeak(): Record<string, number> | null {
@@ -29,18 +28,29 @@ export class MemorySampler {
     return { rss: mb(p.rss), heap_total: mb(p.heapTotal), heap_used: mb(p.heapUsed), external: mb(p.external), array_buffers: mb(p.arrayBuffers) };
   }
 
-  /** (peak RSS at the end - peak RSS when half the texts were in) / texts added since. */
+  /**
+   * What one more text costs: the least-squares slope of RSS against texts embedded over the second half
+   * of the run, when the worker, grammars and heaps have reached their size and only the index grows.
+   */
   marginalBytesPerText(): number | null {
     const last = this.samples.at(-1);
     if (!last || last.texts < 1000) return null;
-    const half = this.samples.find((s) => s.texts >= last.texts / 2);
-    if (!half || half.texts === last.texts) return null;
-    return Math.round((last.peakRss - half.peakRss) / (last.texts - half.texts));
+    const tail = this.samples.filter((s) => s.texts >= last.texts / 2);
+    const n = tail.length;
+    const mx = tail.reduce((a, s) => a + s.texts, 0) / n;
+    const my = tail.reduce((a, s) => a + s.rss, 0) / n;
+    let sxy = 0;
+    let sxx = 0;
+    for (const s of tail) {
+      sxy += (s.texts - mx) * (s.rss - my);
+      sxx += (s.texts - mx) ** 2;
+    }
+    return sxx > 0 ? Math.round(sxy / sxx) : null;
   }
 
   private sample(): void {
     const usage = process.memoryUsage();
     if (!this.peak || usage.rss > this.peak.rss) this.peak = usage;
-    this.samples.push({ texts: this.texts, peakRss: this.peak.rss });
+    this.samples.push({ texts: this.texts, rss: usage.rss });
   }
 }
