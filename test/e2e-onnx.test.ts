@@ -108,5 +108,9 @@ describe('codecarto mcp over stdio with the onnx test model', () => {
     expect(status.structuredContent!.chunks_with_vectors).toBe(status.structuredContent!.chunks);
     expect(status.structuredContent!.device).toBe('cpu');
     expect(status.structuredContent!.stale_files).toBe(0);
+    // The project is no git repository: hybrid keeps plain fusion and says why.
+    expect(status.structuredContent!.fusion).toMatchObject({ method: 'default', semantic_weight: 1, queries: 0 });
+    expect(status.structuredContent!.fusion.reason).toMatch(/^no git history to calibrate on/);
+    expect(status.content[0].text).toMatch(/Hybrid search: plain rank fusion \(no git history/);
   });
 });

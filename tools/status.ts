@@ -1,5 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
+import { storedFusion } from '../indexer/fusion-weights.js';
 import type { Workspace } from '../indexer/workspace.js';
 import { formatProjectState } from './project-state-format.js';
 
@@ -36,6 +37,10 @@ export const statusOutput = {
   watching: z.object({ state: watchingState, runs: z.number(), pending: z.boolean() }),
   projects: z.array(knownProject),
   health: z.object({ ok: z.boolean(), detail: z.string(), execution_provider: z.string().nullable() }),
+  /** How hybrid search weighs the semantic list for this model (null: not measured yet, plain fusion). */
+  fusion: z
+    .object({ semantic_weight: z.number(), method: z.enum(['calibrated', 'default']), queries: z.number(), reason: z.string().optional() })
+    .nullable(),
   notes: z.array(z.string()),
 };
 
@@ -82,11 +87,20 @@ export function registerStatusTool(server: McpServer, workspace: Workspace): voi
         watching: watch,
         projects,
         health: { ok: health.ok, detail: health.detail, execution_provider: health.executionProvider ?? null },
+        fusion: fusionState(open.store, open.embedder.modelId),
         notes: state.notes,
       };
       const lines = [formatProjectState(state), `Provider health: ${health.ok ? 'ok' : 'PROBLEM'}: ${health.detail}`];
       if (indexing) lines.push(`Indexing: ${indexing.files_scanned} files scanned, ${indexing.chunks_embedded} chunks embedded, ${indexing.chunks_pending} waiting (${indexing.seconds.toFixed(0)} s).`);
       if (last?.error) lines.push(`Last index failed: ${last.error}`);
+      const fusion = structured.fusion;
+      if (fusion) {
+        lines.push(
+          fusion.method === 'calibrated'
+            ? `Hybrid search: semantic list weighted ${fusion.semantic_weight} (calibrated on ${fusion.queries} history queries).`
+            : `Hybrid search: plain rank fusion (${fusion.reason ?? 'not calibrated'}).`,
+        );
+      }
       if (watch.runs > 0 || watch.pending) lines.push(`Background re-index runs: ${watch.runs}${watch.pending ? ' (changes pending)' : ''}`);
       if (projects.length > 1) {
         lines.push('', `Known projects (${projects.length}):`);
@@ -95,6 +109,11 @@ export function registerStatusTool(server: McpServer, workspace: Workspace): voi
       return { content: [{ type: 'text', text: lines.join('\n') }], structuredContent: structured };
     },
   );
+}
+
+function fusionState(store: Parameters<typeof storedFusion>[0], modelId: string): z.infer<typeof statusOutput.fusion> {
+  const f = storedFusion(store, modelId);
+  return f ? { semantic_weight: f.semantic_weight, method: f.method, queries: f.queries, ...(f.reason ? { reason: f.reason } : {}) } : null;
 }
 
 function formatKnownProject(p: z.infer<typeof knownProject>): string {
