@@ -10,6 +10,7 @@ import type { Embedder } from '../models/embedder.js';
 import { isAbortError } from '../models/errors.js';
 import { mineQueries, type EvalQuery } from './eval/commit-miner.js';
 import { readGitHistory } from './eval/git-history.js';
+import { DEFAULT_EVAL_QUERIES } from './eval/run-eval.js';
 import { firstHitRank, summarizeRanks } from './eval/retrieval-metrics.js';
 import { FUSION_META_KEY, type FusionCalibration } from './fusion-weights.js';
 import { candidateDepth, fuseHits, rankHits, semanticCandidates, type SearchHit } from './searcher.js';
@@ -17,8 +18,8 @@ import type { IndexStore } from './store/store-types.js';
 
 /** Weights tried; ties go to the one closest to 1 (plain fusion). */
 export const SEMANTIC_WEIGHTS = [0, 0.125, 0.25, 0.5, 1, 2, 4] as const;
-/** The newest history queries, left for `codecarto eval --queries 150` (its default). */
-export const HELD_OUT_NEWEST = 150;
+/** The newest history queries, left for `codecarto eval` (its default count), so it measures on queries the calibration never saw. */
+export const HELD_OUT_NEWEST = DEFAULT_EVAL_QUERIES;
 export const CALIBRATION_QUERIES = 300;
 /** Fewer queries than this say too little to move away from plain fusion. */
 export const MIN_CALIBRATION_QUERIES = 40;

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { readGitHistory } from '../indexer/eval/git-history.js';
-import { commitsToRead, EVAL_MODES, runEval, type EvalMode, type EvalReport } from '../indexer/eval/run-eval.js';
+import { commitsToRead, DEFAULT_EVAL_QUERIES, EVAL_MODES, runEval, type EvalMode, type EvalReport } from '../indexer/eval/run-eval.js';
 import { CodecartoError } from '../models/errors.js';
 import { loadConfig } from './config.js';
 import { absoluteProjectPath, PROVIDER_OPTIONS, settingsFromFlags } from './provider-options.js';
@@ -29,7 +29,7 @@ export async function evalCommand(args: string[]): Promise<number> {
   if (positionals.length > 1) throw new CodecartoError(`Usage: ${EVAL_USAGE}`);
   const settings = settingsFromFlags(values);
   const modes = values.modes === undefined ? undefined : parseModes(values.modes);
-  const queries = wholeNumber('--queries', values.queries, 200, 1, 10_000);
+  const queries = wholeNumber('--queries', values.queries, DEFAULT_EVAL_QUERIES, 1, 10_000);
   const k = wholeNumber('--k', values.k, 10, 1, 100);
   const path = positionals[0] ?? process.cwd();
 

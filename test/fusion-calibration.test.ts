@@ -12,7 +12,7 @@ import { HistoryRepo } from './helpers/history-repo.js';
 import { tempDir } from './helpers/stdio-client.js';
 
 const DIMS = 256;
-const MODULES = 200;
+const MODULES = 250;
 
 /**
  * Made-up lower-case words, distinct per index and free of digits (identifier splitting would otherwise
@@ -145,7 +145,7 @@ describe('fusion calibrated on the repository history after the first index', ()
     const embedder = new ConceptEmbedder('blind');
     const store = await indexed(repo, embedder);
     expect(storedFusion(store, embedder.modelId)).toMatchObject({ method: 'default', semantic_weight: 1, queries: 0 });
-    expect(storedFusion(store, embedder.modelId)!.reason).toMatch(/0 history queries beyond the newest 150 \(5 in 5 commits\); 40 needed/);
+    expect(storedFusion(store, embedder.modelId)!.reason).toMatch(/0 history queries beyond the newest 200 \(5 in 5 commits\); 40 needed/);
 
     const plain = openIndexStore(tempDir('fusion-nogit'));
     const noGit = await calibrateFusion({ root: tempDir('not-a-repo'), store: plain, embedder });

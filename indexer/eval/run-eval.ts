@@ -51,6 +51,9 @@ export interface EvalReport {
   fusion?: FusionCalibration | null;
 }
 
+/** `codecarto eval --queries` when not given: the newest this many history queries. */
+export const DEFAULT_EVAL_QUERIES = 200;
+
 /** Commits read per kept query: most histories keep well over 1 in 20 (bots, merges and docs-only commits are the rest). */
 const COMMITS_PER_QUERY = 20;
 const MIN_COMMITS_READ = 1000;
