@@ -12,6 +12,8 @@ export interface IndexJobOptions {
   embedder: Embedder;
   full: boolean;
   log: (message: string) => void;
+  /** Passed to runIndex (undefined: its default). */
+  prepareWorkers?: number;
 }
 
 /**

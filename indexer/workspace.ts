@@ -30,6 +30,8 @@ export interface WorkspaceOptions {
   watch?: WatchSetting;
   /** Debounce and polling periods; tests shorten them. */
   watchTimings?: { quietMs?: number; maxWaitMs?: number; pollMs?: number };
+  /** File-preparation worker threads per index run (CODECARTO_INDEX_WORKERS); undefined: the indexer's default. */
+  indexWorkers?: number;
 }
 
 /** A project that has been opened in this process: its store, its embedder and its index run. */
@@ -247,6 +249,7 @@ export class Workspace {
       embedder: project.embedder,
       full,
       log: this.log,
+      prepareWorkers: this.options.indexWorkers,
     });
     project.job = job;
     project.jobIsAuto = auto;

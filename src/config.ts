@@ -13,6 +13,8 @@ export interface Config {
   project: string | undefined;
   /** CODECARTO_WATCH: "off" turns file watching off for every project; absent means "auto". */
   watch?: WatchSetting;
+  /** CODECARTO_INDEX_WORKERS: file-preparation threads per index run (0: main thread only); absent: one per spare core, at most 4. */
+  indexWorkers?: number;
 }
 
 // Accepted spellings of CODECARTO_WATCH; "poll", "directories" and "recursive" force one watching method.
@@ -31,6 +33,12 @@ const envSchema = z.object({
       }),
     )
     .optional(),
+  CODECARTO_INDEX_WORKERS: z.coerce
+    .number({ error: 'CODECARTO_INDEX_WORKERS must be a whole number from 0 to 16' })
+    .int({ error: 'CODECARTO_INDEX_WORKERS must be a whole number from 0 to 16' })
+    .min(0, { error: 'CODECARTO_INDEX_WORKERS must be a whole number from 0 to 16' })
+    .max(16, { error: 'CODECARTO_INDEX_WORKERS must be a whole number from 0 to 16' })
+    .optional(),
   XDG_DATA_HOME: z.string().min(1).optional(),
   // Read by the embedder factory; validated here so a typo fails at start, not at the first query.
   CODECARTO_INSTRUCTION_MODE: z.enum(['field', 'prefix'], { error: 'CODECARTO_INSTRUCTION_MODE must be "field" or "prefix"' }).optional(),
@@ -47,5 +55,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     defaultProvider: overrides.defaultProvider ?? e.CODECARTO_PROVIDER,
     project: overrides.project ?? e.CODECARTO_PROJECT,
     watch: overrides.watch ?? e.CODECARTO_WATCH ?? 'auto',
+    indexWorkers: overrides.indexWorkers ?? e.CODECARTO_INDEX_WORKERS,
   };
 }

@@ -28,6 +28,7 @@ export async function createServer(deps: ServerDeps): Promise<{ server: McpServe
     log,
     watch: deps.config.watch,
     watchTimings: deps.watchTimings,
+    indexWorkers: deps.config.indexWorkers,
   });
   if (deps.config.project) await workspace.setProject(deps.config.project, {});
   const server = new McpServer(

@@ -7,6 +7,8 @@ import type { ChunkRow, IndexStore } from '../indexer/store/store-types.js';
 import { loadMistralTokenizer } from '../models/hf-tokenizer.js';
 import { NoneEmbedder } from '../models/none-embedder.js';
 import type { TextTokenizer } from '../models/tokenizer.js';
+import { loadConfig } from '../src/config.js';
+import { connectInProcess } from './helpers/in-process.js';
 import { copyThirdPartyTree, tempDir } from './helpers/stdio-client.js';
 
 /** hnswlib-node (C++, JavaScript, TypeScript declarations, Markdown, a compiled addon) plus files the reader must skip. */
@@ -85,5 +87,27 @@ describe('file preparation on worker threads', () => {
     expect(broken.chunks).toEqual(reference.chunks);
     broken.store.close();
     reference.store.close();
+  }, 120_000);
+});
+
+describe('CODECARTO_INDEX_WORKERS', () => {
+  it('is checked at start and sets the worker threads of the server\'s index runs', async () => {
+    expect(loadConfig({ CODECARTO_INDEX_WORKERS: '0' }).indexWorkers).toBe(0);
+    expect(loadConfig({ CODECARTO_INDEX_WORKERS: '3' }).indexWorkers).toBe(3);
+    expect(loadConfig({}).indexWorkers).toBeUndefined();
+    for (const bad of ['two', '-1', '1.5', '99']) {
+      expect(() => loadConfig({ CODECARTO_INDEX_WORKERS: bad })).toThrow(/CODECARTO_INDEX_WORKERS must be a whole number from 0 to 16/);
+    }
+
+    const repo = makeRepo();
+    for (const [env, expected] of [[{ CODECARTO_INDEX_WORKERS: '0' }, false], [{}, true]] as const) {
+      const logs: string[] = [];
+      const session = await connectInProcess({ ...loadConfig(env), home: tempDir('workers-home'), project: undefined, watch: 'off' }, { log: (l) => logs.push(l) });
+      expect((await session.call('set_project', { path: repo, provider: 'none' })).isError).toBeFalsy();
+      const indexed = await session.call('index', { wait_seconds: 120 });
+      expect(indexed.structuredContent.state).toBe('done');
+      expect(logs.some((l) => l.includes('preparing files on'))).toBe(expected);
+      await session.close();
+    }
   }, 120_000);
 });
