@@ -27,6 +27,8 @@ export class IndexJob {
   private latest: IndexSummary = emptySummary();
   private readonly listeners = new Set<(summary: Readonly<IndexSummary>) => void>();
   private finished = false;
+  /** The index run itself has ended (a calibration may still follow). */
+  private stored = false;
 
   constructor(options: IndexJobOptions) {
     this.done = runIndex({
@@ -38,6 +40,7 @@ export class IndexJob {
       },
     }).then(
       async (summary) => {
+        this.stored = true;
         if (summary.state === 'done') await this.calibrate(options);
         this.finished = true;
         this.latest = summary;
@@ -45,6 +48,7 @@ export class IndexJob {
       },
       (error: unknown) => {
         // runIndex reports failures in its summary; anything thrown here is a bug, still reported as data.
+        this.stored = true;
         this.finished = true;
         this.latest = { ...this.latest, state: 'failed', error: `Indexing crashed: ${(error as Error)?.message ?? error}` };
         return this.latest;
@@ -58,9 +62,9 @@ export class IndexJob {
    */
   private async calibrate(options: IndexJobOptions): Promise<void> {
     const { store, embedder } = options;
-    if (embedder.provider === 'none' || !store.hasVectors()) return;
-    if (!options.full && storedFusion(store, embedder.modelId)) return;
     try {
+      if (embedder.provider === 'none' || !store.hasVectors()) return;
+      if (!options.full && storedFusion(store, embedder.modelId)) return;
       await calibrateFusion({ root: options.root, store, embedder, signal: this.controller.signal, log: options.log });
     } catch (error) {
       if (!isAbortError(error)) options.log(`fusion: calibration failed, hybrid search keeps plain fusion: ${(error as Error).message}`);
@@ -71,8 +75,14 @@ export class IndexJob {
     return this.latest;
   }
 
+  /** Until the run and its calibration have finished: a second run would join this one. */
   get running(): boolean {
     return !this.finished;
+  }
+
+  /** Until every file of the run is stored; search results are partial meanwhile. */
+  get indexing(): boolean {
+    return !this.stored;
   }
 
   cancel(): void {

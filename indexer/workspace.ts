@@ -285,7 +285,7 @@ export class Workspace {
     const response = await search(project.store, project.embedder, request);
     return {
       ...response,
-      partial: project.job?.running ?? false,
+      partial: project.job?.indexing ?? false,
       stale_files: staleness?.stale_files ?? null,
       stale_complete: staleness?.complete ?? true,
       ...(refreshed ? { refreshed } : {}),

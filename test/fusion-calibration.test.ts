@@ -139,6 +139,36 @@ describe('fusion calibrated on the repository history after the first index', ()
     store.close();
   }, 120_000);
 
+  it('runs after the files are stored: search results are no longer partial while it calibrates', async () => {
+    const repo = buildHistory('code names');
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let queriesAsked = 0;
+    const embedder = new (class extends ConceptEmbedder {
+      override async embed(call: EmbedCall): Promise<EmbedOutput> {
+        if (call.purpose === 'query') {
+          queriesAsked++;
+          await gate;
+        }
+        return super.embed(call);
+      }
+    })('blind');
+    const store = openIndexStore(tempDir('fusion-gate'));
+    const job = new IndexJob({ root: repo.dir, store, embedder, full: false, log: () => {} });
+    const deadline = Date.now() + 60_000;
+    while (queriesAsked === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(queriesAsked).toBeGreaterThan(0);
+    expect(job.indexing).toBe(false);
+    expect(job.running).toBe(true);
+    expect(job.summary.state).toBe('done');
+    expect(storedFusion(store, embedder.modelId)).toBeNull();
+    release();
+    expect((await job.done).state).toBe('done');
+    expect(job.running).toBe(false);
+    expect(storedFusion(store, embedder.modelId)?.method).toBe('calibrated');
+    store.close();
+  }, 120_000);
+
   it('stays at plain fusion, and says why, without enough history', async () => {
     const repo = new HistoryRepo();
     for (let i = 0; i < 5; i++) repo.commit({ subject: `Add the ${codeName(i)} engine module`, write: { [`src/m${i}.ts`]: `export const ${codeName(i)} = ${i};\n` } });
