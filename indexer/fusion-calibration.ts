@@ -10,7 +10,7 @@ import type { Embedder } from '../models/embedder.js';
 import { isAbortError } from '../models/errors.js';
 import { mineQueries, type EvalQuery } from './eval/commit-miner.js';
 import { readGitHistory } from './eval/git-history.js';
-import { DEFAULT_EVAL_QUERIES } from './eval/run-eval.js';
+import { commitsToRead, DEFAULT_EVAL_QUERIES } from './eval/run-eval.js';
 import { firstHitRank, summarizeRanks } from './eval/retrieval-metrics.js';
 import { FUSION_META_KEY, type FusionCalibration } from './fusion-weights.js';
 import { candidateDepth, fuseHits, rankHits, semanticCandidates, type SearchHit } from './searcher.js';
@@ -24,8 +24,6 @@ export const CALIBRATION_QUERIES = 300;
 /** Fewer queries than this say too little to move away from plain fusion. */
 export const MIN_CALIBRATION_QUERIES = 40;
 const K = 10;
-/** Commits read per query wanted, as eval does; most histories keep well over 1 in 20. */
-const COMMITS_PER_QUERY = 20;
 
 export interface CalibrateOptions {
   root: string;
@@ -45,7 +43,7 @@ export async function calibrateFusion(options: CalibrateOptions): Promise<Fusion
 
   let history;
   try {
-    history = await readGitHistory(options.root, { maxCommits: (HELD_OUT_NEWEST + CALIBRATION_QUERIES) * COMMITS_PER_QUERY, signal, timeoutMs: 60_000 });
+    history = await readGitHistory(options.root, { maxCommits: commitsToRead(HELD_OUT_NEWEST + CALIBRATION_QUERIES), signal, timeoutMs: 60_000 });
   } catch (error) {
     if (isAbortError(error)) throw error;
     return plain(`no git history to calibrate on (${(error as Error).message.split('\n')[0]})`);
@@ -75,7 +73,9 @@ export async function calibrateFusion(options: CalibrateOptions): Promise<Fusion
   });
   const mrr = (r: (number | null)[]) => round(summarizeRanks(r, K).mrr_at_k);
   const hybrid = SEMANTIC_WEIGHTS.map((w, j) => ({ w, mrr: mrr(ranks.hybrid[j]) }));
-  const best = hybrid.reduce((a, b) => (b.mrr > a.mrr || (b.mrr === a.mrr && Math.abs(Math.log2(b.w || 1 / 64)) < Math.abs(Math.log2(a.w || 1 / 64))) ? b : a));
+  // Ties go to the weight nearest plain fusion (1), on a log scale; 0 counts as 1/64.
+  const fromOne = (w: number) => Math.abs(Math.log2(w || 1 / 64));
+  const best = hybrid.reduce((a, b) => (b.mrr > a.mrr || (b.mrr === a.mrr && fromOne(b.w) < fromOne(a.w)) ? b : a));
   const result = save(store, {
     ...base,
     semantic_weight: best.w,
