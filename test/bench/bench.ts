@@ -86,8 +86,6 @@ interface BenchResult {
   rss_before_mb: number;
   /** The main isolate's share of RSS at the highest sample (the rest: HNSW graph, workers, SQLite, code). */
   memory_at_peak_mb: Record<string, number> | null;
-  /** RSS growth per distinct text embedded over the second half of the run (least squares): the cost of one more chunk. */
-  bytes_per_text_rss_marginal: number | null;
   /** Growth of the indexing peak per chunk added (--child-peak): the fixed costs cancel out. */
   bytes_per_chunk_rss_peak_marginal?: number;
   peak_marginal_detail?: string;
@@ -306,7 +304,7 @@ async function main(): Promise<void> {
     const memory = new MemorySampler();
     const started = performance.now();
     const cpuStart = process.cpuUsage();
-    const summary = await runIndex({ root: corpus, store, embedder, log, prepareWorkers: args.workers, onProgress: (s) => memory.progress(s.chunks_embedded) });
+    const summary = await runIndex({ root: corpus, store, embedder, log, prepareWorkers: args.workers, onProgress: () => memory.sample() });
     memory.stop();
     const seconds = (performance.now() - started) / 1000;
     const cpu = process.cpuUsage(cpuStart);
@@ -385,7 +383,6 @@ async function main(): Promise<void> {
       rss_peak_mb: Math.round(peakRss / 2 ** 20),
       rss_before_mb: Math.round(rssBefore / 2 ** 20),
       memory_at_peak_mb: memory.atPeak(),
-      bytes_per_text_rss_marginal: memory.marginalBytesPerText(),
       queries: { word: 0, passage: 0, word_examples: [] },
     };
 
@@ -642,7 +639,6 @@ function report(r: BenchResult, json: boolean): void {
   row('reindex_one_file_s', 's', r.reindex_file ? `(${r.reindex_file}; runs ${r.reindex_one_file_runs_s?.join(', ')}; HNSW file write ${r.reindex_flush_hnsw_s} s; no change ${r.reindex_no_change_s} s)` : '');
   row('bytes_per_chunk_disk', 'B');
   row('bytes_per_chunk_rss_peak', 'B', `(peak RSS growth while indexing; peak ${r.rss_peak_mb} MiB, ${r.rss_before_mb} MiB before)`);
-  row('bytes_per_text_rss_marginal', 'B', '(RSS growth per text embedded over the second half of the run, least squares)');
   row('bytes_per_chunk_rss_peak_marginal', 'B', `(indexing peak growth per chunk added: ${r.peak_marginal_detail ?? '-'})`);
   row('bytes_per_chunk_rss_open', 'B', r.open_index_ms !== undefined ? `(RSS growth from opening the index, ${r.open_index_ms} ms)` : '');
   row('onnx_index_s', 's', r.onnx_chunks ? `(generated ONNX test model on cpu, fresh index of ${r.onnx_corpus}: ${r.onnx_chunks} chunks, ${r.onnx_index_tokens_per_s} tokens/s, pad ${r.onnx_pad_factor})` : '');
