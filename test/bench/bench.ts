@@ -677,7 +677,10 @@ function childOpen(dataDir: string): void {
  * heaps) are paid in the first run, so they cancel out.
  */
 async function childPeak(corpus: string, work: string): Promise<void> {
-  const parts = readdirSync(corpus).map((name) => ({ name, bytes: dirBytes(join(corpus, name)) })).sort((a, b) => b.bytes - a.bytes);
+  // Top-level entries may be files too (any --corpus); the largest one, file or directory, is added second.
+  const parts = readdirSync(corpus, { withFileTypes: true })
+    .map((entry) => ({ name: entry.name, bytes: entry.isDirectory() ? dirBytes(join(corpus, entry.name)) : statSync(join(corpus, entry.name)).size }))
+    .sort((a, b) => b.bytes - a.bytes);
   const tree = join(work, 'peak-tree');
   mkdirSync(tree);
   for (const part of parts.slice(1)) cpSync(join(corpus, part.name), join(tree, part.name), { recursive: true });
