@@ -17,6 +17,23 @@ import { runDoctor } from '../src/doctor.js';
 const script = resolve('models/nv-embed-v2/export_nv_embed.py');
 // Debian's python3-torch and python3-onnx install into the system python, not into pyenv's.
 const python = process.env.CODECARTO_PYTHON ?? '/usr/bin/python3';
+// torch is an optional system package: without it the export suite is skipped with one line saying so, so
+// `npm test` passes on a bare machine; CODECARTO_REQUIRE_TORCH=1 (.ci/run sets it) makes that a failure instead.
+const requireTorch = process.env.CODECARTO_REQUIRE_TORCH === '1';
+const torchProbe = spawnSync(python, ['-c', 'import torch, onnx'], { encoding: 'utf8' });
+const torchMissing =
+  torchProbe.status === 0 ? undefined : (torchProbe.stderr || String(torchProbe.error)).trim().split('\n').pop();
+const installTorchHint =
+  'apt-get install -y python3-torch python3-onnx (or set CODECARTO_PYTHON to a python that has both)';
+// No python at all (spawn error) skips the --help checks too; node-gyp needs a python3, so that is rare.
+const pythonMissing = torchProbe.error !== undefined;
+if (torchMissing && !requireTorch) {
+  console.warn(
+    `SKIPPED: the NV-Embed-v2 export recipe (${pythonMissing ? '--help without torch, ' : ''}--tiny export, ONNX vs PyTorch vectors, ` +
+      `doctor --verify) was not checked: ${python} cannot import torch and onnx (${torchMissing}). ` +
+      `Enable: ${installTorchHint}; CODECARTO_REQUIRE_TORCH=1 makes this a failure.`,
+  );
+}
 
 interface ReferenceText {
   purpose: 'passage' | 'query';
@@ -27,7 +44,7 @@ interface ReferenceText {
 }
 
 
-describe('export_nv_embed.py without torch', () => {
+describe.skipIf(pythonMissing && !requireTorch)('export_nv_embed.py without torch', () => {
   const root = mkdtempSync(join(tmpdir(), 'codecarto-notorch-'));
   // Shadow torch and onnx, so the script runs as on a machine without them, whatever this python has.
   for (const name of ['torch', 'onnx']) {
@@ -53,7 +70,7 @@ describe('export_nv_embed.py without torch', () => {
   });
 });
 
-describe('export_nv_embed.py --tiny, run in onnxruntime-node', () => {
+describe.skipIf(torchMissing !== undefined && !requireTorch)('export_nv_embed.py --tiny, run in onnxruntime-node', () => {
   const root = mkdtempSync(join(tmpdir(), 'codecarto-tiny-export-'));
   const modelDir = join(root, 'model');
   let references: ReferenceText[];
@@ -61,11 +78,9 @@ describe('export_nv_embed.py --tiny, run in onnxruntime-node', () => {
   let exportMs = 0;
 
   beforeAll(async () => {
-    const probe = spawnSync(python, ['-c', 'import torch, onnx'], { encoding: 'utf8' });
-    if (probe.status !== 0) {
+    if (torchMissing) {
       throw new Error(
-        `${python} cannot import torch and onnx (${(probe.stderr || String(probe.error)).trim().split('\n').pop()}). ` +
-          'Install them: apt-get install -y python3-torch python3-onnx (or set CODECARTO_PYTHON to a python that has both).',
+        `CODECARTO_REQUIRE_TORCH=1 but ${python} cannot import torch and onnx (${torchMissing}). Install them: ${installTorchHint}.`,
       );
     }
     ort.env.logLevel = 'fatal'; // before the first session, as the CLI does: doctor's report carries the cuda error
