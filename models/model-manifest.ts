@@ -8,11 +8,25 @@ export const MODEL_FILE = 'model.onnx';
 export const TOKENIZER_FILE = 'tokenizer.json';
 export const TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
 
+/** The graph inputs a manifest maps, by role. */
+export const manifestInputsSchema = z
+  .object({
+    input_ids: z.string().min(1),
+    attention_mask: z.string().min(1),
+    /** 1 for tokens that are pooled, 0 for the query instruction and padding (NV-Embed-v2's pool_mask). */
+    pool_mask: z.string().min(1).optional(),
+    /** Fed with zeros when the graph takes it (an input named token_type_ids is fed even when not declared). */
+    token_type_ids: z.string().min(1).optional(),
+    /** Fed with 0..length-1 per row when the graph takes it (decoder exports such as Qwen3's; auto-fed like token_type_ids). */
+    position_ids: z.string().min(1).optional(),
+  })
+  .passthrough();
+
 /**
- * codecarto.json: how to feed one ONNX embedding model and read its vectors.
- * Unknown keys are kept (passthrough) so newer manifests still load in older versions.
+ * The manifest's fields without the cross-field check: zod cannot make a refined object partial, and
+ * a codecarto.json shipped in a hub repository is checked field by field before it is merged.
  */
-export const modelManifestSchema = z
+export const manifestFieldsSchema = z
   .object({
     /** Model identity recorded with the vectors; when absent, derived from the directory and file hashes. */
     id: z.string().min(1).optional(),
@@ -24,18 +38,7 @@ export const modelManifestSchema = z
     default_task: z.string().default(''),
     /** Put before passages (code chunks). */
     passage_prefix: z.string().default(''),
-    inputs: z
-      .object({
-        input_ids: z.string().min(1),
-        attention_mask: z.string().min(1),
-        /** 1 for tokens that are pooled, 0 for the query instruction and padding (NV-Embed-v2's pool_mask). */
-        pool_mask: z.string().min(1).optional(),
-        /** Fed with zeros when the graph takes it (an input named token_type_ids is fed even when not declared). */
-        token_type_ids: z.string().min(1).optional(),
-        /** Fed with 0..length-1 per row when the graph takes it (decoder exports such as Qwen3's; auto-fed like token_type_ids). */
-        position_ids: z.string().min(1).optional(),
-      })
-      .passthrough(),
+    inputs: manifestInputsSchema,
     /** Name of the graph output holding the vectors: [batch, dims], or [batch, tokens, dims] with pooling. */
     output: z.string().min(1),
     add_bos: z.boolean().default(false),
@@ -58,12 +61,17 @@ export const modelManifestSchema = z
       .passthrough()
       .optional(),
   })
-  .passthrough()
-  .superRefine((m, ctx) => {
-    if (m.query_instruction !== '' && m.query_instruction.includes('{task}') && m.default_task === '') {
-      ctx.addIssue({ code: 'custom', path: ['default_task'], message: 'query_instruction has a {task} placeholder, so default_task must be set' });
-    }
-  });
+  .passthrough();
+
+/**
+ * codecarto.json: how to feed one ONNX embedding model and read its vectors.
+ * Unknown keys are kept (passthrough) so newer manifests still load in older versions.
+ */
+export const modelManifestSchema = manifestFieldsSchema.superRefine((m, ctx) => {
+  if (m.query_instruction !== '' && m.query_instruction.includes('{task}') && m.default_task === '') {
+    ctx.addIssue({ code: 'custom', path: ['default_task'], message: 'query_instruction has a {task} placeholder, so default_task must be set' });
+  }
+});
 
 export type ModelManifest = z.infer<typeof modelManifestSchema>;
 /** What a manifest file may omit (defaults filled in by parsing). */

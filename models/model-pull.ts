@@ -6,7 +6,7 @@ import { MANIFEST_FILE, MODEL_FILE, parseModelManifest, TOKENIZER_CONFIG_FILE, T
 import { findKnownModel, KNOWN_MODELS, type KnownModel } from './model-registry.js';
 import { MODEL_NAME_PATTERN } from './model-store.js';
 import { readOnnxSignature } from './onnx-signature.js';
-import { buildPulledManifest, inferFacts, METADATA_FILES, type RepoMetadata } from './pulled-manifest.js';
+import { buildPulledManifest, inferFacts, METADATA_FILES, parseShippedManifest, type RepoMetadata, type ShippedManifest } from './pulled-manifest.js';
 
 const REPO_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
 /** Tried in order when a repository the registry does not know cannot be listed. */
@@ -100,12 +100,13 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
   try {
     await fetchFile(TOKENIZER_FILE, TOKENIZER_FILE);
     await fetchOptional(() => fetchFile(TOKENIZER_CONFIG_FILE, TOKENIZER_CONFIG_FILE));
+    const listing = known !== undefined && options.file === undefined ? undefined : await hub.listFiles(repo, commit ?? revision);
     let facts = known?.facts ?? {};
     if (known === undefined) {
       const metadata = await readRepoMetadata(hub, repo, commit ?? revision, staging);
       facts = inferFacts(metadata);
     }
-    const listing = known !== undefined && options.file === undefined ? undefined : await hub.listFiles(repo, commit ?? revision);
+    const shipped = await fetchShippedManifest(repo, listing, options.manifest, () => fetchFile(MANIFEST_FILE, MANIFEST_FILE), staging);
     const onnxFile = await fetchOnnx(options.file ?? known?.onnxFile, listing, (path) => fetchFile(path, MODEL_FILE, known?.sha256?.[path]));
     const fromRegistry = onnxFile === known?.onnxFile && known?.externalData !== undefined;
     const listed = listing?.filter((f) => dirname(f) === dirname(onnxFile) && isExternalDataOf(onnxFile, basename(f)));
@@ -128,6 +129,7 @@ export async function pullModel(options: PullOptions): Promise<PullResult> {
       signature: readOnnxSignature(join(staging, MODEL_FILE)),
       tokenizerJson,
       source: { repo, revision, commit, files: files.map((f) => f.repoPath) },
+      shipped,
       overrides: options.manifest,
     });
     const manifest = parseModelManifest(manifestInput, `the manifest for ${repo}`);
@@ -159,6 +161,24 @@ async function fetchOnnx(wanted: string | undefined, listing: string[] | undefin
     `The repository has no ${ONNX_CANDIDATES.join(' or ')}. ` +
       (others.length > 0 ? `It has ${others.join(', ')}: choose one with --file.` : 'Choose its ONNX file with --file, or export the model to ONNX first.'),
   );
+}
+
+/**
+ * The repository's own codecarto.json, when it ships one: fetched when the listing names it, or tried
+ * when there is no listing (a 404 means none). It lands in the staging folder, where the merged manifest
+ * later replaces it.
+ */
+async function fetchShippedManifest(
+  repo: string,
+  listing: string[] | undefined,
+  overrides: Partial<ModelManifestInput> | undefined,
+  fetch: () => Promise<PulledFile>,
+  staging: string,
+): Promise<ShippedManifest | undefined> {
+  if (listing !== undefined && !listing.includes(MANIFEST_FILE)) return undefined;
+  if (!(await fetchOptional(fetch))) return undefined;
+  const text = readFileSync(join(staging, MANIFEST_FILE), 'utf8');
+  return parseShippedManifest(text, `the ${MANIFEST_FILE} shipped in ${repo}`, Object.keys(overrides ?? {}));
 }
 
 async function readRepoMetadata(hub: HubClient, repo: string, revision: string, staging: string): Promise<RepoMetadata> {
