@@ -70,11 +70,16 @@ export interface EmbedMetricsSources {
   queuedTexts: () => number;
   queuedRequests: () => number;
   inFlightRequests: () => number;
+  inFlightBodyBytes?: () => number;
 }
 
 /** Every metric the embedding server exposes on GET /metrics. */
 export class EmbedMetrics {
   readonly requests = new Counter('codecarto_embed_requests_total', 'HTTP requests answered, by route and status code.');
+  readonly clientAborts = new Counter(
+    'codecarto_embed_client_aborts_total',
+    'Requests whose client disconnected before the answer (mid-body or while waiting), by route; not in requests_total.',
+  );
   readonly texts = new Counter('codecarto_embed_texts_total', 'Texts embedded.');
   readonly tokens = new Counter('codecarto_embed_tokens_total', 'Real tokens embedded (special tokens and query instructions included, padding excluded).');
   readonly paddedTokens = new Counter('codecarto_embed_padded_tokens_total', 'Tokens the model computed, padding included.');
@@ -96,12 +101,14 @@ export class EmbedMetrics {
       new Gauge('codecarto_embed_queue_texts', 'Texts waiting for a model run.', sources.queuedTexts),
       new Gauge('codecarto_embed_queue_requests', 'Requests with texts waiting for a model run.', sources.queuedRequests),
       new Gauge('codecarto_embed_in_flight_requests', 'Embedding requests received and not yet answered.', sources.inFlightRequests),
+      new Gauge('codecarto_embed_in_flight_body_bytes', 'Bytes of request bodies held by requests not yet answered.', sources.inFlightBodyBytes ?? (() => 0)),
     ];
   }
 
   render(): string {
     const all: Metric[] = [
       this.requests,
+      this.clientAborts,
       this.texts,
       this.tokens,
       this.paddedTokens,

@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { CodecartoError, isAbortError } from '../models/errors.js';
 import type { OnnxDevice } from '../models/onnx-embedder.js';
+import { BodyBudget, type BodyReservation } from './body-budget.js';
 import { EmbedService } from './embed-service.js';
 import {
   checkBearer,
@@ -47,6 +48,11 @@ export interface EmbedServerOptions {
   authToken?: string;
   /** Largest request body (default 32 MiB). */
   maxBodyBytes?: number;
+  /**
+   * Most bytes of request bodies held at once, over all requests, from the first byte until the answer
+   * (default 4x maxBodyBytes, 128 MiB); past it a request gets 503 with Retry-After. At least maxBodyBytes.
+   */
+  maxInflightBytes?: number;
   /** Most texts in one request (default 512, the most the codecarto clients send). */
   maxTextsPerRequest?: number;
   /** How long SIGTERM / close() waits for in-flight requests before cutting connections (default 60 s). */
@@ -65,6 +71,8 @@ export interface RunningEmbedServer {
 }
 
 const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+/** Four requests at the per-request limit: enough for many clients' ordinary batches, far below a GPU host's RAM. */
+const DEFAULT_INFLIGHT_BODIES = 4;
 const DEFAULT_MAX_TEXTS = 512;
 const DEFAULT_DRAIN_TIMEOUT_MS = 60_000;
 
@@ -88,6 +96,14 @@ export async function startEmbedServer(options: EmbedServerOptions): Promise<Run
   const host = options.host ?? '127.0.0.1';
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const maxTexts = options.maxTextsPerRequest ?? DEFAULT_MAX_TEXTS;
+  const maxInflightBytes = options.maxInflightBytes ?? maxBodyBytes * DEFAULT_INFLIGHT_BODIES;
+  if (maxInflightBytes < maxBodyBytes) {
+    // Otherwise a body at the per-request limit would be refused forever and its client retry forever.
+    throw new CodecartoError(
+      `The in-flight body budget (${maxInflightBytes} bytes) is smaller than the per-request body limit (${maxBodyBytes} bytes); raise --max-inflight-bytes or lower --max-body-mb.`,
+    );
+  }
+  const bodyBudget = new BodyBudget(maxInflightBytes);
   const authToken = options.authToken;
   let inFlight = 0;
   let draining = false;
@@ -100,6 +116,7 @@ export async function startEmbedServer(options: EmbedServerOptions): Promise<Run
     tokenBudget: options.tokenBudget,
     maxBatch: options.maxBatch,
     inFlightRequests: () => inFlight,
+    inFlightBodyBytes: () => bodyBudget.inUse,
     log,
   });
   const { embedder, metrics } = service;
@@ -119,6 +136,7 @@ export async function startEmbedServer(options: EmbedServerOptions): Promise<Run
     max_batch: service.maxBatch,
     max_texts_per_request: maxTexts,
     max_body_bytes: maxBodyBytes,
+    max_inflight_bytes: maxInflightBytes,
     auth: authToken !== undefined,
     version: VERSION,
   });
@@ -138,7 +156,7 @@ export async function startEmbedServer(options: EmbedServerOptions): Promise<Run
     }
   };
 
-  const routes: Record<string, { method: 'GET' | 'POST'; style: ErrorStyle; auth: boolean; handle: (req: IncomingMessage, res: ServerResponse) => Promise<void> | void }> = {
+  const routes: Record<string, { method: 'GET' | 'POST'; style: ErrorStyle; auth: boolean; handle: (req: IncomingMessage, res: ServerResponse, body: BodyReservation) => Promise<void> | void }> = {
     '/health': {
       method: 'GET',
       style: 'fastapi',
@@ -162,8 +180,8 @@ export async function startEmbedServer(options: EmbedServerOptions): Promise<Run
       method: 'POST',
       style: 'fastapi',
       auth: true,
-      handle: async (req, res) => {
-        const body = parseBody(embedRequestSchema, await readJsonBody(req, maxBodyBytes), 'texts', maxTexts);
+      handle: async (req, res, reservation) => {
+        const body = parseBody(embedRequestSchema, await readJsonBody(req, maxBodyBytes, reservation), 'texts', maxTexts);
         const result = await embedTexts(res, body.texts, body.instruction ?? undefined);
         sendJson(res, 200, { embeddings: result.vectors.map(vectorToJsonArray), truncated: result.truncated }, resultHeaders(result));
       },
@@ -172,8 +190,8 @@ export async function startEmbedServer(options: EmbedServerOptions): Promise<Run
       method: 'POST',
       style: 'openai',
       auth: true,
-      handle: async (req, res) => {
-        const body = parseBody(openAIRequestSchema, await readJsonBody(req, maxBodyBytes), 'input', maxTexts);
+      handle: async (req, res, reservation) => {
+        const body = parseBody(openAIRequestSchema, await readJsonBody(req, maxBodyBytes, reservation), 'input', maxTexts);
         if (body.dimensions !== undefined && body.dimensions !== embedder.dimensions) {
           throw new HttpError(400, `This model gives ${embedder.dimensions}-dim vectors; "dimensions": ${body.dimensions} is not supported.`);
         }
@@ -203,6 +221,9 @@ export async function startEmbedServer(options: EmbedServerOptions): Promise<Run
     const style: ErrorStyle = route?.style ?? (path.startsWith('/v1/') ? 'openai' : 'fastapi');
     const counted = route?.method === 'POST';
     if (counted) inFlight++;
+    // Held until the answer is sent: the parsed texts live as long as the request does.
+    const reservation = bodyBudget.reserve();
+    let clientGone = false;
     unanswered.add(res);
     // While draining, each connection answers what it has and then closes, so shutdown ends.
     if (draining) res.setHeader('connection', 'close');
@@ -212,22 +233,26 @@ export async function startEmbedServer(options: EmbedServerOptions): Promise<Run
         throw new HttpError(405, `${path} takes ${route.method}.`, { allow: route.method });
       }
       if (route.auth) checkBearer(req, authToken);
-      await route.handle(req, res);
+      await route.handle(req, res, reservation);
     } catch (error) {
-      if (error instanceof HttpError) {
-        sendError(res, error, style);
-      } else if (isAbortError(error)) {
-        res.statusCode = 499; // nginx's "client closed request", for the metrics only: nobody is listening
+      // A client that hung up (mid-body, or while its texts waited) is no server error: nobody is listening.
+      clientGone = isAbortError(error) || (res.destroyed && !res.writableFinished) || (req.destroyed && !req.complete);
+      if (clientGone) {
         res.destroy();
+      } else if (error instanceof HttpError) {
+        sendError(res, error, style);
       } else {
         const message = error instanceof Error ? error.message : String(error);
         log(`${req.method} ${path} failed: ${message}`);
         sendError(res, new HttpError(500, message), style);
       }
     } finally {
+      reservation.release();
       unanswered.delete(res);
       if (counted) inFlight--;
-      if (route !== undefined) {
+      if (route !== undefined && clientGone) {
+        metrics.clientAborts.inc(1, { route: path });
+      } else if (route !== undefined) {
         metrics.requests.inc(1, { route: path, code: String(res.statusCode) });
         if (counted) metrics.requestSeconds.observe((performance.now() - started) / 1000, { route: path });
       }
@@ -311,8 +336,12 @@ function resultHeaders(result: { tokens: number; truncated: number[] }): Record<
 
 // ---- command line ----
 
+/** Environment variable for --max-inflight-bytes (the flag wins). */
+export const MAX_INFLIGHT_ENV = 'CODECARTO_EMBED_MAX_INFLIGHT_BYTES';
+
 export const EMBED_SERVER_USAGE = `Usage: codecarto embed-server --model <dir> [--port 8080] [--host 127.0.0.1] [--device auto|cuda|cpu]
-       [--token-budget N] [--max-batch N] [--auth-token-env VAR] [--max-texts N] [--max-body-mb N]`;
+       [--token-budget N] [--max-batch N] [--auth-token-env VAR] [--max-texts N] [--max-body-mb N]
+       [--max-inflight-bytes N[K|M|G]]  (default 4x the body limit; env ${MAX_INFLIGHT_ENV})`;
 
 /** Parses flags, serves until SIGTERM or SIGINT, drains, and returns the exit code. */
 export async function embedServerCommand(args: string[]): Promise<number> {
@@ -328,6 +357,7 @@ export async function embedServerCommand(args: string[]): Promise<number> {
       'auth-token-env': { type: 'string' },
       'max-texts': { type: 'string' },
       'max-body-mb': { type: 'string' },
+      'max-inflight-bytes': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -358,6 +388,10 @@ export async function embedServerCommand(args: string[]): Promise<number> {
       maxBatch: intFlag('--max-batch', values['max-batch'], 1, 4096),
       maxTextsPerRequest: intFlag('--max-texts', values['max-texts'], 1, 100_000),
       maxBodyBytes: mbFlag(values['max-body-mb']),
+      maxInflightBytes: byteSize(
+        values['max-inflight-bytes'] !== undefined ? '--max-inflight-bytes' : MAX_INFLIGHT_ENV,
+        values['max-inflight-bytes'] ?? (process.env[MAX_INFLIGHT_ENV] || undefined),
+      ),
       authToken,
       log,
     });
@@ -410,6 +444,15 @@ function mbFlag(value: string | undefined): number | undefined {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0 || n > 4096) throw new CodecartoError(`--max-body-mb must be a number of megabytes from 0 to 4096; got "${value}".`);
   return Math.floor(n * 1024 * 1024);
+}
+
+/** A byte count: a whole number, optionally with K, M or G (powers of 1024), e.g. 134217728 or 128M. */
+export function byteSize(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const match = /^\s*(\d+)\s*([kmg])?(?:i?b)?\s*$/i.exec(value);
+  const n = match ? Number(match[1]) * 1024 ** ' kmg'.indexOf((match[2] ?? ' ').toLowerCase()) : NaN;
+  if (!Number.isSafeInteger(n) || n <= 0) throw new CodecartoError(`${name} must be a number of bytes such as 134217728 or 128M; got "${value}".`);
+  return n;
 }
 
 function isLoopback(host: string): boolean {

@@ -19,6 +19,8 @@ export interface EmbedServiceOptions {
   maxBatch?: number;
   /** Requests being answered, for the in-flight gauge. */
   inFlightRequests?: () => number;
+  /** Bytes of request bodies held, for the in-flight bytes gauge. */
+  inFlightBodyBytes?: () => number;
   log?: (message: string) => void;
 }
 
@@ -87,6 +89,7 @@ export class EmbedService {
       queuedTexts: () => this.batcher.queuedItems,
       queuedRequests: () => this.batcher.queuedCallers,
       inFlightRequests: options.inFlightRequests ?? (() => 0),
+      inFlightBodyBytes: options.inFlightBodyBytes,
     });
   }
 

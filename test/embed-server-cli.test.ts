@@ -65,6 +65,22 @@ describe('codecarto embed-server (the built CLI)', () => {
     expect(run.stderr()).toMatch(/CODECARTO_TEST_UNSET_TOKEN.*empty or unset/);
   });
 
+  it('takes the in-flight body budget from CODECARTO_EMBED_MAX_INFLIGHT_BYTES or --max-inflight-bytes (the flag wins)', async () => {
+    const env = { CODECARTO_EMBED_MAX_INFLIGHT_BYTES: '512K' };
+    const fromEnv = spawnCli(['embed-server', '--model', modelDir, '--port', '0', '--max-body-mb', '1'], env);
+    children.push(fromEnv.child);
+    expect(await fromEnv.exit).toBe(1);
+    expect(fromEnv.stderr()).toMatch(/in-flight body budget \(524288 bytes\) is smaller than the per-request body limit \(1048576 bytes\)/);
+    const fromFlag = spawnCli(['embed-server', '--model', modelDir, '--port', '0', '--max-body-mb', '1', '--max-inflight-bytes', '768K'], env);
+    children.push(fromFlag.child);
+    expect(await fromFlag.exit).toBe(1);
+    expect(fromFlag.stderr()).toMatch(/in-flight body budget \(786432 bytes\)/);
+    const bad = spawnCli(['embed-server', '--model', modelDir, '--port', '0', '--max-inflight-bytes', 'lots']);
+    children.push(bad.child);
+    expect(await bad.exit).toBe(1);
+    expect(bad.stderr()).toMatch(/--max-inflight-bytes must be a number of bytes/);
+  });
+
   it('on SIGTERM stops taking connections, answers the request in flight, and exits 0', async () => {
     const run = spawnCli(['embed-server', '--model', modelDir, '--port', '0', '--device', 'cpu', '--auth-token-env', 'CODECARTO_TEST_TOKEN'], {
       CODECARTO_TEST_TOKEN: 'sigterm-token',
