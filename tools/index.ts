@@ -4,8 +4,11 @@ import { registerIndexTool } from './index-project.js';
 import { registerSearchTool } from './search-code.js';
 import { registerSetProjectTool } from './set-project.js';
 import { registerStatusTool } from './status.js';
+import { withStrictInputs } from './strict-input.js';
 
-export function registerTools(server: McpServer, workspace: Workspace): void {
+export function registerTools(mcpServer: McpServer, workspace: Workspace): void {
+  // Unknown arguments are an error naming the accepted ones, for every tool registered here.
+  const server = withStrictInputs(mcpServer);
   registerSetProjectTool(server, workspace);
   registerIndexTool(server, workspace);
   registerSearchTool(server, workspace);
