@@ -1,17 +1,18 @@
 import { z } from 'zod';
 import type { ProjectState } from '../indexer/workspace.js';
+import { orNull } from './or-null.js';
 
 export const projectStateShape = {
   project: z.string(),
   data_dir: z.string(),
   provider: z.string(),
-  model: z.string().nullable(),
-  dims: z.number().nullable(),
+  model: orNull(z.string(), 'no embedding model (provider "none", nothing embedded yet)'),
+  dims: orNull(z.number(), 'vector size not known yet'),
   files: z.number(),
   chunks: z.number(),
   chunks_with_vectors: z.number(),
-  last_indexed: z.string().nullable(),
-  stale_files: z.number().nullable(),
+  last_indexed: orNull(z.string(), 'never indexed'),
+  stale_files: orNull(z.number(), 'not checked (empty index, or an index run is going)'),
   watching: z.enum(['starting', 'events', 'polling', 'off']),
   notes: z.array(z.string()),
 };

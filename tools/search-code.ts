@@ -2,6 +2,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { SearchHit } from '../indexer/searcher.js';
 import type { Workspace } from '../indexer/workspace.js';
+import { orNull } from './or-null.js';
 
 export const searchInput = {
   query: z
@@ -35,7 +36,7 @@ const hitShape = z.object({
   start_line: z.number(),
   end_line: z.number(),
   language: z.string(),
-  symbol: z.string().nullable(),
+  symbol: orNull(z.string(), 'the code is not inside a named symbol'),
   kind: z.string(),
   score: z.number(),
   snippet: z.string(),
@@ -46,7 +47,7 @@ export const searchOutput = {
   mode: z.enum(['hybrid', 'semantic', 'lexical']),
   partial: z.boolean(),
   note: z.string().optional(),
-  stale_files: z.number().nullable(),
+  stale_files: orNull(z.number(), 'not checked (watching keeps the index fresh, a run is going, or never indexed)'),
   refreshed: z.enum(['done', 'running', 'busy', 'failed', 'cancelled']).optional(),
 };
 

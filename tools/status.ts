@@ -2,6 +2,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { storedFusion } from '../indexer/fusion-weights.js';
 import type { Workspace } from '../indexer/workspace.js';
+import { orNull } from './or-null.js';
 import { formatProjectState } from './project-state-format.js';
 
 const watchingState = z.enum(['starting', 'events', 'polling', 'off']);
@@ -9,11 +10,11 @@ const watchingState = z.enum(['starting', 'events', 'polling', 'off']);
 const knownProject = z.object({
   project: z.string(),
   data_dir: z.string(),
-  provider: z.string().nullable(),
-  files: z.number().nullable(),
-  chunks: z.number().nullable(),
+  provider: orNull(z.string(), 'not recorded'),
+  files: orNull(z.number(), 'not known: not open and no complete index run'),
+  chunks: orNull(z.number(), 'not known: not open and no complete index run'),
   bytes: z.number(),
-  last_indexed: z.string().nullable(),
+  last_indexed: orNull(z.string(), 'never indexed'),
   open: z.boolean(),
   current: z.boolean(),
   watching: watchingState,
@@ -22,9 +23,9 @@ const knownProject = z.object({
 export const statusOutput = {
   project: z.string(),
   provider: z.string(),
-  model: z.string().nullable(),
-  dims: z.number().nullable(),
-  device: z.string().nullable(),
+  model: orNull(z.string(), 'no embedding model (provider "none", nothing embedded yet)'),
+  dims: orNull(z.number(), 'vector size not known yet'),
+  device: orNull(z.string(), 'no in-process ONNX model loaded'),
   files: z.number(),
   chunks: z.number(),
   chunks_with_vectors: z.number(),
@@ -32,11 +33,11 @@ export const statusOutput = {
     .object({ state: z.string(), files_scanned: z.number(), chunks_embedded: z.number(), chunks_pending: z.number(), seconds: z.number() })
     .nullable(),
   last_index: z.object({ state: z.string(), seconds: z.number(), error: z.string().optional() }).nullable(),
-  stale_files: z.number().nullable(),
-  last_indexed: z.string().nullable(),
+  stale_files: orNull(z.number(), 'not checked (empty index, or an index run is going)'),
+  last_indexed: orNull(z.string(), 'never indexed'),
   watching: z.object({ state: watchingState, runs: z.number(), pending: z.boolean() }),
   projects: z.array(knownProject),
-  health: z.object({ ok: z.boolean(), detail: z.string(), execution_provider: z.string().nullable() }),
+  health: z.object({ ok: z.boolean(), detail: z.string(), execution_provider: orNull(z.string(), 'no in-process ONNX model loaded') }),
   /** How hybrid search weighs the semantic list for this model (null: not measured yet, plain fusion). */
   fusion: z
     .object({ semantic_weight: z.number(), method: z.enum(['calibrated', 'default']), queries: z.number(), reason: z.string().optional() })
