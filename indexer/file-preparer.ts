@@ -8,6 +8,7 @@ import type { TextTokenizer } from '../models/tokenizer.js';
 import { embeddingText } from './chunk.js';
 import { chunkFile } from './chunker.js';
 import { readSourceFile } from './file-reader.js';
+import { chunkHasSecret, scanForSecrets } from './secrets/secret-scanner.js';
 import type { ChunkInput } from './store/store-types.js';
 
 export interface PrepareTask {
@@ -28,7 +29,17 @@ export type PreparedChunk = ChunkInput & { tokens?: number };
 export type PreparedFile =
   | { kind: 'skipped'; reason: string; detail?: string }
   | { kind: 'unchanged'; size: number; mtimeMs: number }
-  | { kind: 'chunked'; size: number; mtimeMs: number; hash: string; chunks: PreparedChunk[] };
+  | {
+      kind: 'chunked';
+      size: number;
+      mtimeMs: number;
+      hash: string;
+      chunks: PreparedChunk[];
+      /** Chunks left out because they hold a secret (never stored, embedded or searchable). */
+      secretChunks?: number;
+      /** Ids of the rules that found those secrets, for the log; never the secrets themselves. */
+      secretRules?: string[];
+    };
 
 export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -38,7 +49,13 @@ export async function prepareFile(task: PrepareTask, tokenizer: TextTokenizer): 
   const read = await readSourceFile(task.absPath, { maxFileBytes: task.maxFileBytes });
   if (read.kind === 'skipped') return { kind: 'skipped', reason: read.reason, detail: read.detail };
   if (task.knownHash !== undefined && task.knownHash === read.hash) return { kind: 'unchanged', size: read.size, mtimeMs: read.mtimeMs };
-  const chunks = await chunkFile({ path: task.path, text: read.text, language: task.language }, { maxTokens: task.maxTokens, tokenizer });
+  // Before anything leaves this function: key material and credential files go whole, a stray token
+  // takes only its chunks with it (a long source file keeps the rest of its code searchable).
+  const secrets = scanForSecrets(read.text, task.path);
+  const whole = secrets.find((f) => f.scope === 'file');
+  if (whole) return { kind: 'skipped', reason: 'secret', detail: `${whole.ruleId} at line ${whole.startLine}` };
+  const all = await chunkFile({ path: task.path, text: read.text, language: task.language }, { maxTokens: task.maxTokens, tokenizer });
+  const chunks = secrets.length === 0 ? all : all.filter((chunk) => !chunkHasSecret(chunk, secrets));
   return {
     kind: 'chunked',
     size: read.size,
@@ -55,5 +72,6 @@ export async function prepareFile(task: PrepareTask, tokenizer: TextTokenizer): 
       embedText: embeddingText(chunk),
       tokens: chunk.tokens,
     })),
+    ...(secrets.length > 0 ? { secretChunks: all.length - chunks.length, secretRules: [...new Set(secrets.map((f) => f.ruleId))] } : {}),
   };
 }

@@ -2,6 +2,7 @@ import picomatch from 'picomatch';
 import type { Embedder } from '../models/embedder.js';
 import { InvalidInputError } from '../models/errors.js';
 import { semanticWeightFor } from './fusion-weights.js';
+import { MCP_NEXT_STEPS, type NextSteps } from './next-steps.js';
 import type { ChunkRow, IndexStore, ScoredChunkId, SearchFilter } from './store/store-types.js';
 
 export type SearchMode = 'hybrid' | 'semantic' | 'lexical';
@@ -74,16 +75,25 @@ export function canSearchSemantically(store: IndexStore, embedder: Embedder): bo
   return !!model && model.modelId === embedder.modelId && store.hasVectors();
 }
 
-export async function search(store: IndexStore, embedder: Embedder, request: SearchRequest): Promise<SearchResponse> {
+/** `advice` words what the caller is told to do (the project's root and the surface's NextSteps; the MCP tools' by default). */
+export async function search(
+  store: IndexStore,
+  embedder: Embedder,
+  request: SearchRequest,
+  advice: { steps: NextSteps; root: string } = { steps: MCP_NEXT_STEPS, root: '' },
+): Promise<SearchResponse> {
   const semanticReady = canSearchSemantically(store, embedder);
   let mode: SearchMode = request.mode ?? (semanticReady ? 'hybrid' : 'lexical');
   let note: string | undefined;
+  const { steps, root } = advice;
   if (request.mode === 'semantic' && !semanticReady) {
-    throw new InvalidInputError(semanticUnavailableReason(store, embedder) + ' Use mode "lexical", or run `index` with an embedding provider first.');
+    throw new InvalidInputError(
+      `${semanticUnavailableReason(store, embedder, steps.index(root))} Use ${steps.choices('mode', ['lexical'])}, or ${steps.index(root)} with an embedding provider first.`,
+    );
   }
   // Said plainly whenever search is lexical for want of vectors, not because the caller asked for it.
   if (request.mode !== 'lexical' && !semanticReady) {
-    note = semanticUnavailableReason(store, embedder) + ' Searched lexically.';
+    note = semanticUnavailableReason(store, embedder, steps.index(root)) + ' Searched lexically.';
     mode = 'lexical';
   }
 
@@ -148,11 +158,11 @@ export function semanticCandidates(store: IndexStore, query: Float32Array, depth
   return [...approximate, ...exact].sort((a, b) => b.score - a.score || a.chunkId - b.chunkId).slice(0, depth);
 }
 
-function semanticUnavailableReason(store: IndexStore, embedder: Embedder): string {
+function semanticUnavailableReason(store: IndexStore, embedder: Embedder, reindex: string): string {
   const model = store.getModel();
   if (embedder.provider === 'none') return 'Provider "none" has no embedding model, so semantic search is unavailable.';
   if (!model || !store.hasVectors()) return 'The index holds no vectors yet.';
-  return `The index holds vectors of ${model.modelId}, not of ${embedder.modelId}; run \`index\` to re-embed.`;
+  return `The index holds vectors of ${model.modelId}, not of ${embedder.modelId}; ${reindex} to re-embed.`;
 }
 
 function buildFilter(request: SearchRequest): SearchFilter | undefined {

@@ -8,6 +8,7 @@ import { IndexJob } from './index-job.js';
 import { ProjectLock } from './project-lock.js';
 import type { IndexSummary } from './index-summary.js';
 import { listProjects, PROJECT_FILE, readProjectFile, type ProjectFile } from './project-catalog.js';
+import { MCP_NEXT_STEPS, type NextSteps } from './next-steps.js';
 import { mergeSettings, type ProjectSettings, type SettingsInput } from './project-settings.js';
 import { ProjectWatcher, type WatchingState, type WatchSetting } from './project-watcher.js';
 import { search, type SearchRequest, type SearchResponse } from './searcher.js';
@@ -32,6 +33,10 @@ export interface WorkspaceOptions {
   watchTimings?: { quietMs?: number; maxWaitMs?: number; pollMs?: number };
   /** File-preparation worker threads per index run (CODECARTO_INDEX_WORKERS); undefined: the indexer's default. */
   indexWorkers?: number;
+  /** How errors and notes name what to do next (default: the MCP tools' words). */
+  steps?: NextSteps;
+  /** false: choosing a project does not change the one the next start opens (the CLI's search and status only look). */
+  rememberCurrent?: boolean;
 }
 
 /** A project that has been opened in this process: its store, its embedder and its index run. */
@@ -130,9 +135,11 @@ export class Workspace {
   /** set_project calls run one at a time, and calls that need the project wait for them. */
   private settling: Promise<unknown> = Promise.resolve();
   private readonly log: (message: string) => void;
+  private readonly steps: NextSteps;
 
   constructor(private readonly options: WorkspaceOptions) {
     this.log = options.log ?? (() => {});
+    this.steps = options.steps ?? MCP_NEXT_STEPS;
     mkdirSync(join(options.home, 'projects'), { recursive: true });
     this.currentRoot = this.readState().current ?? null;
   }
@@ -152,7 +159,7 @@ export class Workspace {
     const dataDir = this.dataDirFor(root);
     const record = readProjectFile(dataDir);
     const settings = mergeSettings(record?.settings ?? null, input, this.options.defaultProvider);
-    validateSettings(settings);
+    validateSettings(settings, this.steps);
     const watch = watchInput ?? record?.watch ?? true;
 
     const open = this.projects.get(root);
@@ -173,7 +180,7 @@ export class Workspace {
     }
     if (open?.job?.running) {
       throw new InvalidInputError(
-        `An index run is in progress for ${root} with provider ${open.settings.provider}; wait for it (call \`index\`) or cancel it before changing the provider settings.`,
+        `An index run is in progress for ${root} with provider ${open.settings.provider}; wait for it (${this.steps.index(root)}) or cancel it before changing the provider settings.`,
       );
     }
     const embedder = await this.options.createEmbedder(settings, this.log);
@@ -209,7 +216,7 @@ export class Workspace {
   async current(): Promise<OpenProject> {
     await this.settling;
     if (!this.currentRoot) {
-      throw new InvalidInputError('No project is set. Call `set_project` with the path of the repository to search first.');
+      throw new InvalidInputError(`No project is set: ${this.steps.chooseProject()} first.`);
     }
     const open = this.projects.get(this.currentRoot);
     if (open) return open;
@@ -240,7 +247,7 @@ export class Workspace {
       const { pid, host, since } = acquired.heldBy;
       throw new IndexBusyError(
         `Another codecarto process (PID ${pid}${host !== hostname() ? ` on ${host}` : ''}, since ${since}) is indexing ${project.root}. ` +
-          'Search works meanwhile and sees its results as they are stored; call `index` again when it has finished.',
+          `Search works meanwhile and sees its results as they are stored; ${this.steps.index(project.root)} again when it has finished.`,
       );
     }
     const job = new IndexJob({
@@ -282,7 +289,7 @@ export class Workspace {
       // Nothing keeps this index fresh: say how far behind the disk it is (stat only, cached).
       staleness = await this.staleness(project, SEARCH_STALENESS_BUDGET_MS);
     }
-    const response = await search(project.store, project.embedder, request);
+    const response = await search(project.store, project.embedder, request, { steps: this.steps, root: project.root });
     return {
       ...response,
       partial: project.job?.indexing ?? false,
@@ -362,23 +369,23 @@ export class Workspace {
     const model = project.store.getModel();
     const notes: string[] = [];
     const embeds = project.embedder.provider !== 'none';
-    if (!embeds) notes.push('Provider "none": search is lexical only (BM25 over identifiers and text). Pass provider "dgx", "onnx" or "openai" for semantic search.');
+    if (!embeds) notes.push(`Provider "none": search is lexical only (BM25 over identifiers and text). For semantic search pass ${this.steps.choices('provider', ['dgx', 'onnx', 'openai'])}.`);
     if (embeds && model && model.modelId !== project.embedder.modelId) {
-      notes.push(`The index holds vectors of ${model.modelId}; the next \`index\` re-embeds every chunk with ${project.embedder.modelId} (vectors are never mixed).`);
+      notes.push(`The index holds vectors of ${model.modelId}; the next index run re-embeds every chunk with ${project.embedder.modelId} (vectors are never mixed).`);
     }
     const lastIndexed = project.store.getMeta(LAST_INDEXED_KEY);
-    if (!lastIndexed && counts.files === 0) notes.push('Not indexed yet: call `index`.');
+    if (!lastIndexed && counts.files === 0) notes.push(`Not indexed yet: ${this.steps.index(project.root)}.`);
     let stale: number | null = null;
     if (counts.files > 0 && !project.job?.running) {
       // Not cached: set_project and status are rare, and a fresh count here is what the user asked for.
       const staleness = await checkStaleness(project.root, project.store, { timeoutMs: 3000 });
       stale = staleness.stale_files;
       const watched = this.watchedByEvents(project);
-      if (stale > 0) notes.push(`${stale}${staleness.complete ? '' : '+'} files changed since the last index; ${watched ? 'watching re-indexes them within seconds' : 'call `index` (or search with refresh: true) to refresh'}.`);
+      if (stale > 0) notes.push(`${stale}${staleness.complete ? '' : '+'} files changed since the last index; ${watched ? 'watching re-indexes them within seconds' : `${this.steps.refresh(project.root)} to refresh`}.`);
     }
     const watching = this.watchingState(project);
     if (watching === 'off' && this.options.watch !== 'off' && project.watch && counts.files > 0 && !lastIndexed) {
-      notes.push('Watching for file changes starts after the first complete `index`.');
+      notes.push('Watching for file changes starts after the first complete index run.');
     }
     return {
       project: project.root,
@@ -455,6 +462,7 @@ export class Workspace {
 
   private makeCurrent(root: string): void {
     this.currentRoot = root;
+    if (this.options.rememberCurrent === false) return;
     this.writeJson(join(this.options.home, 'state.json'), { current: root });
   }
 
@@ -511,21 +519,25 @@ export function resolveProjectPath(path: string): string {
   return root;
 }
 
-function validateSettings(settings: ProjectSettings): void {
+function validateSettings(settings: ProjectSettings, steps: NextSteps): void {
   switch (settings.provider) {
     case 'dgx':
       if (!settings.dgx_endpoint) {
-        throw new InvalidInputError('provider "dgx" needs dgx_endpoint, the full URL of the embedding endpoint, e.g. "http://192.168.1.159:8080/embed".');
+        throw new InvalidInputError(`provider "dgx" needs ${steps.option('dgx_endpoint')}, the full URL of the embedding endpoint, e.g. "http://192.168.1.159:8080/embed".`);
       }
       return;
     case 'onnx':
       if (!settings.model) {
-        throw new InvalidInputError('provider "onnx" needs model: the name of a pulled model (see `codecarto models list`; get one with `codecarto models pull bge-small-en-v1.5`) or a model directory holding model.onnx, tokenizer.json and codecarto.json.');
+        throw new InvalidInputError(
+          `provider "onnx" needs ${steps.option('model')}: the name of a pulled model (see \`codecarto models list\`; get one with \`codecarto models pull bge-small-en-v1.5\`) or a model directory holding model.onnx, tokenizer.json and codecarto.json.`,
+        );
       }
       return;
     case 'openai':
       if (!settings.base_url || !settings.model) {
-        throw new InvalidInputError('provider "openai" needs base_url (e.g. "http://localhost:8080") and model (the served model name); api_key_env names the environment variable holding the key, if one is needed.');
+        throw new InvalidInputError(
+          `provider "openai" needs ${steps.option('base_url')} (e.g. "http://localhost:8080") and ${steps.option('model')} (the served model name); ${steps.option('api_key_env')} names the environment variable holding the key, if one is needed.`,
+        );
       }
       return;
     case 'none':

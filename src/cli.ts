@@ -1,14 +1,8 @@
 #!/usr/bin/env node
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { parseArgs } from 'node:util';
-import type { IndexSummary } from '../indexer/index-summary.js';
-import type { Workspace } from '../indexer/workspace.js';
 import { CodecartoError } from '../models/errors.js';
-import { formatSummary } from '../tools/index-project.js';
-import { formatProjectState } from '../tools/project-state-format.js';
-import { formatResults } from '../tools/search-code.js';
 import { loadConfig } from './config.js';
-import { absoluteProjectPath, PROVIDER_OPTIONS, settingsFromFlags } from './provider-options.js';
 import { logToStderr } from './logger.js';
 import { MODELS_USAGE, modelsListCommand, modelsPullCommand } from './models-cli.js';
 import { createServer, VERSION } from './server.js';
@@ -17,11 +11,13 @@ const USAGE = `codecarto ${VERSION}: semantic code search for LLM agents (MCP)
 
 Usage:
   codecarto [mcp] [--project <path>]      serve MCP on stdio (the default)
-  codecarto index <path> [options]        index a repository (progress on stderr)
+  codecarto index [<path>] [options]      index a repository (progress on stderr)
       --provider dgx|onnx|openai|none  --dgx-endpoint <url>  --batch-size <n>
-      --model <dir|name>  --base-url <url>  --api-key-env <VAR>  --device cuda|cpu|auto  --full
-  codecarto search "<query>" [--k <n>] [--path-glob <glob>] [--language <lang>] [--mode hybrid|semantic|lexical] [--json]
+      --model <dir|name>  --base-url <url>  --api-key-env <VAR>  --device cuda|cpu|auto  --full  --json
+  codecarto search "<query>" [--k <n>] [--path-glob <glob>] [--language <lang>] [--mode hybrid|semantic|lexical] [--refresh] [--json]
   codecarto status [--json]
+      index, search, status and eval work on --project <path>, else on the indexed project that holds the
+      current directory, else on the last one set; they name it on stderr (and as "project" with --json)
   codecarto models make-test-model <dir>  write a small ONNX model with NV-Embed-v2's interface
 ${MODELS_USAGE}
   codecarto embed-server --model <dir> [--port 8080] [--host 127.0.0.1] [--device auto|cuda|cpu] [--token-budget <n>] [--max-batch <n>] [--auth-token-env <VAR>]  serve /embed and /v1/embeddings over HTTP
@@ -38,11 +34,11 @@ async function main(argv: string[]): Promise<number> {
     case 'mcp':
       return serveMcp(rest);
     case 'index':
-      return indexCommand(rest);
+      return (await import('./index-command.js')).indexCommand(rest);
     case 'search':
-      return searchCommand(rest);
+      return (await import('./search-command.js')).searchCommand(rest);
     case 'status':
-      return statusCommand(rest);
+      return (await import('./status-command.js')).statusCommand(rest);
     case 'models':
       return modelsCommand(rest);
     case 'embed-server':
@@ -87,98 +83,6 @@ async function serveMcp(args: string[]): Promise<number> {
   await server.connect(transport);
   logToStderr(`MCP server ready on stdio (data in ${config.home})`);
   return new Promise<number>(() => {});
-}
-
-/** Runs `fn` on a workspace opened for the command line, closing it afterwards. */
-async function withWorkspace<T>(fn: (workspace: Workspace) => Promise<T>): Promise<T> {
-  // A one-shot command exits when done: watching the tree would only cost a scan.
-  const { workspace } = await createServer({ config: { ...loadConfig(), watch: 'off' } });
-  try {
-    return await fn(workspace);
-  } finally {
-    await workspace.close();
-  }
-}
-
-async function indexCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: { ...PROVIDER_OPTIONS, full: { type: 'boolean' }, json: { type: 'boolean' } },
-  });
-  const path = positionals[0];
-  if (!path) throw new CodecartoError('Usage: codecarto index <path> [--provider ...]');
-  const settings = settingsFromFlags(values);
-  return withWorkspace(async (workspace) => {
-    const state = await workspace.setProject(absoluteProjectPath(path), settings);
-    process.stderr.write(`${formatProjectState(state)}\n`);
-    const job = await workspace.startIndex({ full: values.full });
-    const bar = process.stderr.isTTY ? progressBar() : null;
-    const unsubscribe = job.onProgress((s) => bar?.(s));
-    const cancel = () => job.cancel();
-    process.once('SIGINT', cancel);
-    const summary = await job.done;
-    unsubscribe();
-    process.off('SIGINT', cancel);
-    if (bar) process.stderr.write('\n');
-    process.stdout.write(values.json ? `${JSON.stringify(summary)}\n` : `${formatSummary(summary)}\n`);
-    return summary.state === 'done' ? 0 : 1;
-  });
-}
-
-function progressBar(): (s: Readonly<IndexSummary>) => void {
-  let last = 0;
-  return (s) => {
-    const now = Date.now();
-    if (now - last < 100 && s.state === 'running') return;
-    last = now;
-    const total = s.chunks_embedded + s.chunks_pending;
-    const fraction = total > 0 ? s.chunks_embedded / total : 0;
-    const width = 30;
-    const filled = Math.round(fraction * width);
-    const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}]`;
-    process.stderr.write(
-      `\r${bar} ${s.files_scanned} files, ${s.chunks_embedded}/${total} chunks embedded, ${s.seconds.toFixed(0)} s   `,
-    );
-  };
-}
-
-async function searchCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      k: { type: 'string' },
-      'path-glob': { type: 'string', multiple: true },
-      language: { type: 'string', multiple: true },
-      mode: { type: 'string' },
-      json: { type: 'boolean' },
-    },
-  });
-  const query = positionals.join(' ').trim();
-  if (!query) throw new CodecartoError('Usage: codecarto search "<query>" [--k 10]');
-  const mode = values.mode as 'hybrid' | 'semantic' | 'lexical' | undefined;
-  if (mode && !['hybrid', 'semantic', 'lexical'].includes(mode)) throw new CodecartoError('--mode must be hybrid, semantic or lexical.');
-  const k = values.k === undefined ? 10 : Number(values.k);
-  if (!Number.isInteger(k) || k < 1 || k > 100) throw new CodecartoError('--k must be a whole number from 1 to 100.');
-  return withWorkspace(async (workspace) => {
-    const response = await workspace.search({ query, k, pathGlob: values['path-glob'], language: values.language, mode });
-    process.stdout.write(
-      values.json ? `${JSON.stringify(response)}\n` : `${formatResults(query, response.results, response.mode, response.partial, response.note)}\n`,
-    );
-    return 0;
-  });
-}
-
-async function statusCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { json: { type: 'boolean' } } });
-  return withWorkspace(async (workspace) => {
-    const { open, state } = await workspace.status();
-    const health = await open.embedder.health(AbortSignal.timeout(10_000));
-    if (values.json) process.stdout.write(`${JSON.stringify({ ...state, health })}\n`);
-    else process.stdout.write(`${formatProjectState(state)}\nProvider health: ${health.ok ? 'ok' : 'PROBLEM'}: ${health.detail}\n`);
-    return 0;
-  });
 }
 
 async function modelsCommand(args: string[]): Promise<number> {

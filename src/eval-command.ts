@@ -1,18 +1,17 @@
 /**
- * `codecarto eval [<path>]`: brings the project's index up to date with the working tree, then measures
- * search quality on queries mined from its git history (indexer/eval/). Progress goes to stderr; the
- * table (or, with --json, one JSON line) to stdout.
+ * `codecarto eval [<path>]` (default: the project chosen as in cli-project.ts): brings the project's index
+ * up to date with the working tree, then measures search quality on queries mined from its git history
+ * (indexer/eval/). Progress goes to stderr; the table (or, with --json, one JSON line) to stdout.
  */
 import { parseArgs } from 'node:util';
 import { readGitHistory } from '../indexer/eval/git-history.js';
 import { commitsToRead, DEFAULT_EVAL_QUERIES, EVAL_MODES, runEval, type EvalMode, type EvalReport } from '../indexer/eval/run-eval.js';
 import { CodecartoError } from '../models/errors.js';
-import { loadConfig } from './config.js';
-import { absoluteProjectPath, PROVIDER_OPTIONS, settingsFromFlags } from './provider-options.js';
-import { createServer } from './server.js';
+import { projectArgument, withCliProject } from './cli-project.js';
+import { PROVIDER_OPTIONS, settingsFromFlags } from './provider-options.js';
 
 export const EVAL_USAGE =
-  'codecarto eval [<path>] [--provider ...] [--dgx-endpoint <url>] [--model <dir|name>] [--modes grep,lexical,semantic,hybrid] [--queries 200] [--k 10] [--json]';
+  'codecarto eval [<path> | --project <path>] [--provider ...] [--dgx-endpoint <url>] [--model <dir|name>] [--modes grep,lexical,semantic,hybrid] [--queries 200] [--k 10] [--json]';
 
 export async function evalCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -20,6 +19,7 @@ export async function evalCommand(args: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       ...PROVIDER_OPTIONS,
+      project: { type: 'string' },
       modes: { type: 'string' },
       queries: { type: 'string' },
       k: { type: 'string' },
@@ -31,44 +31,43 @@ export async function evalCommand(args: string[]): Promise<number> {
   const modes = values.modes === undefined ? undefined : parseModes(values.modes);
   const queries = wholeNumber('--queries', values.queries, DEFAULT_EVAL_QUERIES, 1, 10_000);
   const k = wholeNumber('--k', values.k, 10, 1, 100);
-  const path = positionals[0] ?? process.cwd();
+  const explicit = projectArgument(positionals[0], values.project);
 
-  // Eval checks out history into its own trees and exits: nothing to keep fresh.
-  const { workspace } = await createServer({ config: { ...loadConfig(), watch: 'off' } });
-  const controller = new AbortController();
-  const cancel = () => controller.abort();
-  process.once('SIGINT', cancel);
-  try {
-    const state = await workspace.setProject(absoluteProjectPath(path), settings);
-    // Before indexing, so a directory without git history fails at once.
-    const history = await readGitHistory(state.project, { maxCommits: commitsToRead(queries), signal: controller.signal });
-    // Incremental, so it costs little when the index is current, and it makes "the index of the
-    // working tree" true (and embeds everything when there is no index yet or the provider changed).
-    process.stderr.write('Bringing the index up to date with the working tree...\n');
-    const job = await workspace.startIndex({});
-    controller.signal.addEventListener('abort', () => job.cancel(), { once: true });
-    const summary = await job.done;
-    if (summary.state !== 'done') {
-      throw new CodecartoError(`Indexing ${summary.state}${summary.error ? `: ${summary.error}` : ''}; eval needs a complete index.`);
+  // Eval checks out history into its own trees and exits: the workspace watches nothing.
+  return withCliProject({ explicit, mustBeKnown: false, settings }, async ({ workspace, state }) => {
+    const controller = new AbortController();
+    const cancel = () => controller.abort();
+    process.once('SIGINT', cancel);
+    try {
+      // Before indexing, so a directory without git history fails at once.
+      const history = await readGitHistory(state.project, { maxCommits: commitsToRead(queries), signal: controller.signal });
+      // Incremental, so it costs little when the index is current, and it makes "the index of the
+      // working tree" true (and embeds everything when there is no index yet or the provider changed).
+      process.stderr.write('Bringing the index up to date with the working tree...\n');
+      const job = await workspace.startIndex({});
+      controller.signal.addEventListener('abort', () => job.cancel(), { once: true });
+      const summary = await job.done;
+      if (summary.state !== 'done') {
+        throw new CodecartoError(`Indexing ${summary.state}${summary.error ? `: ${summary.error}` : ''}; eval needs a complete index.`);
+      }
+      process.stderr.write(
+        `Index: ${summary.files_scanned} files scanned (${summary.files_added} added, ${summary.files_changed} changed, ${summary.files_removed} removed), ` +
+          `${summary.chunks_embedded} chunks embedded, ${summary.seconds.toFixed(1)} s.\n`,
+      );
+      const report = await runEval(workspace, {
+        history,
+        modes,
+        queries,
+        k,
+        signal: controller.signal,
+        log: (message) => process.stderr.write(`${message}\n`),
+      });
+      process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : `${formatEvalReport(report)}\n`);
+      return 0;
+    } finally {
+      process.off('SIGINT', cancel);
     }
-    process.stderr.write(
-      `Index: ${summary.files_scanned} files scanned (${summary.files_added} added, ${summary.files_changed} changed, ${summary.files_removed} removed), ` +
-        `${summary.chunks_embedded} chunks embedded, ${summary.seconds.toFixed(1)} s.\n`,
-    );
-    const report = await runEval(workspace, {
-      history,
-      modes,
-      queries,
-      k,
-      signal: controller.signal,
-      log: (message) => process.stderr.write(`${message}\n`),
-    });
-    process.stdout.write(values.json ? `${JSON.stringify(report)}\n` : `${formatEvalReport(report)}\n`);
-    return 0;
-  } finally {
-    process.off('SIGINT', cancel);
-    await workspace.close();
-  }
+  });
 }
 
 function parseModes(text: string): EvalMode[] {

@@ -1,10 +1,9 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { openIndexStore } from '../indexer/store/open-store.js';
-import { Workspace, type EmbedderFactory, type WorkspaceOptions } from '../indexer/workspace.js';
-import { createEmbedder } from '../models/create-embedder.js';
+import type { EmbedderFactory, Workspace, WorkspaceOptions } from '../indexer/workspace.js';
 import { registerTools } from '../tools/index.js';
 import type { Config } from './config.js';
 import { logToStderr } from './logger.js';
+import { openWorkspace } from './open-workspace.js';
 
 export const VERSION = '0.1.0';
 
@@ -19,17 +18,7 @@ export interface ServerDeps {
 /** Builds the MCP server and its workspace; the caller connects a transport and calls `close` at the end. */
 export async function createServer(deps: ServerDeps): Promise<{ server: McpServer; workspace: Workspace; close: () => Promise<void> }> {
   const log = deps.log ?? logToStderr;
-  const workspace = new Workspace({
-    home: deps.config.home,
-    // Pulled models live under the configured home, which tests and --home may set apart from the env.
-    createEmbedder: deps.createEmbedder ?? ((settings, embedderLog) => createEmbedder(settings, embedderLog, { ...process.env, CODECARTO_HOME: deps.config.home })),
-    openStore: (dataDir, storeLog) => openIndexStore(dataDir, { log: storeLog }),
-    defaultProvider: deps.config.defaultProvider,
-    log,
-    watch: deps.config.watch,
-    watchTimings: deps.watchTimings,
-    indexWorkers: deps.config.indexWorkers,
-  });
+  const workspace = openWorkspace(deps.config, { createEmbedder: deps.createEmbedder, log, watchTimings: deps.watchTimings });
   if (deps.config.project) await workspace.setProject(deps.config.project, {});
   const server = new McpServer(
     { name: 'codecarto', version: VERSION },

@@ -6,11 +6,11 @@ import { buildScenarioRepo } from './helpers/history-repo.js';
 import { cliPath, tempDir } from './helpers/stdio-client.js';
 
 /** Runs the built CLI (`npm test` builds first) with a private data home and no provider from the caller's environment. */
-function codecarto(args: string[], home: string, extraEnv: NodeJS.ProcessEnv = {}) {
+function codecarto(args: string[], home: string, extraEnv: NodeJS.ProcessEnv = {}, cwd?: string) {
   const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv, CODECARTO_HOME: home };
   delete env.CODECARTO_PROVIDER;
   delete env.CODECARTO_PROJECT;
-  return spawnSync(process.execPath, [cliPath, ...args], { env, encoding: 'utf8', timeout: 60_000 });
+  return spawnSync(process.execPath, [cliPath, ...args], { env, cwd, encoding: 'utf8', timeout: 60_000 });
 }
 
 describe('codecarto eval', () => {
@@ -52,6 +52,12 @@ describe('codecarto eval', () => {
     expect(table.stdout).toMatch(/^mode\s+queries\s+recall@1\s+recall@10\s+MRR@10/m);
     expect(table.stdout).toMatch(/^lexical\s+3\s/m);
     expect(table.stdout).toMatch(/^semantic: not measured: .*--provider/m);
+
+    // Without a path: the indexed project that holds the current directory, named first on stderr.
+    const here = codecarto(['eval', '--json', '--modes', 'grep', '--queries', '3'], home, {}, join(repo.dir, repo.git('ls-files').split('\n')[0], '..'));
+    expect(here.status).toBe(0);
+    expect(here.stderr.split('\n')[0]).toBe(`project: ${repo.dir}`);
+    expect(JSON.parse(here.stdout)).toMatchObject({ project: repo.dir, queries: 3 });
 
     // Read-only: no new, changed or ignored files, same HEAD, and the data lives under CODECARTO_HOME.
     expect(repo.git('status', '--porcelain', '--ignored')).toBe('');

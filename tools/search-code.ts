@@ -1,5 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
+import { MCP_NEXT_STEPS, type NextSteps } from '../indexer/next-steps.js';
 import type { SearchHit } from '../indexer/searcher.js';
 import type { Workspace } from '../indexer/workspace.js';
 import { orNull } from './or-null.js';
@@ -88,10 +89,17 @@ export function formatResults(query: string, hits: SearchHit[], mode: string, pa
   return [...header, `${hits.length} results for "${query}" (${mode}):`, '', blocks.join('\n\n')].join('\n');
 }
 
-function freshnessNote(stale: number | null, complete: boolean, refreshed: string | undefined): string | undefined {
+/** What a search's freshness means and what to do about it, in the words of `steps` (the command line has its own). */
+export function freshnessNote(
+  stale: number | null,
+  complete: boolean,
+  refreshed: string | undefined,
+  steps: NextSteps = MCP_NEXT_STEPS,
+  root = '',
+): string | undefined {
   if (refreshed === 'running') return 'The refresh is still indexing; results cover what is indexed so far.';
   if (refreshed === 'busy') return 'Another codecarto process is indexing this project; results cover what it has stored so far.';
-  if (refreshed === 'failed') return 'The refresh failed (see `status`); results come from the previous index.';
+  if (refreshed === 'failed') return `The refresh failed (${steps.status(root)}); results come from the previous index.`;
   if (stale === null || stale === 0) return undefined;
-  return `${stale}${complete ? '' : '+'} files changed since the last index and are not reflected here; search again with refresh: true, or call \`index\`.`;
+  return `${stale}${complete ? '' : '+'} files changed since the last index and are not reflected here; ${steps.refresh(root)}.`;
 }

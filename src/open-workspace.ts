@@ -1,0 +1,34 @@
+import type { NextSteps } from '../indexer/next-steps.js';
+import { openIndexStore } from '../indexer/store/open-store.js';
+import { Workspace, type EmbedderFactory, type WorkspaceOptions } from '../indexer/workspace.js';
+import { createEmbedder } from '../models/create-embedder.js';
+import type { Config } from './config.js';
+import { logToStderr } from './logger.js';
+
+export interface OpenWorkspaceOptions {
+  createEmbedder?: EmbedderFactory;
+  log?: (message: string) => void;
+  /** Debounce and polling periods of file watching; tests shorten them. */
+  watchTimings?: WorkspaceOptions['watchTimings'];
+  /** How messages name the next action (default: the MCP tools' words). */
+  steps?: NextSteps;
+  /** false: the project chosen is not saved as the one the next start opens. */
+  rememberCurrent?: boolean;
+}
+
+/** The workspace of `config`, wired to the real store and embedders; the MCP server and the one-shot commands share it. */
+export function openWorkspace(config: Config, options: OpenWorkspaceOptions = {}): Workspace {
+  return new Workspace({
+    home: config.home,
+    // Pulled models live under the configured home, which tests and --home may set apart from the env.
+    createEmbedder: options.createEmbedder ?? ((settings, embedderLog) => createEmbedder(settings, embedderLog, { ...process.env, CODECARTO_HOME: config.home })),
+    openStore: (dataDir, storeLog) => openIndexStore(dataDir, { log: storeLog }),
+    defaultProvider: config.defaultProvider,
+    log: options.log ?? logToStderr,
+    watch: config.watch,
+    watchTimings: options.watchTimings,
+    indexWorkers: config.indexWorkers,
+    steps: options.steps,
+    rememberCurrent: options.rememberCurrent,
+  });
+}
