@@ -60,8 +60,13 @@ export async function createEmbedder(settings: EmbedderSettings, log: (message: 
   }
 }
 
+/**
+ * The key named by api_key_env, for the providers that send one. The workspace has already checked the
+ * name and the endpoint against the server's CredentialPolicy, so saying "not set" here tells the caller
+ * nothing about variables it may not name; other providers never read the variable at all.
+ */
 function readApiKey(settings: EmbedderSettings, env: NodeJS.ProcessEnv): string | undefined {
-  if (!settings.api_key_env) return undefined;
+  if (!settings.api_key_env || (settings.provider !== 'dgx' && settings.provider !== 'openai')) return undefined;
   const key = env[settings.api_key_env];
   if (!key) {
     throw new InvalidInputError(`api_key_env names ${settings.api_key_env}, but that environment variable is not set in the server's environment; set it where the MCP server is started.`);

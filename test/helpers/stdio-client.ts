@@ -28,9 +28,14 @@ export interface StdioSession {
 
 /** Spawns `codecarto mcp` and connects the real SDK client over stdio. */
 export async function connectStdio(env: Record<string, string>, args: string[] = ['mcp']): Promise<StdioSession> {
+  return connectStdioWith(process.execPath, [cliPath, ...args], env);
+}
+
+/** Spawns `command args` (a client configuration's entry, as written) and connects the real SDK client over stdio. */
+export async function connectStdioWith(command: string, args: string[], env: Record<string, string>): Promise<StdioSession> {
   const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [cliPath, ...args],
+    command,
+    args,
     env: { ...(process.env as Record<string, string>), ...env },
     stderr: 'pipe',
   });
