@@ -234,9 +234,9 @@ class SqliteIndexStore implements IndexStore {
     const match = toFtsMatchExpression(query);
     if (match === null || !(want > 0)) return [];
     const keep = compileFilter(filter);
-    // With a filter, read ranked rows until k survive (bounded); rows past the ones read are never joined.
+    // With a filter, read ranked rows until k survive (bounded).
     const hits: ScoredChunkId[] = [];
-    for (const row of this.sql.lexical(match, keep ? Math.max(want, MAX_FILTERED_LEXICAL_ROWS) : want, want * 2)) {
+    for (const row of this.sql.lexical(match, keep ? Math.max(want, MAX_FILTERED_LEXICAL_ROWS) : want)) {
       if (keep && !keep(row.path, row.language)) continue;
       hits.push({ chunkId: row.id, score: row.score });
       if (hits.length >= want) break;

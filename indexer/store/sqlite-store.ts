@@ -70,13 +70,23 @@ CREATE TABLE IF NOT EXISTS vectors (
   text_hash TEXT NOT NULL UNIQUE REFERENCES texts(hash),
   vector    BLOB NOT NULL
 );
+`;
 
--- Contentless (the text lives in texts); rowid = chunks.id. Columns hold identifier-split token text.
+/**
+ * rowid = chunks.id; columns hold identifier-split token text. It keeps its own copy of that text (about
+ * the size of the code) because bm25 needs exact totals: a contentless_delete table drops a deleted row's
+ * postings but never subtracts it from the row count and column sizes, so incremental runs drifted from a
+ * clean index; and a contentless table's 'delete' needs the inserted text back, which re-tokenizing after
+ * an upgrade (tokenizer, Unicode tables) might not reproduce.
+ */
+const FTS_SCHEMA = `
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
   path, symbol, body,
-  content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2'
+  tokenize = 'unicode61 remove_diacritics 2'
 );
 `;
+/** Chunks re-tokenized per statement when the FTS table is rebuilt. */
+const FTS_REBUILD_BATCH = 1000;
 
 export interface LexicalCandidate {
   id: number;
@@ -128,10 +138,37 @@ function migrate(db: Database.Database): void {
   }
   db.transaction(() => {
     db.exec(SCHEMA);
+    migrateFts(db);
     db.prepare("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
     db.prepare("INSERT OR IGNORE INTO meta(key, value) VALUES ('vectors_gen', '0')").run();
   })();
 }
+
+/**
+ * Creates chunks_fts, or rebuilds it from chunks, files and texts when it is the contentless_delete table of
+ * earlier versions (whose bm25 statistics still count every row ever deleted).
+ */
+function migrateFts(db: Database.Database): void {
+  const sql = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'chunks_fts'").pluck().get() as string | undefined;
+  if (sql !== undefined && !/contentless_delete/i.test(sql)) return;
+  if (sql !== undefined) db.exec('DROP TABLE chunks_fts');
+  db.exec(FTS_SCHEMA);
+  if (sql === undefined) return;
+  const rows = db.prepare(
+    `SELECT c.id AS id, f.path AS path, c.symbol AS symbol, t.text AS text
+     FROM chunks c JOIN files f ON f.id = c.file_id JOIN texts t ON t.hash = c.text_hash
+     WHERE c.id > ? ORDER BY c.id LIMIT ?`,
+  );
+  const insert = db.prepare(INSERT_FTS);
+  for (let after = 0; ; ) {
+    const batch = rows.all(after, FTS_REBUILD_BATCH) as { id: number; path: string; symbol: string | null; text: string }[];
+    if (batch.length === 0) break;
+    for (const row of batch) insert.run(row.id, pathTokenText(row.path), row.symbol ? tokenText(row.symbol) : '', tokenText(row.text));
+    after = batch[batch.length - 1].id;
+  }
+}
+
+const INSERT_FTS = 'INSERT INTO chunks_fts(rowid, path, symbol, body) VALUES (?, ?, ?, ?)';
 
 const LITTLE_ENDIAN = endianness() === 'LE';
 
@@ -179,7 +216,7 @@ function prepareStatements(db: Database.Database) {
       `INSERT INTO chunks(file_id, start_line, end_line, symbol, kind, language, text_hash)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
-    insertFts: p('INSERT INTO chunks_fts(rowid, path, symbol, body) VALUES (?, ?, ?, ?)'),
+    insertFts: p(INSERT_FTS),
 
     orphanVectorLabels: p(
       'SELECT label FROM vectors v WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.text_hash = v.text_hash)',
@@ -216,12 +253,15 @@ function prepareStatements(db: Database.Database) {
     ),
     iterateVectors: p('SELECT label, vector FROM vectors ORDER BY label'),
 
-    lexicalIds: p(`SELECT rowid AS id, -${BM25} AS score FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY ${BM25} LIMIT ?`),
-    chunkPlaces: p(
-      `SELECT c.id AS id, f.path AS path, c.language AS language
-       FROM json_each(?) j
-       JOIN chunks c ON c.id = j.value
-       JOIN files f ON f.id = c.file_id`,
+    // Equal scores (duplicated code) go by path and line, not by chunk id, which depends on the index's history.
+    lexical: p(
+      `SELECT chunks_fts.rowid AS id, -${BM25} AS score, f.path AS path, c.language AS language
+       FROM chunks_fts
+       JOIN chunks c ON c.id = chunks_fts.rowid
+       JOIN files f ON f.id = c.file_id
+       WHERE chunks_fts MATCH ?
+       ORDER BY ${BM25}, f.path, c.start_line
+       LIMIT ?`,
     ),
     vectorsOfChunks: p(
       `SELECT c.id AS id, v.vector AS vector
@@ -427,35 +467,11 @@ export class SqliteStore {
   }
 
   /**
-   * The `limit` best bm25 matches of a MATCH expression, best first, score = -bm25 (higher is better),
-   * streamed: SQLite ranks the matches once, and each chunk's path and language are looked up in batches
-   * (growing from `firstBatch`) only as far as the caller reads.
+   * The `limit` best bm25 matches of a MATCH expression, best first (ties by path, then line), score = -bm25
+   * (higher is better), streamed: SQLite ranks the matches once and the caller reads as far as it needs.
    */
-  *lexical(match: string, limit: number, firstBatch = limit): IterableIterator<LexicalCandidate> {
-    let batchSize = Math.max(1, Math.min(firstBatch, ID_BATCH));
-    let batch: { id: number; score: number }[] = [];
-    for (const row of this.s.lexicalIds.iterate(match, limit) as IterableIterator<{ id: number; score: number }>) {
-      batch.push(row);
-      if (batch.length < batchSize) continue;
-      yield* this.placeChunks(batch);
-      batch = [];
-      batchSize = Math.min(batchSize * 4, ID_BATCH);
-    }
-    yield* this.placeChunks(batch);
-  }
-
-  private placeChunks(batch: { id: number; score: number }[]): LexicalCandidate[] {
-    if (batch.length === 0) return [];
-    const places = new Map<number, { path: string; language: string }>();
-    for (const row of this.s.chunkPlaces.all(JSON.stringify(batch.map((r) => r.id))) as LexicalCandidate[]) {
-      places.set(row.id, row);
-    }
-    const out: LexicalCandidate[] = [];
-    for (const { id, score } of batch) {
-      const place = places.get(id);
-      if (place) out.push({ id, score, path: place.path, language: place.language });
-    }
-    return out;
+  *lexical(match: string, limit: number): IterableIterator<LexicalCandidate> {
+    yield* this.s.lexical.iterate(match, limit) as IterableIterator<LexicalCandidate>;
   }
 
   /** Every chunk whose text has one of these vector labels (a label can map to several chunks). */
