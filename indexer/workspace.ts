@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync, accessSyn
 import { homedir, hostname } from 'node:os';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import type { Embedder, ProviderName } from '../models/embedder.js';
+import { CredentialPolicy } from '../models/credential-policy.js';
 import { CodecartoError, InvalidInputError } from '../models/errors.js';
 import { IndexJob } from './index-job.js';
 import { ProjectLock } from './project-lock.js';
@@ -37,6 +38,8 @@ export interface WorkspaceOptions {
   steps?: NextSteps;
   /** false: choosing a project does not change the one the next start opens (the CLI's search and status only look). */
   rememberCurrent?: boolean;
+  /** Which api_key_env may be read and where its key may go (the server's own configuration); default: CODECARTO_* names, no endpoint. */
+  credentialPolicy?: CredentialPolicy;
 }
 
 /** A project that has been opened in this process: its store, its embedder and its index run. */
@@ -136,10 +139,12 @@ export class Workspace {
   private settling: Promise<unknown> = Promise.resolve();
   private readonly log: (message: string) => void;
   private readonly steps: NextSteps;
+  private readonly credentialPolicy: CredentialPolicy;
 
   constructor(private readonly options: WorkspaceOptions) {
     this.log = options.log ?? (() => {});
     this.steps = options.steps ?? MCP_NEXT_STEPS;
+    this.credentialPolicy = options.credentialPolicy ?? new CredentialPolicy();
     mkdirSync(join(options.home, 'projects'), { recursive: true });
     this.currentRoot = this.readState().current ?? null;
   }
@@ -159,7 +164,7 @@ export class Workspace {
     const dataDir = this.dataDirFor(root);
     const record = readProjectFile(dataDir);
     const settings = mergeSettings(record?.settings ?? null, input, this.options.defaultProvider);
-    validateSettings(settings, this.steps);
+    validateSettings(settings, this.steps, this.credentialPolicy);
     const watch = watchInput ?? record?.watch ?? true;
 
     const open = this.projects.get(root);
@@ -519,7 +524,13 @@ export function resolveProjectPath(path: string): string {
   return root;
 }
 
-function validateSettings(settings: ProjectSettings, steps: NextSteps): void {
+/** Each provider's required fields, then the server's CredentialPolicy on the merged settings (saved fields included). */
+function validateSettings(settings: ProjectSettings, steps: NextSteps, credentials: CredentialPolicy): void {
+  requiredSettings(settings, steps);
+  credentials.check(settings);
+}
+
+function requiredSettings(settings: ProjectSettings, steps: NextSteps): void {
   switch (settings.provider) {
     case 'dgx':
       if (!settings.dgx_endpoint) {

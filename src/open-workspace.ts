@@ -2,6 +2,7 @@ import type { NextSteps } from '../indexer/next-steps.js';
 import { openIndexStore } from '../indexer/store/open-store.js';
 import { Workspace, type EmbedderFactory, type WorkspaceOptions } from '../indexer/workspace.js';
 import { createEmbedder } from '../models/create-embedder.js';
+import { CredentialPolicy } from '../models/credential-policy.js';
 import type { Config } from './config.js';
 import { logToStderr } from './logger.js';
 
@@ -28,6 +29,8 @@ export function openWorkspace(config: Config, options: OpenWorkspaceOptions = {}
     watch: config.watch,
     watchTimings: options.watchTimings,
     indexWorkers: config.indexWorkers,
+    // A key from a variable and to an endpoint that the person starting codecarto allowed, or none (models/credential-policy.ts).
+    credentialPolicy: CredentialPolicy.forServer({ keyEnvs: config.allowedKeyEnvs, endpoints: config.allowedEndpoints }),
     steps: options.steps,
     rememberCurrent: options.rememberCurrent,
   });
