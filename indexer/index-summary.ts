@@ -9,9 +9,13 @@ export interface IndexSummary {
   files_removed: number;
   /** Files seen but not indexed, by reason (binary, too_large, secret, ignored, ...). */
   files_skipped: Record<string, number>;
+  /** See CHUNK_COUNTS: every chunk in the index after the run is in exactly one of the five counts that follow it. */
   chunks_total: number;
   chunks_embedded: number;
+  chunks_shared: number;
   chunks_reused: number;
+  chunks_unchanged: number;
+  chunks_unembedded: number;
   chunks_deleted: number;
   /** Real tokens sent to the model. */
   tokens_embedded: number;
@@ -24,6 +28,21 @@ export interface IndexSummary {
   error?: string;
 }
 
+/**
+ * What each chunk count means. When a run ends (done, failed or cancelled):
+ *   chunks_total = chunks_embedded + chunks_shared + chunks_reused + chunks_unchanged + chunks_unembedded
+ * While it runs, chunks_total is 0 and the others count what happened so far.
+ */
+export const CHUNK_COUNTS = {
+  chunks_total: 'Chunks in the index after the run, in every file; = embedded + shared + reused + unchanged + unembedded once the run ends.',
+  chunks_embedded: 'Chunk texts embedded in this run, one chunk per distinct text (texts whose chunks the same run deleted are left out; their tokens are not).',
+  chunks_shared: "Chunks whose text is identical to a chunk embedded in this run, so they share its vector instead of being embedded again.",
+  chunks_reused: 'Chunks of added or changed files whose text already had a vector from an earlier run.',
+  chunks_unchanged: 'Chunks of files this run did not rewrite, keeping the vector they had (with provider "none": all their chunks).',
+  chunks_unembedded: 'Chunks left without a vector: with provider "none" every chunk of an added or changed file (lexical search only); otherwise chunks whose text a failed or cancelled run did not reach.',
+  chunks_deleted: 'Chunks removed with removed files (chunks of changed files are replaced, not counted here).',
+} as const;
+
 export function emptySummary(): IndexSummary {
   return {
     state: 'running',
@@ -34,7 +53,10 @@ export function emptySummary(): IndexSummary {
     files_skipped: {},
     chunks_total: 0,
     chunks_embedded: 0,
+    chunks_shared: 0,
     chunks_reused: 0,
+    chunks_unchanged: 0,
+    chunks_unembedded: 0,
     chunks_deleted: 0,
     tokens_embedded: 0,
     tokens_padded: 0,

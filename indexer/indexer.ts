@@ -2,6 +2,7 @@ import type { Embedder } from '../models/embedder.js';
 import { CodecartoError, isAbortError, throwIfAborted } from '../models/errors.js';
 import { planBatches, type PlanItem, type PlannedBatch } from './batch-planner.js';
 import type { PreparedFile } from './file-preparer.js';
+import { ChunkTally } from './chunk-tally.js';
 import { emptySummary, type IndexSummary } from './index-summary.js';
 import { describeStorageError } from './storage-errors.js';
 import { languageForPath } from './languages.js';
@@ -86,21 +87,24 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexSummary> 
     wake = null;
     w?.();
   };
-  const enqueue = (textHash: string, embedText: string, counted?: number) => {
-    if (queue.has(textHash) || inFlight.has(textHash)) return;
+  const tally = new ChunkTally(summary);
+  /** Queues a text for embedding; false when it is queued or in flight already. */
+  const enqueue = (textHash: string, embedText: string, counted?: number): boolean => {
+    if (queue.has(textHash) || inFlight.has(textHash)) return false;
     // +2: BOS and EOS. Texts left from an earlier run have no count from the chunker and are counted here.
     const tokens = Math.min((counted ?? embedder.tokenizer.count(embedText)) + 2, embedder.maxInputTokens);
     queue.set(textHash, { key: textHash, tokens, embedText });
     summary.chunks_pending = queue.size + inFlight.size;
     // Re-planning is O(n log n): look again every few texts, not after each one.
     if (queue.size >= MIN_PLAN && queue.size % 32 === 0) notify();
+    return true;
   };
 
   if (embeds) for (const p of store.pendingTexts()) enqueue(p.textHash, p.embedText);
 
   const producer = (async () => {
     try {
-      await produce({ ...options, signal }, summary, embeds ? enqueue : null, report);
+      await produce({ ...options, signal }, summary, embeds ? enqueue : null, report, tally);
     } catch (error) {
       inner.abort();
       throw error;
@@ -181,10 +185,12 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexSummary> 
     const dims = embeddings[0]?.length ?? 0;
     if (store.getModel()?.dims !== dims || store.getModel()?.modelId !== embedder.modelId) {
       if (store.setModel({ modelId: embedder.modelId, dims, distance: 'cosine' })) {
+        tally.vectorsDropped();
         log(`index: vectors of another model or size were dropped; every chunk is re-embedded with ${embedder.modelId} (${dims} dims)`);
       }
     }
     store.putVectors(items.map((item, i) => ({ textHash: item.key, vector: embeddings[i] })));
+    tally.vectorsStored(items.map((item) => item.key));
     for (const item of items) {
       inFlight.delete(item.key);
       summary.tokens_embedded += item.tokens;
@@ -209,7 +215,7 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexSummary> 
     }
   }
   summary.chunks_pending = embeds ? store.countPending() : 0;
-  summary.chunks_total = store.counts().chunks;
+  tally.finish(store, store.counts(), embeds);
   summary.seconds = (now() - started) / 1000;
   if (failed) {
     const error = failed.reason;
@@ -272,8 +278,9 @@ function describeFailure(error: unknown, summary: IndexSummary, dataDir: string)
 async function produce(
   options: IndexRunOptions,
   summary: IndexSummary,
-  enqueue: ((textHash: string, embedText: string, tokens?: number) => void) | null,
+  enqueue: ((textHash: string, embedText: string, tokens?: number) => boolean) | null,
   report: () => void,
+  tally: ChunkTally,
 ): Promise<void> {
   const { store, embedder, signal } = options;
   const catalog = store.listFiles();
@@ -359,8 +366,9 @@ async function produce(
     if (catalog.has(file.path)) summary.files_changed++;
     else summary.files_added++;
     for (const input of inputs) {
-      if (missing.has(input.textHash)) enqueue!(input.textHash, input.embedText, input.tokens);
-      else if (enqueue) summary.chunks_reused++;
+      if (!enqueue) tally.stored(input.textHash, 'no-provider');
+      else if (missing.has(input.textHash)) tally.stored(input.textHash, { queued: enqueue(input.textHash, input.embedText, input.tokens) });
+      else tally.stored(input.textHash, 'has-vector');
     }
     return true;
   }

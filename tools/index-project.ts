@@ -1,6 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import type { IndexSummary } from '../indexer/index-summary.js';
+import { CHUNK_COUNTS, type IndexSummary } from '../indexer/index-summary.js';
 import type { Workspace } from '../indexer/workspace.js';
 
 export const indexInput = {
@@ -21,10 +21,13 @@ export const indexOutput = {
   files_changed: z.number(),
   files_removed: z.number(),
   files_skipped: z.record(z.string(), z.number()),
-  chunks_total: z.number(),
-  chunks_embedded: z.number(),
-  chunks_reused: z.number(),
-  chunks_deleted: z.number(),
+  chunks_total: z.number().describe(CHUNK_COUNTS.chunks_total),
+  chunks_embedded: z.number().describe(CHUNK_COUNTS.chunks_embedded),
+  chunks_shared: z.number().describe(CHUNK_COUNTS.chunks_shared),
+  chunks_reused: z.number().describe(CHUNK_COUNTS.chunks_reused),
+  chunks_unchanged: z.number().describe(CHUNK_COUNTS.chunks_unchanged),
+  chunks_unembedded: z.number().describe(CHUNK_COUNTS.chunks_unembedded),
+  chunks_deleted: z.number().describe(CHUNK_COUNTS.chunks_deleted),
   chunks_pending: z.number(),
   tokens_embedded: z.number(),
   tokens_padded: z.number(),
@@ -87,6 +90,29 @@ function progressMessage(s: Readonly<IndexSummary>): string {
   return `scanned ${s.files_scanned} files, embedded ${s.chunks_embedded} chunks${s.chunks_pending ? `, ${s.chunks_pending} waiting` : ''}`;
 }
 
+/**
+ * Once a run has ended the line is the identity itself (zero terms left out), so a reader can check
+ * that every chunk is accounted for: "Chunks: 120 in the index = 100 embedded + 12 shared + 8 unchanged; 3 deleted."
+ */
+function chunkLine(s: Readonly<IndexSummary>): string {
+  const pending = s.chunks_pending ? `, ${s.chunks_pending} texts pending` : '';
+  if (s.state === 'running') {
+    return `Chunks so far: ${s.chunks_embedded} embedded, ${s.chunks_shared} shared, ${s.chunks_reused} reused, ${s.chunks_deleted} deleted${pending}.`;
+  }
+  const terms = (
+    [
+      [s.chunks_embedded, 'embedded'],
+      [s.chunks_shared, 'shared (identical text embedded once in this run)'],
+      [s.chunks_reused, 'reused'],
+      [s.chunks_unchanged, 'unchanged'],
+      [s.chunks_unembedded, 'without a vector'],
+    ] as const
+  )
+    .filter(([n]) => n > 0)
+    .map(([n, what]) => `${n} ${what}`);
+  return `Chunks: ${s.chunks_total} in the index = ${terms.join(' + ') || '0'}; ${s.chunks_deleted} deleted${pending}.`;
+}
+
 export function formatSummary(s: Readonly<IndexSummary>): string {
   const skipped = Object.entries(s.files_skipped)
     .filter(([, n]) => n > 0)
@@ -104,7 +130,7 @@ export function formatSummary(s: Readonly<IndexSummary>): string {
   return [
     head,
     `Files: ${s.files_scanned} scanned, ${s.files_added} added, ${s.files_changed} changed, ${s.files_removed} removed${skipped ? `; skipped ${skipped}` : ''}.`,
-    `Chunks: ${s.chunks_total} in the index, ${s.chunks_embedded} embedded, ${s.chunks_reused} reused, ${s.chunks_deleted} deleted${s.chunks_pending ? `, ${s.chunks_pending} pending` : ''}.`,
+    chunkLine(s),
     `Tokens: ${s.tokens_embedded} embedded, ${s.tokens_padded} computed with padding${pad}.`,
   ].join('\n');
 }

@@ -144,6 +144,11 @@ class SqliteIndexStore implements IndexStore {
     return this.sql.missingVectors(textHashes);
   }
 
+  countChunksOfTexts(textHashes: string[]): { chunks: number; texts: number } {
+    if (textHashes.length === 0) return { chunks: 0, texts: 0 };
+    return this.sql.countChunksOfTexts(textHashes);
+  }
+
   putVectors(items: { textHash: string; vector: Float32Array }[]): void {
     if (items.length === 0) return;
     const model = this.sql.getModel();

@@ -246,6 +246,7 @@ function prepareStatements(db: Database.Database) {
     missingVectors: p(
       'SELECT j.value FROM json_each(?) j WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.text_hash = j.value)',
     ).pluck(),
+    chunksOfTexts: p('SELECT count(*) AS chunks, count(DISTINCT c.text_hash) AS texts FROM json_each(?) j JOIN chunks c ON c.text_hash = j.value'),
     deleteAllVectors: p('DELETE FROM vectors'),
     vectorStats: p(
       `SELECT count(*) AS count, coalesce(max(label), 0) AS maxLabel,
@@ -428,6 +429,17 @@ export class SqliteStore {
       for (const hash of this.s.missingVectors.all(batch) as string[]) out.push(hash);
     }
     return out;
+  }
+
+  /** Chunks using one of these distinct texts, and how many of the texts are used (batched like missingVectors). */
+  countChunksOfTexts(textHashes: string[]): { chunks: number; texts: number } {
+    const total = { chunks: 0, texts: 0 };
+    for (let i = 0; i < textHashes.length; i += ID_BATCH) {
+      const row = this.s.chunksOfTexts.get(JSON.stringify(textHashes.slice(i, i + ID_BATCH))) as { chunks: number; texts: number };
+      total.chunks += row.chunks;
+      total.texts += row.texts;
+    }
+    return total;
   }
 
   /**

@@ -101,6 +101,8 @@ export interface IndexStore {
   countPending(): number;
   /** The hashes among `textHashes` that have no stored vector. */
   missingVectors(textHashes: string[]): string[];
+  /** How many chunks use one of these (distinct) texts, and how many of the texts some chunk uses. */
+  countChunksOfTexts(textHashes: string[]): { chunks: number; texts: number };
   /** Stores vectors (one SQLite transaction), then adds them to HNSW. Unknown or already-stored hashes are ignored. */
   putVectors(items: { textHash: string; vector: Float32Array }[]): void;
   /** Writes the HNSW file atomically and records that it matches SQLite. */
