@@ -27,6 +27,12 @@ export interface WorkspaceOptions {
   openStore: StoreFactory;
   /** Provider used when neither the call nor the project's saved settings name one. */
   defaultProvider?: ProviderName;
+  /** The server's own settings (flags, CODECARTO_* variables): a project uses them where neither the call nor its saved settings say. */
+  defaults?: SettingsInput;
+  /** What is wrong with the server's configuration, one sentence each; every answer repeats them and `index` refuses until they are fixed. */
+  problems?: readonly string[];
+  /** Reopen the project that was current when the last process ended (default true). */
+  restoreCurrent?: boolean;
   log?: (message: string) => void;
   /** Watching for every project ("off": never; CODECARTO_WATCH). A project's own `watch: false` also turns it off. */
   watch?: WatchSetting;
@@ -60,6 +66,8 @@ export interface OpenProject {
   lastUsed: number;
   /** The last stat-only staleness check of search, reused for a few seconds. */
   staleness: { value: Staleness; at: number } | null;
+  /** Why its settings cannot run (it is open for lexical search of what is indexed; `index` refuses); null when they can. */
+  problem: string | null;
 }
 
 export interface WatchInfo {
@@ -146,25 +154,32 @@ export class Workspace {
     this.steps = options.steps ?? MCP_NEXT_STEPS;
     this.credentialPolicy = options.credentialPolicy ?? new CredentialPolicy();
     mkdirSync(join(options.home, 'projects'), { recursive: true });
-    this.currentRoot = this.readState().current ?? null;
+    this.currentRoot = options.restoreCurrent === false ? null : (this.readState().current ?? null);
   }
 
   /**
    * Opens (or re-configures) a project and makes it current; persisted for the next start.
    * `watch` turns the project's file watching on or off (default: as last set, else on).
+   * `lenient`: settings that cannot run do not throw; the project opens with its problem (see OpenProject.problem), nothing saved.
    */
-  setProject(path: string, input: SettingsInput, options: { watch?: boolean } = {}): Promise<ProjectState> {
-    const run = this.settling.then(() => this.applyProject(path, input, options.watch));
+  setProject(path: string, input: SettingsInput, options: { watch?: boolean; lenient?: boolean } = {}): Promise<ProjectState> {
+    const run = this.settling.then(() => this.applyProject(path, input, options.watch, options.lenient ?? false));
     this.settling = run.catch(() => {});
     return run;
   }
 
-  private async applyProject(path: string, input: SettingsInput, watchInput: boolean | undefined): Promise<ProjectState> {
+  private async applyProject(path: string, input: SettingsInput, watchInput: boolean | undefined, lenient: boolean): Promise<ProjectState> {
     const root = resolveProjectPath(path);
     const dataDir = this.dataDirFor(root);
     const record = readProjectFile(dataDir);
-    const settings = mergeSettings(record?.settings ?? null, input, this.options.defaultProvider);
-    validateSettings(settings, this.steps, this.credentialPolicy);
+    const settings = mergeSettings(record?.settings ?? null, input, { provider: this.options.defaultProvider, ...this.options.defaults });
+    let problem: string | null = null;
+    try {
+      validateSettings(settings, this.steps, this.credentialPolicy);
+    } catch (error) {
+      if (!lenient || !(error instanceof InvalidInputError)) throw error;
+      problem = error.message;
+    }
     const watch = watchInput ?? record?.watch ?? true;
 
     const open = this.projects.get(root);
@@ -188,13 +203,15 @@ export class Workspace {
         `An index run is in progress for ${root} with provider ${open.settings.provider}; wait for it (${this.steps.index(root)}) or cancel it before changing the provider settings.`,
       );
     }
-    const embedder = await this.options.createEmbedder(settings, this.log);
+    // Settings that cannot run get no embedder of theirs: lexical search still answers from what is indexed.
+    const embedder = await this.options.createEmbedder(problem ? { provider: 'none' } : settings, this.log);
     if (open) {
       this.stopWatching(open);
       await open.embedder.close();
       open.embedder = embedder;
       open.settings = settings;
       open.watch = watch;
+      open.problem = problem;
     } else {
       let store: IndexStore;
       try {
@@ -207,10 +224,11 @@ export class Workspace {
       }
       this.projects.set(root, {
         root, dataDir, settings, store, embedder, job: null, jobIsAuto: false, lastSummary: null,
-        watch, watcher: null, lastUsed: 0, staleness: null,
+        watch, watcher: null, lastUsed: 0, staleness: null, problem,
       });
     }
-    this.writeProjectFile(dataDir, { root, settings, watch });
+    // Settings that cannot run are not saved: the next start falls back to the last ones that could.
+    this.writeProjectFile(dataDir, problem ? { root, watch } : { root, settings, watch });
     this.makeCurrent(root);
     const project = this.projects.get(root)!;
     this.ensureWatching(project);
@@ -221,12 +239,12 @@ export class Workspace {
   async current(): Promise<OpenProject> {
     await this.settling;
     if (!this.currentRoot) {
-      throw new InvalidInputError(`No project is set: ${this.steps.chooseProject()} first.`);
+      throw new InvalidInputError([`No project is set: ${this.steps.chooseProject()} first.`, ...this.configProblems()].join(' '));
     }
     const open = this.projects.get(this.currentRoot);
     if (open) return open;
     const saved = readProjectFile(this.dataDirFor(this.currentRoot))?.settings;
-    await this.setProject(this.currentRoot, saved ?? {});
+    await this.setProject(this.currentRoot, saved ?? {}, { lenient: true });
     return this.projects.get(this.currentRoot)!;
   }
 
@@ -237,6 +255,11 @@ export class Workspace {
       if (root !== this.currentRoot) await this.setProject(root, {});
     }
     const project = await this.current();
+    const problems = [...this.configProblems(), ...(project.problem ? [project.problem] : [])];
+    if (problems.length > 0) {
+      // Indexing with settings the user did not mean would cost a run and, later, a re-embed.
+      throw new InvalidInputError(`Not indexing ${project.root}: the configuration has a problem. ${problems.join(' ')}`);
+    }
     if (project.job?.running) {
       // Whoever asks explicitly owns the run now: a new configuration must not cancel it silently.
       project.jobIsAuto = false;
@@ -288,15 +311,18 @@ export class Workspace {
     const project = await this.current();
     let refreshed: WorkspaceSearchResponse['refreshed'];
     let staleness: Staleness | null = null;
-    if (request.refresh) {
+    const problems = [...this.configProblems(), ...(project.problem ? [project.problem] : [])];
+    if (request.refresh && problems.length === 0) {
       refreshed = await this.refresh(project, request.signal);
     } else if (!project.job?.running && !this.watchedByEvents(project) && project.store.getMeta(LAST_INDEXED_KEY)) {
       // Nothing keeps this index fresh: say how far behind the disk it is (stat only, cached).
       staleness = await this.staleness(project, SEARCH_STALENESS_BUDGET_MS);
     }
     const response = await search(project.store, project.embedder, request, { steps: this.steps, root: project.root });
+    const note = [...problems, ...(response.note ? [response.note] : [])].join(' ');
     return {
       ...response,
+      ...(note ? { note } : {}),
       partial: project.job?.indexing ?? false,
       stale_files: staleness?.stale_files ?? null,
       stale_complete: staleness?.complete ?? true,
@@ -327,6 +353,17 @@ export class Workspace {
       state: await this.state(open),
       watch: { state: this.watchingState(open), runs: watcher?.runs ?? 0, pending: watcher?.pending ?? false },
     };
+  }
+
+  /** What is wrong with the server's configuration (see WorkspaceOptions.problems). */
+  configProblems(): readonly string[] {
+    return this.options.problems ?? [];
+  }
+
+  /** Whether a project is current (set_project, --project, or the last one used); waits for a set_project in flight. */
+  async hasProject(): Promise<boolean> {
+    await this.settling;
+    return this.currentRoot !== null;
   }
 
   /** Every project with a data directory under $CODECARTO_HOME; open ones with live counts. */
@@ -372,9 +409,9 @@ export class Workspace {
   private async state(project: OpenProject): Promise<ProjectState> {
     const counts: StoreCounts = project.store.counts();
     const model = project.store.getModel();
-    const notes: string[] = [];
+    const notes: string[] = [...this.configProblems(), ...(project.problem ? [project.problem] : [])];
     const embeds = project.embedder.provider !== 'none';
-    if (!embeds) notes.push(`Provider "none": search is lexical only (BM25 over identifiers and text). For semantic search pass ${this.steps.choices('provider', ['dgx', 'onnx', 'openai'])}.`);
+    if (!embeds && !project.problem) notes.push(`Provider "none": search is lexical only (BM25 over identifiers and text). For semantic search pass ${this.steps.choices('provider', ['dgx', 'onnx', 'openai'])}.`);
     if (embeds && model && model.modelId !== project.embedder.modelId) {
       notes.push(`The index holds vectors of ${model.modelId}; the next index run re-embeds every chunk with ${project.embedder.modelId} (vectors are never mixed).`);
     }
@@ -433,7 +470,8 @@ export class Workspace {
   private ensureWatching(project: OpenProject): void {
     if (project.root === this.currentRoot) project.lastUsed = Date.now();
     const setting = this.options.watch ?? 'auto';
-    if (setting === 'off' || !project.watch || this.closed) return this.stopWatching(project);
+    // Runs with settings that cannot run would index nothing the user asked for.
+    if (setting === 'off' || !project.watch || this.closed || project.problem) return this.stopWatching(project);
     if (project.watcher || !this.projects.has(project.root) || !project.store.getMeta(LAST_INDEXED_KEY)) return;
     const timings = this.options.watchTimings ?? {};
     project.watcher = new ProjectWatcher({

@@ -1,16 +1,18 @@
 #!/usr/bin/env node
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { parseArgs } from 'node:util';
 import { CodecartoError } from '../models/errors.js';
-import { loadConfig } from './config.js';
+import { mcpConfig } from './config.js';
 import { logToStderr } from './logger.js';
 import { MODELS_USAGE, modelsListCommand, modelsPullCommand } from './models-cli.js';
 import { createServer, VERSION } from './server.js';
+import { StdioLineTransport } from './stdio-line-transport.js';
 
 const USAGE = `codecarto ${VERSION}: semantic code search for LLM agents (MCP)
 
 Usage:
-  codecarto [mcp] [--project <path>]      serve MCP on stdio (the default)
+  codecarto [mcp] [--project <path>] [--provider ...]  serve MCP on stdio (the default); takes every set_project
+      setting as a flag (--provider --dgx-endpoint --batch-size --model --device --base-url --api-key-env) and as
+      CODECARTO_<NAME> (CODECARTO_DGX_ENDPOINT, ...; flags win): the settings of --project, the defaults of set_project.
+      A bad setting never stops it: every tool answer and status say what to fix.
   codecarto index [<path>] [options]      index a repository (progress on stderr)
       --provider dgx|onnx|openai|none  --dgx-endpoint <url>  --batch-size <n>
       --model <dir|name>  --base-url <url>  --api-key-env <VAR>  --device cuda|cpu|auto  --full  --json
@@ -25,7 +27,7 @@ ${MODELS_USAGE}
   codecarto doctor [--json] [--model <dir>] [--verify] [--device auto|cuda|cpu] [--dgx-endpoint <url>] [--api-key-env VAR]  check onnxruntime, CUDA, GPU, model, endpoint
   codecarto install-ort <onnxruntime build dir> [--force]  install a CUDA build of onnxruntime (DGX Spark: docs/gb10.md)
 
-Environment: CODECARTO_HOME (data, default ~/.local/share/codecarto), CODECARTO_PROVIDER, CODECARTO_PROJECT,
+Environment: CODECARTO_HOME (data, default ~/.local/share/codecarto), CODECARTO_PROJECT, CODECARTO_PROVIDER and the other settings above,
   CODECARTO_WATCH (0/false/off: never re-index in the background; poll: stat scans instead of file events).`;
 
 async function main(argv: string[]): Promise<number> {
@@ -65,21 +67,33 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * Serves MCP on stdio until the client closes stdin (exit 0) or the connection breaks (exit 1, so the client
+ * restarts it). Configuration problems do not stop it: createServer reports them in every answer.
+ */
 async function serveMcp(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { project: { type: 'string' } } });
-  const config = loadConfig(process.env, { project: values.project });
+  const config = mcpConfig(args, process.env);
   const { server, close } = await createServer({ config });
-  const transport = new StdioServerTransport();
+  const transport = new StdioLineTransport();
   let closing = false;
-  const shutdown = async () => {
+  const shutdown = async (code: number) => {
     if (closing) return;
     closing = true;
     await close().catch((error: unknown) => logToStderr(`shutdown: ${(error as Error).message}`));
-    process.exit(0);
+    process.exit(code);
   };
-  process.on('SIGINT', shutdown);
-  process.on('SIGTERM', shutdown);
-  process.stdin.on('end', shutdown);
+  // Set before connect: the SDK chains its own handler after this one.
+  transport.onclose = () => {
+    if (transport.failure === undefined) return void shutdown(0);
+    logToStderr(
+      `the MCP connection broke: ${transport.failure}. Exiting with status 1 so that the client can start a new server; ` +
+        'if it happens again, check what the client writes to stdin (one JSON-RPC message per line, each under 10 MiB).',
+    );
+    void shutdown(1);
+  };
+  server.server.onerror = (error) => logToStderr(`protocol: ${error.message}`);
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
   await server.connect(transport);
   logToStderr(`MCP server ready on stdio (data in ${config.home})`);
   return new Promise<number>(() => {});

@@ -1,14 +1,18 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import type { SettingsInput } from '../indexer/project-settings.js';
 import { WATCH_SETTINGS, type WatchSetting } from '../indexer/project-watcher.js';
 import { isEndpointPrefix, isKeyEnvPattern } from '../models/credential-policy.js';
-import { PROVIDERS, type ProviderName } from '../models/embedder.js';
+import type { ProviderName } from '../models/embedder.js';
+import { absoluteProjectPath, PROVIDER_OPTIONS, settingsFromEnv, settingsFromFlagValues, SETTING_KEYS, settingEnv, settingFlag } from './provider-options.js';
 
 /** Everything codecarto reads from the environment, parsed once at the edge. */
 export interface Config {
   /** Root of all per-project data directories. */
   home: string;
+  /** The provider of `settings` (CODECARTO_PROVIDER or --provider), kept for callers that only need it. */
   defaultProvider: ProviderName | undefined;
   /** Project to open at start (`codecarto mcp --project` or CODECARTO_PROJECT). */
   project: string | undefined;
@@ -20,17 +24,28 @@ export interface Config {
   allowedKeyEnvs?: string[];
   /** CODECARTO_ALLOWED_ENDPOINTS / --allow-endpoint: URL prefixes an API key may be sent to, beyond the server's own endpoint. */
   allowedEndpoints?: string[];
+  /**
+   * The server's project settings (CODECARTO_DGX_ENDPOINT, ...; `codecarto mcp --dgx-endpoint` wins over
+   * the variable): what a project uses where neither the set_project call nor its saved settings say.
+   */
+  settings?: SettingsInput;
+  /** Settings given as `codecarto mcp` flags: the start project takes them as if passed to set_project. */
+  startSettings?: SettingsInput;
+  /** Where `project` came from, for messages: "--project" or "CODECARTO_PROJECT". */
+  projectSource?: string;
+  /** What is wrong with the configuration, one sentence each saying how to fix it; the server runs and reports them. */
+  problems?: string[];
 }
 
 // Accepted spellings of CODECARTO_WATCH; "poll", "directories" and "recursive" force one watching method.
 const WATCH_WORDS: Record<string, WatchSetting> = { '0': 'off', false: 'off', off: 'off', no: 'off', '1': 'auto', true: 'auto', on: 'auto', yes: 'auto' };
 
+// The project settings' variables (CODECARTO_PROVIDER, CODECARTO_DGX_ENDPOINT, ...) are read by provider-options.ts.
 // "A, B" -> ["A", "B"]; an empty value is an empty list (nothing allowed beyond the server's own settings).
 const commaList = z.string().transform((v) => v.split(',').map((item) => item.trim()).filter((item) => item !== ''));
 
 const envSchema = z.object({
   CODECARTO_HOME: z.string().min(1).optional(),
-  CODECARTO_PROVIDER: z.enum(PROVIDERS, { error: `CODECARTO_PROVIDER must be one of: ${PROVIDERS.join(', ')}` }).optional(),
   CODECARTO_PROJECT: z.string().min(1).optional(),
   CODECARTO_WATCH: z
     .string()
@@ -58,19 +73,83 @@ const envSchema = z.object({
   CODECARTO_INSTRUCTION_MODE: z.enum(['field', 'prefix'], { error: 'CODECARTO_INSTRUCTION_MODE must be "field" or "prefix"' }).optional(),
   CODECARTO_QUERY_INSTRUCTION: z.string().min(1).max(1000).optional(),
 });
+type Env = z.infer<typeof envSchema>;
 
+/** The configuration of a one-shot command: any bad value stops it with every problem in one message. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) throw new Error(parsed.error.issues.map((i) => i.message).join('; '));
-  const e = parsed.data;
-  const dataHome = e.XDG_DATA_HOME ?? join(homedir(), '.local', 'share');
+  const config = readConfig(env, overrides);
+  if (config.problems?.length) throw new Error(config.problems.join('; '));
+  return config;
+}
+
+/** Like loadConfig, but a bad value is left out and described in `problems` instead of thrown. */
+export function readConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const { values, problems } = parseEnv(env);
+  const fromEnv = settingsFromEnv(env);
+  const settings = { ...fromEnv.settings, ...overrides.settings };
+  const dataHome = values.XDG_DATA_HOME ?? join(homedir(), '.local', 'share');
   return {
-    home: overrides.home ?? e.CODECARTO_HOME ?? join(dataHome, 'codecarto'),
-    defaultProvider: overrides.defaultProvider ?? e.CODECARTO_PROVIDER,
-    project: overrides.project ?? e.CODECARTO_PROJECT,
-    watch: overrides.watch ?? e.CODECARTO_WATCH ?? 'auto',
-    indexWorkers: overrides.indexWorkers ?? e.CODECARTO_INDEX_WORKERS,
-    allowedKeyEnvs: overrides.allowedKeyEnvs ?? e.CODECARTO_ALLOWED_KEY_ENVS,
-    allowedEndpoints: overrides.allowedEndpoints ?? e.CODECARTO_ALLOWED_ENDPOINTS,
+    home: overrides.home ?? values.CODECARTO_HOME ?? join(dataHome, 'codecarto'),
+    defaultProvider: overrides.defaultProvider ?? settings.provider,
+    project: overrides.project ?? values.CODECARTO_PROJECT,
+    projectSource: overrides.projectSource ?? (values.CODECARTO_PROJECT ? 'CODECARTO_PROJECT' : undefined),
+    watch: overrides.watch ?? values.CODECARTO_WATCH ?? 'auto',
+    indexWorkers: overrides.indexWorkers ?? values.CODECARTO_INDEX_WORKERS,
+    allowedKeyEnvs: overrides.allowedKeyEnvs ?? values.CODECARTO_ALLOWED_KEY_ENVS,
+    allowedEndpoints: overrides.allowedEndpoints ?? values.CODECARTO_ALLOWED_ENDPOINTS,
+    settings,
+    ...(overrides.startSettings ? { startSettings: overrides.startSettings } : {}),
+    problems: [...problems, ...fromEnv.problems],
   };
+}
+
+/** Every variable that is valid, and one sentence per variable that is not (that one is left unset). */
+function parseEnv(env: NodeJS.ProcessEnv): { values: Env; problems: string[] } {
+  const parsed = envSchema.safeParse(env);
+  if (parsed.success) return { values: parsed.data, problems: [] };
+  const bad = new Set(parsed.error.issues.map((issue) => String(issue.path[0])));
+  const rest = Object.fromEntries(Object.entries(env).filter(([name]) => !bad.has(name)));
+  const problems = parsed.error.issues.map((issue) => `${String(issue.path[0])}=${JSON.stringify(env[String(issue.path[0])])} is not valid: ${issue.message}.`);
+  return { values: envSchema.parse(rest), problems };
+}
+
+/** `codecarto mcp`'s flags: --project and every set_project setting. */
+export const MCP_OPTIONS = { project: { type: 'string' }, ...PROVIDER_OPTIONS } as const;
+
+/**
+ * The MCP server's configuration from its arguments and environment. Nothing here throws: a client that
+ * starts a server it cannot talk to shows the user nothing, so every problem goes into `problems`,
+ * which the server logs and repeats in every tool answer.
+ */
+export function mcpConfig(args: string[], env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const { values, tokens } = parseArgs({ args, options: MCP_OPTIONS, strict: false, allowPositionals: true, tokens: true });
+  const fixArgs = `The server runs without it; fix its arguments ("args" in its MCP client entry) and restart it.`;
+  for (const token of tokens) {
+    if (token.kind === 'option' && !(token.name in MCP_OPTIONS)) {
+      problems.push(`Unknown option ${token.rawName} is ignored: \`codecarto mcp\` takes ${Object.keys(MCP_OPTIONS).map((f) => `--${f}`).join(', ')}. ${fixArgs}`);
+    } else if (token.kind === 'positional') {
+      problems.push(`Unexpected argument ${JSON.stringify(token.value)} is ignored: give the project as --project <path>. ${fixArgs}`);
+    }
+  }
+  const flags = settingsFromFlagValues(values as Record<string, string | boolean | undefined>);
+  problems.push(...flags.problems.map((p) => `${p} ${fixArgs}`));
+  let project: string | undefined;
+  if (values.project === true) problems.push(`--project needs a value, e.g. --project /home/me/src/app. ${fixArgs}`);
+  else if (typeof values.project === 'string') project = values.project;
+  const config = readConfig(env, { settings: flags.settings, startSettings: flags.settings });
+  const fixEnv = `The server runs without it; fix or remove it in the server's environment ("env" in its MCP client entry) and restart it.`;
+  const chosen = project ?? config.project;
+  return {
+    ...config,
+    problems: [...(config.problems ?? []).map((p) => `${p} ${fixEnv}`), ...problems],
+    project: chosen === undefined ? undefined : absoluteProjectPath(chosen),
+    projectSource: project !== undefined ? '--project' : config.projectSource,
+  };
+}
+
+/** Where a setting can be given to the server: "--dgx-endpoint (args) or CODECARTO_DGX_ENDPOINT (env)". */
+export function serverSettingNames(name: string): string | undefined {
+  const key = SETTING_KEYS.find((k) => k === name);
+  return key ? `--${settingFlag(key)} in its args or ${settingEnv(key)} in its env` : undefined;
 }

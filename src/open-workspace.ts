@@ -15,6 +15,10 @@ export interface OpenWorkspaceOptions {
   steps?: NextSteps;
   /** false: the project chosen is not saved as the one the next start opens. */
   rememberCurrent?: boolean;
+  /** false: the project current when the last process ended is not reopened (the server starts on --project instead). */
+  restoreCurrent?: boolean;
+  /** The server's configuration problems; problems found later (opening the start project) are pushed onto the same array. */
+  problems?: readonly string[];
 }
 
 /** The workspace of `config`, wired to the real store and embedders; the MCP server and the one-shot commands share it. */
@@ -25,6 +29,9 @@ export function openWorkspace(config: Config, options: OpenWorkspaceOptions = {}
     createEmbedder: options.createEmbedder ?? ((settings, embedderLog) => createEmbedder(settings, embedderLog, { ...process.env, CODECARTO_HOME: config.home })),
     openStore: (dataDir, storeLog) => openIndexStore(dataDir, { log: storeLog }),
     defaultProvider: config.defaultProvider,
+    defaults: config.settings,
+    problems: options.problems ?? config.problems,
+    restoreCurrent: options.restoreCurrent,
     log: options.log ?? logToStderr,
     watch: config.watch,
     watchTimings: options.watchTimings,

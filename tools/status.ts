@@ -20,28 +20,36 @@ const knownProject = z.object({
   watching: watchingState,
 });
 
+/**
+ * With a project, every field describes it. With none (project null), only `projects`, `problems` and
+ * `notes` are there: the known projects and how to choose one.
+ */
 export const statusOutput = {
-  project: z.string(),
-  provider: z.string(),
-  model: orNull(z.string(), 'no embedding model (provider "none", nothing embedded yet)'),
-  dims: orNull(z.number(), 'vector size not known yet'),
-  device: orNull(z.string(), 'no in-process ONNX model loaded'),
-  files: z.number(),
-  chunks: z.number(),
-  chunks_with_vectors: z.number(),
-  indexing: z
-    .object({ state: z.string(), files_scanned: z.number(), chunks_embedded: z.number(), chunks_pending: z.number(), seconds: z.number() })
-    .nullable(),
-  last_index: z.object({ state: z.string(), seconds: z.number(), error: z.string().optional() }).nullable(),
-  stale_files: orNull(z.number(), 'not checked (empty index, or an index run is going)'),
-  last_indexed: orNull(z.string(), 'never indexed'),
-  watching: z.object({ state: watchingState, runs: z.number(), pending: z.boolean() }),
+  project: orNull(z.string(), 'no project is chosen: see projects and notes'),
+  provider: z.string().optional(),
+  model: orNull(z.string(), 'no embedding model (provider "none", nothing embedded yet)').optional(),
+  dims: orNull(z.number(), 'vector size not known yet').optional(),
+  device: orNull(z.string(), 'no in-process ONNX model loaded').optional(),
+  files: z.number().optional(),
+  chunks: z.number().optional(),
+  chunks_with_vectors: z.number().optional(),
+  indexing: orNull(
+    z.object({ state: z.string(), files_scanned: z.number(), chunks_embedded: z.number(), chunks_pending: z.number(), seconds: z.number() }),
+    'no index run is going',
+  ).optional(),
+  last_index: orNull(z.object({ state: z.string(), seconds: z.number(), error: z.string().optional() }), 'no index run finished in this process').optional(),
+  stale_files: orNull(z.number(), 'not checked (empty index, or an index run is going)').optional(),
+  last_indexed: orNull(z.string(), 'never indexed').optional(),
+  watching: z.object({ state: watchingState, runs: z.number(), pending: z.boolean() }).optional(),
   projects: z.array(knownProject),
-  health: z.object({ ok: z.boolean(), detail: z.string(), execution_provider: orNull(z.string(), 'no in-process ONNX model loaded') }),
+  health: z.object({ ok: z.boolean(), detail: z.string(), execution_provider: orNull(z.string(), 'no in-process ONNX model loaded') }).optional(),
   /** How hybrid search weighs the semantic list for this model (null: not measured yet, plain fusion). */
-  fusion: z
-    .object({ semantic_weight: z.number(), method: z.enum(['calibrated', 'default']), queries: z.number(), reason: z.string().optional() })
-    .nullable(),
+  fusion: orNull(
+    z.object({ semantic_weight: z.number(), method: z.enum(['calibrated', 'default']), queries: z.number(), reason: z.string().optional() }),
+    'not measured yet: plain rank fusion',
+  ).optional(),
+  /** What is wrong with the server's configuration or the project's settings, and how to fix it; empty when nothing is. */
+  problems: z.array(z.string()),
   notes: z.array(z.string()),
 };
 
@@ -58,8 +66,10 @@ export function registerStatusTool(server: McpServer, workspace: Workspace): voi
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async (_args, extra) => {
+      if (!(await workspace.hasProject())) return noProjectStatus(workspace);
       const { open, state, watch } = await workspace.status();
       const projects = workspace.knownProjects();
+      const problems = [...workspace.configProblems(), ...(open.problem ? [open.problem] : [])];
       const health = await open.embedder.health(AbortSignal.any([extra.signal, AbortSignal.timeout(10_000)]));
       const job = open.job;
       const indexing = job?.running
@@ -89,7 +99,9 @@ export function registerStatusTool(server: McpServer, workspace: Workspace): voi
         projects,
         health: { ok: health.ok, detail: health.detail, execution_provider: health.executionProvider ?? null },
         fusion: fusionState(open.store, open.embedder.modelId),
-        notes: state.notes,
+        problems,
+        // The problems lead the workspace's notes; listed once, under `problems`.
+        notes: state.notes.filter((note) => !problems.includes(note)),
       };
       const lines = [formatProjectState(state), `Provider health: ${health.ok ? 'ok' : 'PROBLEM'}: ${health.detail}`];
       if (indexing) lines.push(`Indexing: ${indexing.files_scanned} files scanned, ${indexing.chunks_embedded} chunks embedded, ${indexing.chunks_pending} waiting (${indexing.seconds.toFixed(0)} s).`);
@@ -110,6 +122,23 @@ export function registerStatusTool(server: McpServer, workspace: Workspace): voi
       return { content: [{ type: 'text', text: lines.join('\n') }], structuredContent: structured };
     },
   );
+}
+
+/** Status before any project is chosen: not an error, but the known projects and how to pick one. */
+function noProjectStatus(workspace: Workspace) {
+  const projects = workspace.knownProjects();
+  const problems = [...workspace.configProblems()];
+  const choose =
+    'No project is chosen. Call `set_project` with the path of a repository' +
+    (projects.length > 0 ? ' (one of the known projects below, or a new one)' : '') +
+    ', or start the server on one with `codecarto mcp --project <path>` (or CODECARTO_PROJECT).';
+  const structured = { project: null, projects, problems, notes: [choose] };
+  const lines = [...problems.map((p) => `Problem: ${p}`), choose];
+  if (projects.length > 0) {
+    lines.push('', `Known projects (${projects.length}):`);
+    for (const p of projects) lines.push(formatKnownProject(p));
+  }
+  return { content: [{ type: 'text' as const, text: lines.join('\n') }], structuredContent: structured };
 }
 
 function fusionState(store: Parameters<typeof storedFusion>[0], modelId: string): z.infer<typeof statusOutput.fusion> {
