@@ -7,8 +7,11 @@ export interface IndexSummary {
   files_added: number;
   files_changed: number;
   files_removed: number;
-  /** Files seen but not indexed, by reason (binary, too_large, secret, ignored, ...). */
+  /** Files seen but not indexed, by reason (binary, too_large, secret, ignored, ...); see SECRET_COUNTS for "secret". */
   files_skipped: Record<string, number>;
+  /** See SECRET_COUNTS. */
+  chunks_skipped_secret: number;
+  secret_files: string[];
   /** See CHUNK_COUNTS: every chunk in the index after the run is in exactly one of the five counts that follow it. */
   chunks_total: number;
   chunks_embedded: number;
@@ -43,6 +46,20 @@ export const CHUNK_COUNTS = {
   chunks_deleted: 'Chunks removed with removed files (chunks of changed files are replaced, not counted here).',
 } as const;
 
+/** At most this many paths in `secret_files`, so a repository full of fixtures cannot flood an answer. */
+export const SECRET_FILES_LISTED = 20;
+
+/** What the secret counts mean (indexer/secrets/secret-scanner.ts decides what is a secret). */
+export const SECRET_COUNTS = {
+  files_skipped:
+    'Files seen but not indexed, by reason. "secret": a credential file name (.env, *.pem, id_rsa, ...) or content with key material or a ' +
+    'credential file format (private key block, service-account JSON, Docker registry auths, kubeconfig credentials); nothing of such a file is stored, embedded or searchable.',
+  chunks_skipped_secret:
+    'Chunks left out, in this run, of files that are otherwise indexed, because each holds a token or password (GitHub, npm, Slack, Stripe, AWS, Azure, a ' +
+    'high-entropy password/secret/token assignment, ...). Only those chunks go, so the rest of a long source file stays searchable; they are never stored, embedded or searchable.',
+  secret_files: `Paths (at most ${SECRET_FILES_LISTED}) where this run found secrets, the whole file or some chunks left out. Remove the secret, or list the file in .codecartoignore.`,
+} as const;
+
 export function emptySummary(): IndexSummary {
   return {
     state: 'running',
@@ -51,6 +68,8 @@ export function emptySummary(): IndexSummary {
     files_changed: 0,
     files_removed: 0,
     files_skipped: {},
+    chunks_skipped_secret: 0,
+    secret_files: [],
     chunks_total: 0,
     chunks_embedded: 0,
     chunks_shared: 0,

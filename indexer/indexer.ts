@@ -3,10 +3,11 @@ import { CodecartoError, isAbortError, throwIfAborted } from '../models/errors.j
 import { planBatches, type PlanItem, type PlannedBatch } from './batch-planner.js';
 import type { PreparedFile } from './file-preparer.js';
 import { ChunkTally } from './chunk-tally.js';
-import { emptySummary, type IndexSummary } from './index-summary.js';
+import { emptySummary, SECRET_FILES_LISTED, type IndexSummary } from './index-summary.js';
 import { describeStorageError } from './storage-errors.js';
 import { languageForPath } from './languages.js';
 import { defaultPrepareWorkers, FilePreparer } from './prepare-pool.js';
+import { SECRET_RULES_VERSION } from './secrets/secret-scanner.js';
 import type { IndexStore } from './store/store-types.js';
 import { walkRepository, WalkStats, type WalkedFile } from './walker.js';
 
@@ -47,6 +48,8 @@ const FLUSH_INTERVAL_MS = 60_000;
  * a one-file edit should not pay a worker's start (tokenizer and grammars loaded again, ~0.3 s).
  */
 const WORKERS_AFTER_FILES = 32;
+/** Meta key: the secret rules every indexed file was last scanned with. */
+const SECRET_RULES_META = 'secret_rules';
 
 interface QueuedText extends PlanItem {
   embedText: string;
@@ -286,13 +289,17 @@ async function produce(
   const catalog = store.listFiles();
   const seen = new Set<string>();
   const stats = new WalkStats();
+  // Files indexed before the current secret rules (or before there were any) are read and scanned again
+  // once, unchanged or not; their chunks keep their vectors, so nothing is re-embedded.
+  const rescan = catalog.size > 0 && store.getMeta(SECRET_RULES_META) !== SECRET_RULES_VERSION;
+  if (rescan) options.log?.('index: scanning every file for secrets again (the secret rules changed since the last index)');
   const maxTokens = Math.min(options.chunkTokens ?? 512, embedder.maxInputTokens - 32);
   const skip = (reason: string) => {
     summary.files_skipped[reason] = (summary.files_skipped[reason] ?? 0) + 1;
   };
   let lastReport = 0;
   const preparer = new FilePreparer({ tokenizer: embedder.tokenizer, workers: options.prepareWorkers ?? defaultPrepareWorkers(), log: options.log });
-  const workersAfter = catalog.size === 0 || options.full ? 0 : (options.workersAfterFiles ?? WORKERS_AFTER_FILES);
+  const workersAfter = catalog.size === 0 || options.full || rescan ? 0 : (options.workersAfterFiles ?? WORKERS_AFTER_FILES);
   // Files being prepared, stored in walk order as their results arrive.
   const window: { file: WalkedFile; language: string; result: Promise<PreparedFile> }[] = [];
   let prepared = 0;
@@ -302,7 +309,7 @@ async function produce(
       throwIfAborted(signal);
       summary.files_scanned++;
       const known = catalog.get(file.path);
-      if (known && !options.full && known.size === file.size && known.mtimeMs === file.mtimeMs) {
+      if (known && !options.full && !rescan && known.size === file.size && known.mtimeMs === file.mtimeMs) {
         seen.add(file.path);
         continue;
       }
@@ -318,7 +325,7 @@ async function produce(
         language,
         maxTokens,
         maxFileBytes: options.maxFileBytes,
-        knownHash: options.full ? undefined : known?.hash,
+        knownHash: options.full || rescan ? undefined : known?.hash,
       });
       result.catch(() => {}); // awaited below in order; this only keeps a failure from being "unhandled" meanwhile
       window.push({ file, language, result });
@@ -328,6 +335,8 @@ async function produce(
   } finally {
     await preparer.close();
   }
+  // The whole tree was read with these rules (a cancelled or failed walk throws before this).
+  if (catalog.size === 0 || rescan || options.full) store.setMeta(SECRET_RULES_META, SECRET_RULES_VERSION);
   for (const [reason, count] of Object.entries(stats.skipped)) {
     if (count > 0) summary.files_skipped[reason] = (summary.files_skipped[reason] ?? 0) + count;
   }
@@ -351,9 +360,17 @@ async function produce(
     }
   }
 
+  function noteSecret(path: string): void {
+    if (summary.secret_files.length < SECRET_FILES_LISTED) summary.secret_files.push(path);
+  }
+
   function storeFile(file: WalkedFile, language: string, prepared: PreparedFile): boolean {
     if (prepared.kind === 'skipped') {
       skip(prepared.reason);
+      if (prepared.reason === 'secret') {
+        noteSecret(file.path);
+        options.log?.(`index: ${file.path} is not indexed: it holds a secret (${prepared.detail ?? 'secret'})`);
+      }
       return false;
     }
     if (prepared.kind === 'unchanged') {
@@ -363,8 +380,15 @@ async function produce(
     const inputs = prepared.chunks;
     const missing = enqueue ? new Set(store.missingVectors(inputs.map((c) => c.textHash))) : new Set<string>();
     store.upsertFile({ path: file.path, size: prepared.size, mtimeMs: prepared.mtimeMs, hash: prepared.hash, language }, inputs);
-    if (catalog.has(file.path)) summary.files_changed++;
-    else summary.files_added++;
+    const before = catalog.get(file.path);
+    // A file re-read only to scan it with new secret rules has not changed.
+    if (before && !(rescan && !options.full && before.hash === prepared.hash)) summary.files_changed++;
+    else if (!before) summary.files_added++;
+    if (prepared.secretChunks) {
+      summary.chunks_skipped_secret += prepared.secretChunks;
+      noteSecret(file.path);
+      options.log?.(`index: ${file.path}: ${prepared.secretChunks} chunks left out, they hold secrets (${prepared.secretRules?.join(', ')})`);
+    }
     for (const input of inputs) {
       if (!enqueue) tally.stored(input.textHash, 'no-provider');
       else if (missing.has(input.textHash)) tally.stored(input.textHash, { queued: enqueue(input.textHash, input.embedText, input.tokens) });

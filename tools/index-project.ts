@@ -1,6 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { CHUNK_COUNTS, type IndexSummary } from '../indexer/index-summary.js';
+import { CHUNK_COUNTS, SECRET_COUNTS, SECRET_FILES_LISTED, type IndexSummary } from '../indexer/index-summary.js';
 import type { Workspace } from '../indexer/workspace.js';
 
 export const indexInput = {
@@ -20,7 +20,9 @@ export const indexOutput = {
   files_added: z.number(),
   files_changed: z.number(),
   files_removed: z.number(),
-  files_skipped: z.record(z.string(), z.number()),
+  files_skipped: z.record(z.string(), z.number()).describe(SECRET_COUNTS.files_skipped),
+  chunks_skipped_secret: z.number().describe(SECRET_COUNTS.chunks_skipped_secret),
+  secret_files: z.array(z.string()).describe(SECRET_COUNTS.secret_files),
   chunks_total: z.number().describe(CHUNK_COUNTS.chunks_total),
   chunks_embedded: z.number().describe(CHUNK_COUNTS.chunks_embedded),
   chunks_shared: z.number().describe(CHUNK_COUNTS.chunks_shared),
@@ -113,6 +115,14 @@ function chunkLine(s: Readonly<IndexSummary>): string {
   return `Chunks: ${s.chunks_total} in the index = ${terms.join(' + ') || '0'}; ${s.chunks_deleted} deleted${pending}.`;
 }
 
+/** Said only when this run found secrets: what was left out, and where. */
+function secretLine(s: Readonly<IndexSummary>): string[] {
+  if (s.secret_files.length === 0) return [];
+  const files = s.files_skipped.secret ? `${s.files_skipped.secret} files skipped as secret (name or content)` : '';
+  const chunks = s.chunks_skipped_secret ? `${s.chunks_skipped_secret} chunks holding a token or password left out` : '';
+  return [`Secrets: ${[files, chunks].filter(Boolean).join(', ')}; never stored, embedded or searchable. Found in: ${s.secret_files.join(', ')}${s.secret_files.length >= SECRET_FILES_LISTED ? ` (the first ${SECRET_FILES_LISTED})` : ''}.`];
+}
+
 export function formatSummary(s: Readonly<IndexSummary>): string {
   const skipped = Object.entries(s.files_skipped)
     .filter(([, n]) => n > 0)
@@ -131,6 +141,7 @@ export function formatSummary(s: Readonly<IndexSummary>): string {
     head,
     `Files: ${s.files_scanned} scanned, ${s.files_added} added, ${s.files_changed} changed, ${s.files_removed} removed${skipped ? `; skipped ${skipped}` : ''}.`,
     chunkLine(s),
+    ...secretLine(s),
     `Tokens: ${s.tokens_embedded} embedded, ${s.tokens_padded} computed with padding${pad}.`,
   ].join('\n');
 }

@@ -8,6 +8,12 @@ import type { CodecartoSecretRule, SecretRuleAllowlist } from './secret-rule-typ
 /** Bump when a rule here changes: indexes scanned with older rules are re-scanned once. */
 export const CODECARTO_RULES_REVISION = 1;
 
+/**
+ * Upstream's global allowlist has "(?i)^true|false|null$", which by precedence allows any secret that
+ * merely contains "false"; the intent is the whole value.
+ */
+export const GITLEAKS_ALLOWLIST_CORRECTIONS: ReadonlyMap<string, string> = new Map([['(?i)^true|false|null$', '(?i)^(?:true|false|null)$']]);
+
 /** Whole files left out when one of gitleaks' rules fires: key material spans the file, not one chunk. */
 export const GITLEAKS_FILE_SCOPED = new Set(['private-key', 'pkcs12-file', 'kubernetes-secret-yaml']);
 
@@ -98,16 +104,25 @@ export const CODECARTO_RULES: readonly CodecartoSecretRule[] = [
     allowlists: [PLACEHOLDERS],
   },
   {
-    id: 'quoted-password-assignment',
+    id: 'quoted-secret-assignment',
     description:
-      'A high-entropy quoted value assigned to a password or secret name: gitleaks\' generic rule takes no punctuation in values, which passwords have.',
+      'A high-entropy quoted value assigned to a password, secret, token or key name: gitleaks\' generic rule takes no punctuation in values (passwords have it) and lets values through that contain one of ~1,500 common words.',
     // No leading [\w.-]{0,50}? as gitleaks' generic rules have: trying it at every offset is most of their cost.
-    // Token and key names are left to gitleaks' generic rule: their values are alphanumeric, and names like
-    // "tokenizer" hold paths and regexes.
-    regex: String.raw`(?i)(?:passw(?:or)?d|pwd|passphrase|secret)[\w.-]{0,20}["']?[ \t]*(?::=|=>|=|:)[ \t]*["'\x60]([\x21\x23-\x26\x28-\x5b\x5d-\x5f\x61-\x7e]{8,200})["'\x60]`,
-    keywords: ['passw', 'pwd', 'passphrase', 'secret'],
+    // Token and key names must end at the keyword ("auth_token", "apiKey"), so "tokenizer" paths and regexes are not taken.
+    regex: String.raw`(?i)(?:(?:passw(?:or)?d|pwd|passphrase|secret)[\w.-]{0,20}|(?:token|api[_.-]?key|access[_.-]?key|auth))["']?[ \t]*(?::=|=>|=|:)[ \t]*["'\x60]([\x21\x23-\x26\x28-\x5b\x5d-\x5f\x61-\x7e]{8,200})["'\x60]`,
+    keywords: ['passw', 'pwd', 'passphrase', 'secret', 'token', 'key', 'auth'],
     entropy: 3.5,
-    allowlists: [{ regexes: [String.raw`^[a-zA-Z_.-]+$`, String.raw`^[a-z][a-z0-9+.-]*://[^@\s]*$`, String.raw`^\.{0,2}/`] }, PLACEHOLDERS],
+    allowlists: [
+      {
+        regexes: [
+          // Names, not passwords: snake, kebab, dotted, UPPER or camelCase words (random letters switch case too often).
+          String.raw`^[?!@#$%&*:]?(?:[a-z]+|[A-Z]+|[A-Z]?[a-z]+(?:[A-Z][a-z]{2,})*)(?:[._-]+(?:[a-z]+|[A-Z]+|[A-Z]?[a-z]+(?:[A-Z][a-z]{2,})*))*$`,
+          String.raw`^[a-z][a-z0-9+.-]*://[^@\s]*$`,
+          String.raw`^\.{0,2}/[\w./-]*$`,
+        ],
+      },
+      PLACEHOLDERS,
+    ],
   },
   {
     id: 'url-credentials',

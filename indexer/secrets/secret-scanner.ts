@@ -5,7 +5,7 @@
  * group, an entropy floor, then the global and per-rule allowlists. Synchronous and pure, so it runs on
  * the file-preparation worker threads; the prefilter keeps it cheap where no keyword occurs.
  */
-import { CODECARTO_RULES, CODECARTO_RULES_REVISION, GITLEAKS_FILE_SCOPED } from './codecarto-rules.js';
+import { CODECARTO_RULES, CODECARTO_RULES_REVISION, GITLEAKS_ALLOWLIST_CORRECTIONS, GITLEAKS_FILE_SCOPED } from './codecarto-rules.js';
 import { GITLEAKS_COMMIT, GITLEAKS_GLOBAL_ALLOWLIST, GITLEAKS_RULES } from './gitleaks-rules.js';
 import { KeywordAutomaton } from './keyword-automaton.js';
 import { re2ToRegExp } from './re2-to-js.js';
@@ -102,7 +102,10 @@ function rules(): Compiled {
       allowlists: (r.allowlists ?? []).map(compileAllowlist),
       validate: r.validate,
     })),
-    global: compileAllowlist(GITLEAKS_GLOBAL_ALLOWLIST),
+    global: compileAllowlist({
+      ...GITLEAKS_GLOBAL_ALLOWLIST,
+      regexes: GITLEAKS_GLOBAL_ALLOWLIST.regexes?.map((r) => GITLEAKS_ALLOWLIST_CORRECTIONS.get(r) ?? r),
+    }),
   };
   return compiled;
 }

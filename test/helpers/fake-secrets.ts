@@ -25,6 +25,10 @@ export const fake = {
   azureClientSecret: () => `${randomFrom(ALNUM, 3)}${randomInt(10)}Q~${randomFrom(ALNUM + '_~.-', 34)}`,
   azureStorageKey: () => randomBytes(64).toString('base64'),
   highEntropy: () => randomFrom(ALNUM + '!#%&*+-./:=?@^_', 28),
+  /** An opaque bearer token (a Kubernetes service-account or OAuth access token). */
+  bearerToken: () => randomFrom(ALNUM, 40),
+  /** A generated password as a policy asks for one: letters, a digit and a symbol, no quotes. */
+  password: () => `${randomFrom(UPPER + LOWER, 6)}${randomFrom(DIGITS, 2)}${randomFrom('!#%&*+-:=?@^_', 2)}${randomFrom(ALNUM + '!#%&*+-./:=?@^_', 14)}`,
   /** PKCS#8 PEM ("-----BEGIN PRIVATE KEY-----"), RSA 2048 as real keys are. */
   rsaPrivateKeyPem: () => generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
   /** PKCS#1 PEM ("-----BEGIN RSA PRIVATE KEY-----"). */
