@@ -30,6 +30,7 @@ export async function createEmbedder(settings: EmbedderSettings, log: (message: 
         batchSize: settings.batch_size,
         apiKey,
         log,
+        requestTimeoutMs: requestTimeoutFrom(env),
         // For servers that ignore the seed protocol's "instruction" field: put it into the query text.
         instruction: env.CODECARTO_QUERY_INSTRUCTION,
         instructionMode: env.CODECARTO_INSTRUCTION_MODE === 'prefix' ? 'prefix' : 'field',
@@ -43,6 +44,7 @@ export async function createEmbedder(settings: EmbedderSettings, log: (message: 
         batchSize: settings.batch_size,
         apiKey,
         log,
+        requestTimeoutMs: requestTimeoutFrom(env),
         instruction: env.CODECARTO_QUERY_INSTRUCTION,
       });
     }
@@ -72,4 +74,21 @@ function readApiKey(settings: EmbedderSettings, env: NodeJS.ProcessEnv): string 
     throw new InvalidInputError(`api_key_env names ${settings.api_key_env}, but that environment variable is not set in the server's environment; set it where the MCP server is started.`);
   }
   return key;
+}
+
+/**
+ * CODECARTO_EMBED_TIMEOUT_MS: how long an HTTP embedding request waits for a first answer, and at most
+ * (default 60 s). The server's owner sets it, never a tool argument: a call waits up to twice this on
+ * an endpoint that never answers.
+ */
+export function requestTimeoutFrom(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env.CODECARTO_EMBED_TIMEOUT_MS?.trim();
+  if (!raw) return undefined;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 1_000 || ms > 3_600_000) {
+    throw new InvalidInputError(
+      `CODECARTO_EMBED_TIMEOUT_MS must be a whole number of milliseconds from 1000 to 3600000 (how long an embedding request waits for an answer); got ${JSON.stringify(raw)}.`,
+    );
+  }
+  return ms;
 }

@@ -1,27 +1,23 @@
 import { CODE_SEARCH_TASK } from './query-instruction.js';
 import { z } from 'zod';
 import type { EmbedPurpose } from './embedder.js';
-import { HttpEmbedder, type RawVectors } from './http-embedder.js';
+import { HttpEmbedder, tuningOf, type HttpTuning, type RawVectors } from './http-embedder.js';
 import { loadMistralTokenizer } from './hf-tokenizer.js';
 import type { TextTokenizer } from './tokenizer.js';
-import type { BackoffOptions } from './backoff.js';
 import { InvalidEmbeddingResponseError } from './errors.js';
 
 /** NV-Embed-v2's retrieval instruction, adapted to code search. */
 /** The default query task (NV-Embed-v2's instruction style, for code search). */
 export const DEFAULT_CODE_SEARCH_INSTRUCTION = CODE_SEARCH_TASK;
 
-export interface DgxEmbedderOptions {
+/** Time and retry settings (HttpTuning): 60 s for a first answer, 2 min of retries for a refusing endpoint. */
+export interface DgxEmbedderOptions extends HttpTuning {
   /** Full URL of the seed-protocol endpoint, e.g. http://192.168.1.159:8080/embed. */
   endpoint: string;
   /** Most texts per request, 1..512 (default 32). An upper bound: it shrinks after out-of-memory failures. */
   batchSize?: number;
   /** Padded tokens (texts x longest) per request the planner aims for (default 48 x 512 = 24,576). */
   tokenBudget?: number;
-  /** Per request (default 120 s: NV-Embed on a GB10 takes seconds per batch). */
-  requestTimeoutMs?: number;
-  /** How long to keep retrying an endpoint that refuses connections (default 120 s). */
-  retryWindowMs?: number;
   /** `embed` calls the indexer may keep in flight (default 2: one computing, one uploading). */
   maxParallelCalls?: number;
   fetch?: typeof fetch;
@@ -43,8 +39,6 @@ export interface DgxEmbedderOptions {
   /** Longest text in tokens; longer texts are cut (default 4096, NV-Embed-v2's encode() default). */
   maxInputTokens?: number;
   log?: (message: string) => void;
-  /** Retry delays for an unreachable endpoint (default 0.5 s doubling to 10 s, with jitter). */
-  backoff?: BackoffOptions;
 }
 
 const dgxResponseSchema = z.object({ embeddings: z.array(z.unknown()) });
@@ -58,11 +52,10 @@ export class DgxEmbedder extends HttpEmbedder {
 
   constructor(options: DgxEmbedderOptions) {
     super({
+      ...tuningOf(options),
       endpoint: options.endpoint,
       batchSize: options.batchSize ?? 32,
       tokenBudget: options.tokenBudget ?? 48 * 512,
-      requestTimeoutMs: options.requestTimeoutMs ?? 120_000,
-      retryWindowMs: options.retryWindowMs ?? 120_000,
       maxParallelCalls: options.maxParallelCalls ?? 2,
       maxInputTokens: options.maxInputTokens ?? 4096,
       fetch: options.fetch,
@@ -70,7 +63,6 @@ export class DgxEmbedder extends HttpEmbedder {
       dims: options.dims,
       tokenizer: options.tokenizer,
       log: options.log,
-      backoff: options.backoff,
     });
     this.modelId = `dgx:${options.model ?? 'nvidia/NV-Embed-v2'}`;
     this.instruction = options.instruction ?? DEFAULT_CODE_SEARCH_INSTRUCTION;

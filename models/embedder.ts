@@ -1,4 +1,5 @@
 import type { TextTokenizer } from './tokenizer.js';
+import type { EndpointHealthSnapshot } from './endpoint-health.js';
 
 export const PROVIDERS = ['dgx', 'onnx', 'openai', 'none'] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
@@ -11,6 +12,11 @@ export interface EmbedCall {
   texts: string[];
   purpose: EmbedPurpose;
   signal?: AbortSignal;
+  /**
+   * Told when the call starts waiting on something other than the model's work (an unreachable or
+   * overloaded endpoint being retried), and with null when that wait ends. `since` is epoch ms.
+   */
+  onWait?: (wait: { what: string; since: number } | null) => void;
 }
 
 export interface EmbedOutput {
@@ -47,6 +53,15 @@ export interface Embedder {
   /** Tokenizer that counts tokens as the model does; the chunker and batch planner use it. */
   readonly tokenizer: TextTokenizer;
   embed(call: EmbedCall): Promise<EmbedOutput>;
+  /**
+   * Answers within about a second whatever the model or endpoint is doing (status calls it at any
+   * time): a short probe, else what the embedder's own requests have seen. Never retried.
+   */
   health(signal?: AbortSignal): Promise<EmbedderHealth>;
+  /**
+   * Remote embedders: what their requests have seen of the endpoint (up, down, unknown), without asking
+   * it. While down, a background probe watches for it to come back.
+   */
+  endpointState?(): EndpointHealthSnapshot;
   close(): Promise<void>;
 }

@@ -10,31 +10,63 @@ import {
   throwIfAborted,
 } from './errors.js';
 import { backoffDelay, DEFAULT_BACKOFF, sleep, type BackoffOptions } from './backoff.js';
+import { EndpointHealth, type EndpointHealthSnapshot } from './endpoint-health.js';
+import { LearnedBatchLimits, type LimitsChange } from './learned-batch-limits.js';
+import { paddedChars, RequestTimeout } from './request-timeout.js';
 
 /**
  * The request and recovery core shared by the HTTP embedders (dgx, openai).
  *
  * What a GPU server does under load, and what this core does about it:
- * - HTTP 5xx, 413, a body mentioning out of memory, or no answer within `requestTimeoutMs`: the batch
- *   was too big. Split it in half and retry each half, down to one text. Remember the largest batch
- *   that worked and report it through `maxBatchSize` / `tokenBudget` so the planner stops sending
- *   batches that fail.
+ * - Out of memory (HTTP 413, or an answer that says "out of memory", OOM, CUBLAS_STATUS_ALLOC_FAILED),
+ *   or a connection dropped well into a multi-text request (a server killed by its own batch): the
+ *   batch was too big. Split it in half and retry each half, down to one text, and lower the limits
+ *   that `maxBatchSize` / `tokenBudget` report to the planner (LearnedBatchLimits); they grow back
+ *   towards the configured ones after a run of batches that work.
+ * - No answer within the request timeout (RequestTimeout: from the endpoint's own answer times, at most
+ *   `requestTimeoutMs`): split once, without learning anything; a second timeout of the same texts
+ *   fails the call. So a call to an endpoint that never answers fails after 2 x `requestTimeoutMs`.
+ * - Other 5xx (500, 502, 504...): retried as they are, with backoff, at most `transientAttempts` times;
+ *   never split, never learned.
  * - Connection refused / reset (server restarting), 429 and 503: back off with jitter and retry the
  *   same batch for at most `retryWindowMs`.
  * - Other 4xx: not retried.
  * - A 2xx answer must hold one finite vector of the expected size per text, or it is an
  *   InvalidEmbeddingResponseError. Vectors come back L2-normalized, in input order.
+ * Every request also updates `endpointHealth`, so `health()` answers at once whatever the endpoint does.
  */
 
-export interface HttpEmbedderOptions {
+/** Time and retry settings; the server's owner sets them (CODECARTO_EMBED_TIMEOUT_MS), tests shorten them. */
+export interface HttpTuning {
+  /**
+   * How long the first request waits for an answer (a cold server may be loading its model), and the
+   * most any request waits (default 60 s). Two timeouts of the same texts fail the call, so an
+   * endpoint that never answers fails an index within 2 x this.
+   */
+  requestTimeoutMs?: number;
+  /** The least a request waits once the endpoint has answered (default 15 s). */
+  minRequestTimeoutMs?: number;
+  /** How long to keep retrying an endpoint that refuses connections or answers 429/503 (default 120 s). */
+  retryWindowMs?: number;
+  /** Tries of one batch that keeps getting a plain 5xx (default 5). */
+  transientAttempts?: number;
+  /** Delays between retries (default 0.5 s doubling to 10 s, with jitter). */
+  backoff?: BackoffOptions;
+  /** The longest `health()` waits for its probe (default 800 ms): status must answer within a second. */
+  healthTimeoutMs?: number;
+  /** Delays between background probes of an endpoint that is down (default 2 s doubling to 60 s). */
+  probeBackoff?: BackoffOptions;
+  /** Batches in a row that work at lowered limits before the limits grow back (default 8). */
+  limitGrowthAfter?: number;
+}
+
+export interface HttpEmbedderOptions extends HttpTuning {
   /** URL every request goes to; errors name it. */
   endpoint: string;
   /** Most texts per request (and per `embed` call). 1..512. */
   batchSize: number;
   /** Most padded tokens (texts x longest) per request that the planner should aim for. */
   tokenBudget: number;
-  requestTimeoutMs: number;
-  retryWindowMs: number;
   maxParallelCalls: number;
   maxInputTokens: number;
   fetch?: typeof fetch;
@@ -44,17 +76,27 @@ export interface HttpEmbedderOptions {
   /** Tokenizer given by the caller, else `defaultTokenizer()` is called on first use. */
   tokenizer?: TextTokenizer;
   log?: (message: string) => void;
-  /** Delays between retries of an unreachable endpoint (tests shorten them). */
-  backoff?: BackoffOptions;
-  /** Timeout of `health()`. */
-  healthTimeoutMs?: number;
+}
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+export const DEFAULT_MIN_REQUEST_TIMEOUT_MS = 15_000;
+const DEFAULT_RETRY_WINDOW_MS = 120_000;
+const DEFAULT_TRANSIENT_ATTEMPTS = 5;
+const DEFAULT_HEALTH_TIMEOUT_MS = 800;
+/** A background probe may wait longer than status's: nobody is waiting on it. */
+const BACKGROUND_PROBE_TIMEOUT_MS = 5_000;
+
+/** The tuning fields of `options`, for subclasses passing their options on. */
+export function tuningOf(options: HttpTuning): HttpTuning {
+  const { requestTimeoutMs, minRequestTimeoutMs, retryWindowMs, transientAttempts, backoff, healthTimeoutMs, probeBackoff, limitGrowthAfter } = options;
+  return { requestTimeoutMs, minRequestTimeoutMs, retryWindowMs, transientAttempts, backoff, healthTimeoutMs, probeBackoff, limitGrowthAfter };
 }
 
 /** What a request gives back before validation: one raw vector per text, in input order. */
 export type RawVectors = unknown[];
 
 const MAX_QUOTE = 300;
-const OOM_PATTERN = /out of memory|OutOfMemoryError|\bOOM\b/i;
+const OOM_PATTERN = /out of memory|OutOfMemoryError|\bOOM\b|CUBLAS_STATUS_ALLOC_FAILED/i;
 
 /** A request whose connection drops later than this had reached the model (a stale keep-alive socket drops at once). */
 const CRASH_AFTER_MS = 1000;
@@ -66,12 +108,45 @@ class ConnectionFailure extends Error {
   }
 }
 
+/** A request that got no answer: it timed out, or its connection dropped mid-computation (isBatchTooLarge). */
+class NoAnswer extends EmbeddingApiError {
+  constructor(
+    message: string,
+    readonly waitedMs: number,
+    readonly timeoutMs: number,
+    options: { endpoint: string; isBatchTooLarge: boolean; cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** 429 or 503: retry the same batch after a delay (the server's Retry-After, if any). */
+class RetryAfter extends EmbeddingApiError {
+  readonly retryAfterMs: number;
+  constructor(message: string, options: { endpoint: string; status: number; retryAfterMs: number }) {
+    super(message, { endpoint: options.endpoint, status: options.status, isRetryable: true });
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** A 5xx that does not mention memory: retried as it is a few times; it says nothing about batch size. */
+class ServerError extends EmbeddingApiError {}
+
+/** A call gave up on the endpoint (no answer, or failing for too long): it is down until it answers again. */
+class EndpointFailing extends EmbeddingApiError {}
+
 interface BatchContext {
   texts: string[];
   purpose: EmbedPurpose;
   signal: AbortSignal | undefined;
   /** Token counts of `texts`, computed only when the limits need them. */
   tokenCounts: (number | undefined)[];
+  /** 1 for texts that were in a request that timed out: a second timeout of any of them fails the call. */
+  timedOut: Uint8Array;
+  /** Time this call's requests spent without an answer (timeouts, dropped connections). */
+  waitedMs: number;
+  /** EmbedCall.onWait: told while a request is retried after connection failures, 429, 503 or 5xx. */
+  onWait: EmbedCall['onWait'];
 }
 
 export abstract class HttpEmbedder implements Embedder {
@@ -81,33 +156,36 @@ export abstract class HttpEmbedder implements Embedder {
   readonly endpoint: string;
   readonly maxInputTokens: number;
   readonly maxParallelCalls: number;
+  /** First-request timeout, and the most any request waits for an answer. */
+  readonly requestTimeoutMs: number;
+  /** What is known about the endpoint now: kept by every request, probed in the background while down. */
+  readonly endpointHealth: EndpointHealth;
 
   protected readonly configuredBatchSize: number;
   protected readonly configuredTokenBudget: number;
-  protected readonly requestTimeoutMs: number;
   protected readonly retryWindowMs: number;
   protected readonly apiKey: string | undefined;
   private readonly fetchImpl: typeof fetch;
   private readonly log: (message: string) => void;
   private readonly backoff: BackoffOptions;
   private readonly healthTimeoutMs: number;
+  private readonly transientAttempts: number;
+  private readonly timeouts: RequestTimeout;
+  private readonly limits: LearnedBatchLimits;
   private tokenizerInstance: TextTokenizer | undefined;
   private dims: number | null;
   private readonly closed = new AbortController();
-
-  // What the endpoint has shown it can take (see recordSuccess / recordFailure).
-  private largestOkTexts = 0;
-  private smallestFailedTexts = Infinity;
-  private largestOkTokensSinceFailure = 0;
-  private smallestFailedTokens = Infinity;
+  private unloggedChange: LimitsChange | null = null;
   private loggedLimits: string | undefined;
 
   constructor(options: HttpEmbedderOptions) {
     this.endpoint = checkUrl(options.endpoint);
     this.configuredBatchSize = checkInt('batchSize', options.batchSize, 1, 512);
     this.configuredTokenBudget = checkInt('tokenBudget', options.tokenBudget, 1, 100_000_000);
-    this.requestTimeoutMs = checkInt('requestTimeoutMs', options.requestTimeoutMs, 1, 24 * 3600_000);
-    this.retryWindowMs = checkInt('retryWindowMs', options.retryWindowMs, 0, 24 * 3600_000);
+    this.requestTimeoutMs = checkInt('requestTimeoutMs', options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, 1, 24 * 3600_000);
+    const minTimeout = checkInt('minRequestTimeoutMs', options.minRequestTimeoutMs ?? DEFAULT_MIN_REQUEST_TIMEOUT_MS, 1, 24 * 3600_000);
+    this.retryWindowMs = checkInt('retryWindowMs', options.retryWindowMs ?? DEFAULT_RETRY_WINDOW_MS, 0, 24 * 3600_000);
+    this.transientAttempts = checkInt('transientAttempts', options.transientAttempts ?? DEFAULT_TRANSIENT_ATTEMPTS, 1, 100);
     this.maxParallelCalls = checkInt('maxParallelCalls', options.maxParallelCalls, 1, 64);
     this.maxInputTokens = checkInt('maxInputTokens', options.maxInputTokens, 1, 10_000_000);
     this.dims = options.dims === undefined ? null : checkInt('dims', options.dims, 1, 1_000_000);
@@ -117,7 +195,19 @@ export abstract class HttpEmbedder implements Embedder {
     this.tokenizerInstance = options.tokenizer;
     this.log = options.log ?? (() => {});
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
-    this.healthTimeoutMs = options.healthTimeoutMs ?? 5_000;
+    this.healthTimeoutMs = checkInt('healthTimeoutMs', options.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS, 1, 60_000);
+    this.timeouts = new RequestTimeout({ initialMs: this.requestTimeoutMs, minMs: minTimeout });
+    this.limits = new LearnedBatchLimits({ texts: this.configuredBatchSize, tokens: this.configuredTokenBudget, growAfter: options.limitGrowthAfter });
+    this.endpointHealth = new EndpointHealth({
+      probeBackoff: options.probeBackoff,
+      probe: async (signal) => {
+        try {
+          await this.request([this.prepareText('ping', 'passage')], 'passage', signal, BACKGROUND_PROBE_TIMEOUT_MS, 'probe');
+        } catch (error) {
+          throw new Error(this.describeFailure(error), { cause: error });
+        }
+      },
+    });
   }
 
   /** Builds the JSON body for one request; `texts` are already prepared (see `prepareText`). */
@@ -142,18 +232,24 @@ export abstract class HttpEmbedder implements Embedder {
     return this.tokenizerInstance;
   }
 
-  /** The configured batch size until a batch fails; then the largest batch seen to succeed. */
+  /** The configured batch size, lowered while out-of-memory failures say it is too much. */
   get maxBatchSize(): number {
-    if (this.smallestFailedTexts === Infinity) return this.configuredBatchSize;
-    const learned = this.largestOkTexts > 0 ? this.largestOkTexts : Math.floor(this.smallestFailedTexts / 2);
-    return clamp(learned, 1, this.configuredBatchSize);
+    return this.limits.texts;
   }
 
-  /** The configured token budget until a batch fails; then the largest padded token count seen to succeed. */
+  /** The configured token budget, lowered while out-of-memory failures say it is too much. */
   get tokenBudget(): number {
-    if (this.smallestFailedTokens === Infinity) return this.configuredTokenBudget;
-    const learned = this.largestOkTokensSinceFailure > 0 ? this.largestOkTokensSinceFailure : Math.floor(this.smallestFailedTokens / 2);
-    return clamp(learned, 1, this.configuredTokenBudget);
+    return this.limits.tokens;
+  }
+
+  /** The longest one call waits on an endpoint that never answers: two timeouts of the same texts. */
+  get noAnswerLimitMs(): number {
+    return 2 * this.requestTimeoutMs;
+  }
+
+  /** What the requests have seen of the endpoint, without asking it. */
+  endpointState(): EndpointHealthSnapshot {
+    return this.endpointHealth.snapshot();
   }
 
   /**
@@ -173,39 +269,70 @@ export abstract class HttpEmbedder implements Embedder {
       purpose: call.purpose,
       signal,
       tokenCounts: new Array(call.texts.length),
+      timedOut: new Uint8Array(call.texts.length),
+      waitedMs: 0,
+      onWait: call.onWait,
     };
     const out = new Array<Float32Array>(call.texts.length);
     try {
       for (const [start, end] of this.splitToLimits(ctx)) {
         await this.embedRange(ctx, start, end, out);
       }
+    } catch (error) {
+      if (error instanceof EndpointFailing || error instanceof EndpointUnreachableError) this.endpointHealth.recordDown(error.message);
+      throw error;
     } finally {
       this.logLimitsIfChanged();
     }
     return { embeddings: out };
   }
 
-  /** One tiny request with a short timeout; never retried, never hangs. */
+  /**
+   * Answers within about `healthTimeoutMs` whatever the endpoint does: one tiny probe request that
+   * waits no longer, and when it gets no answer in time, what the requests themselves have seen
+   * (a batch waiting for its answer, the last answer, why the endpoint is down). Never retried.
+   */
   async health(signal?: AbortSignal): Promise<EmbedderHealth> {
     throwIfAborted(signal);
     const started = performance.now();
     try {
       const texts = [this.prepareText('ping', 'passage')];
-      const vectors = await this.request(texts, 'passage', signal, this.healthTimeoutMs);
+      const vectors = await this.request(texts, 'passage', signal, this.healthTimeoutMs, 'probe');
       const ms = Math.round(performance.now() - started);
       return { ok: true, detail: `endpoint ${this.endpoint} reachable, ${vectors[0]!.length} dims, ${ms} ms` };
     } catch (error) {
       if (error instanceof AbortError && signal?.aborted) throw error;
       if (error instanceof ConnectionFailure) {
-        return { ok: false, detail: `endpoint ${this.endpoint} is not reachable (${error.code}). ${this.unreachableHint()}` };
+        const detail = `endpoint ${this.endpoint} is not reachable (${error.code}). ${this.unreachableHint()}`;
+        this.endpointHealth.recordDown(detail);
+        return { ok: false, detail };
       }
+      if (error instanceof NoAnswer) return this.healthFromState();
       return { ok: false, detail: error instanceof Error ? error.message : String(error) };
     }
   }
 
-  /** Aborts requests in flight; later calls fail with AbortError. */
+  /** Aborts requests in flight and stops background probes; later calls fail with AbortError. */
   async close(): Promise<void> {
     this.closed.abort();
+    this.endpointHealth.close();
+  }
+
+  /** The probe got no answer in time: say what the requests have seen instead of waiting longer. */
+  private healthFromState(): EmbedderHealth {
+    const state = this.endpointHealth.snapshot();
+    const now = Date.now();
+    const parts = [`endpoint ${this.endpoint} did not answer a one-text probe within ${formatSeconds(this.healthTimeoutMs)}`];
+    if (state.waitingSince !== null) {
+      parts.push(
+        `a request of ${plural(state.waitingTexts, 'text')} has waited ${formatSeconds(now - state.waitingSince)} for its answer ` +
+          `(it gives up after ${formatSeconds(state.waitingTimeoutMs)})`,
+      );
+    }
+    if (state.lastAnswerAt !== null) parts.push(`its last answer came ${formatSeconds(now - state.lastAnswerAt)} ago and took ${formatSeconds(state.lastAnswerMs ?? 0)}`);
+    else parts.push('it has not answered yet (a server still loading its model answers late)');
+    if (state.state === 'down' && state.since !== null) parts.push(`it has been down for ${formatSeconds(now - state.since)}: ${state.lastError ?? 'no answer'}`);
+    return { ok: state.state === 'up', detail: `${parts.join('; ')}.` };
   }
 
   // ---- batches, splitting and learned limits ----
@@ -213,8 +340,8 @@ export abstract class HttpEmbedder implements Embedder {
   /** Consecutive [start, end) ranges within the current limits (only differs from one range after a failure). */
   private splitToLimits(ctx: BatchContext): [number, number][] {
     const maxTexts = this.maxBatchSize;
-    const useTokens = this.smallestFailedTokens !== Infinity;
     const budget = this.tokenBudget;
+    const useTokens = budget < this.configuredTokenBudget;
     const ranges: [number, number][] = [];
     let start = 0;
     let longest = 0;
@@ -236,13 +363,16 @@ export abstract class HttpEmbedder implements Embedder {
 
   private async embedRange(ctx: BatchContext, start: number, end: number, out: Float32Array[]): Promise<void> {
     const texts = ctx.texts.slice(start, end);
+    let vectors: Float32Array[];
     try {
-      const vectors = await this.requestWithRetries(texts, ctx);
-      for (let i = 0; i < vectors.length; i++) out[start + i] = vectors[i]!;
-      this.recordSuccess(ctx, start, end);
+      vectors = await this.requestWithRetries(texts, ctx);
     } catch (error) {
+      if (error instanceof NoAnswer) {
+        ctx.waitedMs += error.waitedMs;
+        if (!error.isBatchTooLarge) return this.afterTimeout(ctx, start, end, out, error);
+      }
       if (!(error instanceof EmbeddingApiError) || !error.isBatchTooLarge) throw error;
-      this.recordFailure(ctx, start, end);
+      this.recordOutOfMemory(ctx, start, end);
       if (texts.length === 1) {
         let size = '';
         try {
@@ -256,11 +386,46 @@ export abstract class HttpEmbedder implements Embedder {
           { endpoint: this.endpoint, status: error.status, isBatchTooLarge: false, isRetryable: false, cause: error },
         );
       }
+      // Dropped connections (a crashing server) may split again, but not past the time a hung endpoint gets.
+      if (error instanceof NoAnswer && ctx.waitedMs >= this.noAnswerLimitMs) throw this.noAnswerFailure(ctx, end - start, error);
       const middle = start + Math.ceil((end - start) / 2);
       // Halves go one after the other: the failure was most likely GPU memory.
       await this.embedRange(ctx, start, middle, out);
       await this.embedRange(ctx, middle, end, out);
+      return;
     }
+    for (let i = 0; i < vectors.length; i++) out[start + i] = vectors[i]!;
+    this.recordSuccess(ctx, start, end);
+  }
+
+  /**
+   * No answer in time. A timeout says nothing sure about size (the server may be stuck, or busy), so
+   * the batch is split once and nothing is learned; a second timeout of any of its texts ends the call.
+   */
+  private async afterTimeout(ctx: BatchContext, start: number, end: number, out: Float32Array[], error: NoAnswer): Promise<void> {
+    let again = false;
+    for (let i = start; i < end; i++) {
+      if (ctx.timedOut[i]) again = true;
+      ctx.timedOut[i] = 1;
+    }
+    if (again || ctx.waitedMs >= this.noAnswerLimitMs) throw this.noAnswerFailure(ctx, end - start, error);
+    const count = end - start;
+    this.log(`${error.message} Sending ${count > 1 ? 'it again as two halves' : 'it once more'}; one more timeout of these texts ends the run.`);
+    if (count === 1) return this.embedRange(ctx, start, end, out);
+    const middle = start + Math.ceil(count / 2);
+    await this.embedRange(ctx, start, middle, out);
+    await this.embedRange(ctx, middle, end, out);
+  }
+
+  private noAnswerFailure(ctx: BatchContext, count: number, last: NoAnswer): EndpointFailing {
+    return new EndpointFailing(
+      `Embedding endpoint ${this.endpoint} did not answer: a request of ${plural(count, 'text')} got no answer within ` +
+        `${formatSeconds(last.timeoutMs)}, after these texts had already gone unanswered once ` +
+        `(${formatSeconds(ctx.waitedMs)} waited in all). Check that the server is running and not stuck (its log, its GPU ` +
+        `memory). ${this.unreachableHint()} If it is only slow, the server's owner can let requests wait longer with ` +
+        `CODECARTO_EMBED_TIMEOUT_MS (now ${this.requestTimeoutMs} ms).`,
+      { endpoint: this.endpoint, isRetryable: false, cause: last },
+    );
   }
 
   private tokensOf(ctx: BatchContext, index: number): number {
@@ -279,60 +444,66 @@ export abstract class HttpEmbedder implements Embedder {
   }
 
   private recordSuccess(ctx: BatchContext, start: number, end: number): void {
-    const count = end - start;
-    if (count < this.smallestFailedTexts) this.largestOkTexts = Math.max(this.largestOkTexts, count);
-    if (this.smallestFailedTokens !== Infinity) {
-      const padded = this.paddedTokens(ctx, start, end);
-      if (padded < this.smallestFailedTokens) this.largestOkTokensSinceFailure = Math.max(this.largestOkTokensSinceFailure, padded);
-    }
+    const padded = this.limits.needsTokens ? this.paddedTokens(ctx, start, end) : undefined;
+    this.unloggedChange = this.limits.recordSuccess(end - start, padded) ?? this.unloggedChange;
   }
 
-  private recordFailure(ctx: BatchContext, start: number, end: number): void {
-    const count = end - start;
-    if (count <= 1) return; // a single text says nothing about batch size
-    // A batch no larger than one that already worked failed for its tokens, not its count.
-    if (count > this.largestOkTexts) this.smallestFailedTexts = Math.min(this.smallestFailedTexts, count);
-    const padded = this.paddedTokens(ctx, start, end);
-    if (padded < this.smallestFailedTokens) {
-      this.smallestFailedTokens = padded;
-      if (this.largestOkTokensSinceFailure >= padded) this.largestOkTokensSinceFailure = 0;
-    }
+  private recordOutOfMemory(ctx: BatchContext, start: number, end: number): void {
+    if (end - start <= 1) return;
+    this.unloggedChange = this.limits.recordOutOfMemory(end - start, this.paddedTokens(ctx, start, end)) ?? this.unloggedChange;
   }
 
   private logLimitsIfChanged(): void {
-    if (this.smallestFailedTokens === Infinity && this.smallestFailedTexts === Infinity) return;
-    const limits = `at most ${this.maxBatchSize} texts and ${this.tokenBudget} padded tokens per request`;
+    const change = this.unloggedChange;
+    if (!change) return;
+    this.unloggedChange = null;
+    const limits = `at most ${change.texts} texts and ${change.tokens} padded tokens per request`;
     if (limits === this.loggedLimits) return;
     this.loggedLimits = limits;
-    this.log(
-      `Embedding endpoint ${this.endpoint} failed on large batches (out of memory or timeout); ` +
-        `using ${limits} from now on (configured: ${this.configuredBatchSize} texts, ${this.configuredTokenBudget} tokens).`,
-    );
+    const configured = `(configured: ${this.configuredBatchSize} texts, ${this.configuredTokenBudget} tokens)`;
+    const growth = `they grow back after ${this.limits.successesToGrow} batches in a row that work`;
+    if (change.kind === 'shrunk') {
+      this.log(`Embedding endpoint ${this.endpoint} failed on large batches (out of memory); using ${limits} for now ${configured}; ${growth}.`);
+    } else if (change.kind === 'grew') {
+      this.log(`Embedding endpoint ${this.endpoint} handled the lowered batches; trying ${limits} ${configured}.`);
+    } else {
+      this.log(`Embedding endpoint ${this.endpoint} is back to the configured ${limits}.`);
+    }
   }
 
   // ---- requests ----
 
-  /** Sends one batch; retries connection failures, 429 and 503 with backoff within the retry window. */
+  /**
+   * Sends one batch; retries connection failures, 429 and 503 with backoff within the retry window,
+   * and plain 5xx at most `transientAttempts` times.
+   */
   private async requestWithRetries(texts: string[], ctx: BatchContext): Promise<Float32Array[]> {
     let firstFailureAt: number | undefined;
+    let serverErrors = 0;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.request(texts, ctx.purpose, ctx.signal, this.requestTimeoutMs);
+        const vectors = await this.request(texts, ctx.purpose, ctx.signal, this.timeouts.forSize(paddedChars(texts)), 'batch');
+        if (firstFailureAt !== undefined) ctx.onWait?.(null);
+        return vectors;
       } catch (error) {
-        const transient = error instanceof ConnectionFailure || (error instanceof EmbeddingApiError && error.isRetryable && !error.isBatchTooLarge);
+        const transient = error instanceof ConnectionFailure || error instanceof RetryAfter || error instanceof ServerError;
         if (!transient) throw error;
         const now = performance.now();
         firstFailureAt ??= now;
+        // A progress display says what the call waits for, and since when (the caller clears it if the call fails).
+        const reason = error instanceof ConnectionFailure ? error.code : `HTTP ${(error as EmbeddingApiError).status}`;
+        ctx.onWait?.({ what: `${this.endpoint} (${reason}, retrying)`, since: Date.now() - (now - firstFailureAt) });
         const elapsed = now - firstFailureAt;
-        if (elapsed >= this.retryWindowMs) throw this.gaveUp(error, Math.max(elapsed, this.retryWindowMs));
+        if (error instanceof ServerError && ++serverErrors >= this.transientAttempts) throw this.gaveUp(error, elapsed, serverErrors);
+        if (elapsed >= this.retryWindowMs) throw this.gaveUp(error, Math.max(elapsed, this.retryWindowMs), serverErrors);
         let delay = backoffDelay(attempt, this.backoff);
         if (error instanceof RetryAfter) delay = Math.max(delay, error.retryAfterMs);
-        await sleep(Math.min(delay, this.retryWindowMs - elapsed), anySignal(ctx.signal, this.closed.signal));
+        await sleep(Math.min(delay, Math.max(0, this.retryWindowMs - elapsed)), anySignal(ctx.signal, this.closed.signal));
       }
     }
   }
 
-  private gaveUp(error: unknown, elapsedMs: number): Error {
+  private gaveUp(error: unknown, elapsedMs: number, serverErrors: number): Error {
     const duration = formatSeconds(elapsedMs);
     if (error instanceof ConnectionFailure) {
       return new EndpointUnreachableError(
@@ -341,20 +512,34 @@ export abstract class HttpEmbedder implements Embedder {
       );
     }
     const api = error as EmbeddingApiError;
-    return new EmbeddingApiError(`${api.message} It kept answering this for ${duration}; try again later.`, {
-      endpoint: this.endpoint,
-      status: api.status,
-      isRetryable: true,
-      cause: api,
-    });
+    const said =
+      error instanceof ServerError
+        ? ` It answered so ${serverErrors} times in a row for the same batch (over ${duration}). The answer does not mention ` +
+          `memory, so the batch was not split: check the server's log.`
+        : ` It kept answering this for ${duration}; try again later.`;
+    return new EndpointFailing(`${api.message}${said}`, { endpoint: this.endpoint, status: api.status, isRetryable: true, cause: api });
+  }
+
+  /** How a failure reads in a health report: a sentence, not an error code. */
+  private describeFailure(error: unknown): string {
+    if (error instanceof ConnectionFailure) return `endpoint ${this.endpoint} is not reachable (${error.code})`;
+    return error instanceof Error ? error.message : String(error);
   }
 
   /**
    * One HTTP request, no retries. Throws AbortError (caller or close), ConnectionFailure,
-   * EmbeddingApiError (isBatchTooLarge for 5xx/413/OOM/timeout, isRetryable for 429/503),
-   * or InvalidEmbeddingResponseError.
+   * NoAnswer (timeout; or a dropped connection, isBatchTooLarge), EmbeddingApiError (isBatchTooLarge
+   * for out of memory), RetryAfter (429/503), ServerError (other 5xx), or InvalidEmbeddingResponseError.
+   * A 'batch' request counts as waiting in `endpointHealth` and its time teaches the timeouts; a
+   * 'probe' only tells whether the endpoint answers.
    */
-  private async request(texts: string[], purpose: EmbedPurpose, signal: AbortSignal | undefined, timeoutMs: number): Promise<Float32Array[]> {
+  private async request(
+    texts: string[],
+    purpose: EmbedPurpose,
+    signal: AbortSignal | undefined,
+    timeoutMs: number,
+    kind: 'batch' | 'probe',
+  ): Promise<Float32Array[]> {
     throwIfAborted(signal);
     throwIfAborted(this.closed.signal);
     const controller = new AbortController();
@@ -373,6 +558,7 @@ export abstract class HttpEmbedder implements Embedder {
     let bodyText: string;
     let retryAfterHeader: string | null = null;
     const sentAt = performance.now();
+    const done = kind === 'batch' ? this.endpointHealth.requestStarted(texts.length, timeoutMs) : () => {};
     try {
       const response = await this.fetchImpl(this.endpoint, {
         method: 'POST',
@@ -387,9 +573,11 @@ export abstract class HttpEmbedder implements Embedder {
     } catch (error) {
       if (signal?.aborted || this.closed.signal.aborted) throw new AbortError();
       if (timedOut) {
-        throw new EmbeddingApiError(
+        throw new NoAnswer(
           `Embedding endpoint ${this.endpoint} did not answer ${plural(texts.length, 'text')} within ${formatSeconds(timeoutMs)}.`,
-          { endpoint: this.endpoint, isBatchTooLarge: true, cause: error },
+          timeoutMs,
+          timeoutMs,
+          { endpoint: this.endpoint, isBatchTooLarge: false, cause: error },
         );
       }
       const code = connectionErrorCode(error);
@@ -401,19 +589,24 @@ export abstract class HttpEmbedder implements Embedder {
         );
       }
       // A connection dropped well into a multi-text request is what a server killed by its own
-      // batch (out of memory) looks like: split it, as for a 500, and let the halves wait for the restart.
-      if (texts.length > 1 && code !== 'ECONNREFUSED' && performance.now() - sentAt >= CRASH_AFTER_MS) {
-        throw new EmbeddingApiError(
+      // batch (out of memory) looks like: split it, as for out of memory, and let the halves wait for the restart.
+      const waited = performance.now() - sentAt;
+      if (texts.length > 1 && code !== 'ECONNREFUSED' && waited >= CRASH_AFTER_MS) {
+        throw new NoAnswer(
           `Embedding endpoint ${this.endpoint} dropped the connection (${code}) while computing ${plural(texts.length, 'text')}; it may have crashed on the batch size.`,
+          waited,
+          timeoutMs,
           { endpoint: this.endpoint, isBatchTooLarge: true, cause: error },
         );
       }
       throw new ConnectionFailure(code, { cause: error });
     } finally {
       clearTimeout(timer);
+      done();
       signal?.removeEventListener('abort', onAbort);
       this.closed.signal.removeEventListener('abort', onAbort);
     }
+    const answeredMs = performance.now() - sentAt;
 
     if (status < 200 || status >= 300) throw this.statusError(status, statusText, bodyText, texts.length, retryAfterHeader);
 
@@ -440,19 +633,28 @@ export abstract class HttpEmbedder implements Embedder {
       }
       throw error;
     }
-    return this.validate(raw, texts.length);
+    const vectors = this.validate(raw, texts.length);
+    this.endpointHealth.recordAnswer(answeredMs);
+    if (kind === 'batch') this.timeouts.record(answeredMs, paddedChars(texts));
+    return vectors;
   }
 
+  /**
+   * Only an answer that says out of memory (or 413) tells something about batch size; 429 and 503
+   * mean "later"; any other 5xx is retried as it is; the rest is the request's own fault.
+   */
   private statusError(status: number, statusText: string, bodyText: string, count: number, retryAfter: string | null): Error {
     const message = serverMessage(bodyText);
     const said = message ? `: ${quote(message)}` : '';
     const base = `Embedding endpoint ${this.endpoint} answered HTTP ${status}${statusText ? ` ${statusText}` : ''} for ${plural(count, 'text')}${said}.`;
-    const oom = OOM_PATTERN.test(bodyText);
-    if (oom || status === 413 || (status >= 500 && status !== 503)) {
+    if (OOM_PATTERN.test(bodyText) || status === 413) {
       return new EmbeddingApiError(base, { endpoint: this.endpoint, status, isBatchTooLarge: true });
     }
     if (status === 429 || status === 503) {
       return new RetryAfter(base, { endpoint: this.endpoint, status, retryAfterMs: parseRetryAfter(retryAfter) });
+    }
+    if (status >= 500 && status !== 501 && status !== 505) {
+      return new ServerError(base, { endpoint: this.endpoint, status, isRetryable: true });
     }
     let hint = ' The request was rejected; it is not retried.';
     if (status === 401 || status === 403) hint = ' Check the API key.';
@@ -514,15 +716,6 @@ export abstract class HttpEmbedder implements Embedder {
       cut = Math.floor(cut * 0.9);
     }
     return text.slice(0, cut);
-  }
-}
-
-/** 429 or 503: retry the same batch after a delay (the server's Retry-After, if any). */
-class RetryAfter extends EmbeddingApiError {
-  readonly retryAfterMs: number;
-  constructor(message: string, options: { endpoint: string; status: number; retryAfterMs: number }) {
-    super(message, { endpoint: options.endpoint, status: options.status, isRetryable: true });
-    this.retryAfterMs = options.retryAfterMs;
   }
 }
 

@@ -1,13 +1,12 @@
 import { z } from 'zod';
 import type { EmbedPurpose } from './embedder.js';
-import { HttpEmbedder, type RawVectors } from './http-embedder.js';
+import { HttpEmbedder, tuningOf, type HttpTuning, type RawVectors } from './http-embedder.js';
 import { loadMistralTokenizer } from './hf-tokenizer.js';
 import type { TextTokenizer } from './tokenizer.js';
-import type { BackoffOptions } from './backoff.js';
 import { InvalidEmbeddingResponseError } from './errors.js';
 import { preview } from './dgx-embedder.js';
 
-export interface OpenAIEmbedderOptions {
+export interface OpenAIEmbedderOptions extends HttpTuning {
   /** Server root, with or without a trailing `/v1` (e.g. https://api.openai.com/v1, http://dgx:8080). */
   baseUrl: string;
   /** Model name sent in every request and recorded as `openai:<model>`. */
@@ -18,8 +17,6 @@ export interface OpenAIEmbedderOptions {
   batchSize?: number;
   /** Padded tokens per request the planner aims for (default 48 x 512). */
   tokenBudget?: number;
-  requestTimeoutMs?: number;
-  retryWindowMs?: number;
   maxParallelCalls?: number;
   fetch?: typeof fetch;
   dims?: number;
@@ -33,7 +30,6 @@ export interface OpenAIEmbedderOptions {
   /** Longest text in tokens; longer texts are cut (default 8191, OpenAI's limit). */
   maxInputTokens?: number;
   log?: (message: string) => void;
-  backoff?: BackoffOptions;
 }
 
 const openAIResponseSchema = z.object({
@@ -55,11 +51,10 @@ export class OpenAIEmbedder extends HttpEmbedder {
 
   constructor(options: OpenAIEmbedderOptions) {
     super({
+      ...tuningOf(options),
       endpoint: openAIEmbeddingsUrl(options.baseUrl),
       batchSize: options.batchSize ?? 32,
       tokenBudget: options.tokenBudget ?? 48 * 512,
-      requestTimeoutMs: options.requestTimeoutMs ?? 120_000,
-      retryWindowMs: options.retryWindowMs ?? 120_000,
       maxParallelCalls: options.maxParallelCalls ?? 2,
       maxInputTokens: options.maxInputTokens ?? 8191,
       fetch: options.fetch,
@@ -67,7 +62,6 @@ export class OpenAIEmbedder extends HttpEmbedder {
       dims: options.dims,
       tokenizer: options.tokenizer,
       log: options.log,
-      backoff: options.backoff,
     });
     this.model = options.model;
     this.modelId = `openai:${options.model}`;

@@ -11,6 +11,13 @@ import type { TextTokenizer } from '../../models/tokenizer.js';
 export interface FakeServerFaults {
   /** Batches with more texts answer HTTP 500 `{"detail":"CUDA out of memory. ..."}`. */
   failAboveTexts?: number;
+  /**
+   * Batches whose padded size (texts x longest, in whitespace-separated words: `wordTokenizer`'s count)
+   * is larger answer HTTP 500 out of memory: GPU memory follows padded tokens, not the number of texts.
+   */
+  failAbovePaddedWords?: number;
+  /** Accept the request and never answer (all requests, or those the function picks): a hung server. */
+  hang?: boolean | ((texts: string[]) => boolean);
   /** Delay every answer (or only those above `stallAboveTexts`) by this long. */
   stallMs?: number;
   /** With `stallMs`: only batches with more texts than this stall (default: all stall). */
@@ -204,8 +211,10 @@ export class FakeEmbeddingServer {
         this.timers.add(timer);
         return;
       }
+      if (faults.hang === true || (typeof faults.hang === 'function' && faults.hang(texts))) return; // the socket closes with the server
       const respond = () => {
         if (faults.failAboveTexts !== undefined && texts.length > faults.failAboveTexts) return answer(500, OOM_BODY);
+        if (faults.failAbovePaddedWords !== undefined && paddedWords(texts) > faults.failAbovePaddedWords) return answer(500, OOM_BODY);
         answer(200, this.answerBody(texts, isOpenAI, faults));
       };
       const stall = faults.stallMs && texts.length > (faults.stallAboveTexts ?? 0);
@@ -289,6 +298,13 @@ function fnv1a(text: string): number {
   return hash >>> 0;
 }
 
+
+/** texts x longest text, in `wordTokenizer` tokens: what a batch costs the model. */
+export function paddedWords(texts: readonly string[]): number {
+  let longest = 0;
+  for (const text of texts) longest = Math.max(longest, wordTokenizer.count(text));
+  return texts.length * longest;
+}
 
 /** A whitespace tokenizer for tests: one token per word (no model files to load). */
 export const wordTokenizer: TextTokenizer = {
