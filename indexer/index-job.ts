@@ -3,7 +3,7 @@ import { isAbortError } from '../models/errors.js';
 import { calibrateFusion } from './fusion-calibration.js';
 import { storedFusion } from './fusion-weights.js';
 import { emptySummary, type IndexSummary } from './index-summary.js';
-import { runIndex } from './indexer.js';
+import { runIndex, type IndexRunOptions } from './indexer.js';
 import type { IndexStore } from './store/store-types.js';
 
 export interface IndexJobOptions {
@@ -14,6 +14,8 @@ export interface IndexJobOptions {
   log: (message: string) => void;
   /** Passed to runIndex (undefined: its default). */
   prepareWorkers?: number;
+  /** Passed to runIndex: a tree with more files fails the run. */
+  fileLimit?: IndexRunOptions['fileLimit'];
 }
 
 /**

@@ -9,7 +9,7 @@ import { languageForPath } from './languages.js';
 import { defaultPrepareWorkers, FilePreparer } from './prepare-pool.js';
 import { SECRET_RULES_VERSION } from './secrets/secret-scanner.js';
 import type { IndexStore } from './store/store-types.js';
-import { walkRepository, WalkStats, type WalkedFile } from './walker.js';
+import { TooManyFilesError, walkRepository, WalkStats, type WalkedFile, type WalkOptions } from './walker.js';
 
 export interface IndexRunOptions {
   root: string;
@@ -20,6 +20,8 @@ export interface IndexRunOptions {
   /** Token budget per chunk (counted with the embedder's tokenizer). */
   chunkTokens?: number;
   maxFileBytes?: number;
+  /** More files than this fail the run (TooManyFilesError) before a first index prepares any. */
+  fileLimit?: WalkOptions['fileLimit'];
   signal?: AbortSignal;
   /** Called with the live summary whenever something moved; cheap, may be called often. */
   onProgress?: (summary: Readonly<IndexSummary>) => void;
@@ -272,6 +274,8 @@ function prepareModel(store: IndexStore, embedder: Embedder, full: boolean, log:
 function describeFailure(error: unknown, summary: IndexSummary, dataDir: string): string {
   const storage = describeStorageError(error, dataDir);
   if (storage) return storage;
+  // Its message says what to do; an incremental run that met it stored nothing new worth counting.
+  if (error instanceof TooManyFilesError) return error.message;
   const message = error instanceof Error ? error.message : String(error);
   const kept = `${summary.chunks_embedded} chunk texts embedded in this run are stored; the next index embeds only the ${summary.chunks_pending} still missing.`;
   return `${message} ${kept}`;
@@ -287,6 +291,13 @@ async function produce(
 ): Promise<void> {
   const { store, embedder, signal } = options;
   const catalog = store.listFiles();
+  const walkOptions = { maxFileBytes: options.maxFileBytes, signal, fileLimit: options.fileLimit };
+  if (options.fileLimit && catalog.size === 0) {
+    // A first index would prepare every file before its walk met the limit: count them first (stat only).
+    for await (const _file of walkRepository(options.root, walkOptions, new WalkStats())) {
+      // Counting only; the walk throws TooManyFilesError past the limit.
+    }
+  }
   const seen = new Set<string>();
   const stats = new WalkStats();
   // Files indexed before the current secret rules (or before there were any) are read and scanned again
@@ -305,7 +316,7 @@ async function produce(
   let prepared = 0;
 
   try {
-    for await (const file of walkRepository(options.root, { maxFileBytes: options.maxFileBytes, signal }, stats)) {
+    for await (const file of walkRepository(options.root, walkOptions, stats)) {
       throwIfAborted(signal);
       summary.files_scanned++;
       const known = catalog.get(file.path);

@@ -20,6 +20,8 @@ export interface ProjectFile {
   settings: ProjectSettings | null;
   /** Absent means watching is on (the default). */
   watch?: boolean;
+  /** The project's own file limit (set_project max_files); absent: the server's. */
+  max_files?: number;
   last_index?: LastIndexRecord;
 }
 
@@ -38,6 +40,7 @@ export function readProjectFile(dataDir: string): ProjectFile | null {
     root: raw.root,
     settings: settings.success ? settings.data : null,
     ...(typeof raw.watch === 'boolean' ? { watch: raw.watch } : {}),
+    ...(typeof raw.max_files === 'number' && Number.isInteger(raw.max_files) && raw.max_files > 0 ? { max_files: raw.max_files } : {}),
     ...(last && typeof last.at === 'string' && typeof last.files === 'number' && typeof last.chunks === 'number'
       ? { last_index: { at: last.at, files: last.files, chunks: last.chunks } }
       : {}),

@@ -16,7 +16,7 @@ import { constants as fsConstants, type Dirent, type Stats } from 'node:fs';
 import { access, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
-import { AbortError } from '../models/errors.js';
+import { AbortError, CodecartoError } from '../models/errors.js';
 
 export interface WalkedFile {
   /** Repo-relative, forward slashes; for a followed symlink, the link's path, not its target's. */
@@ -43,6 +43,19 @@ export interface WalkOptions {
   maxFileBytes?: number;
   /** Checked before each entry and directory read; aborting makes the generator throw AbortError. */
   signal?: AbortSignal;
+  /** More files than `max` make the generator throw TooManyFilesError, whose message ends with `advice`. */
+  fileLimit?: { max: number; advice: string };
+}
+
+/** The tree holds more files than the project's limit (indexer/file-limit.ts); nothing past it was yielded. */
+export class TooManyFilesError extends CodecartoError {
+  constructor(
+    readonly root: string,
+    readonly limit: number,
+    advice: string,
+  ) {
+    super(`${root} holds more than ${limit.toLocaleString('en-US')} files to index; ${advice}`);
+  }
 }
 
 export const DEFAULT_MAX_FILE_BYTES = 1_000_000;
@@ -240,6 +253,8 @@ function errorCode(err: unknown): string | undefined {
 export async function* walkRepository(root: string, options: WalkOptions, stats: WalkStats): AsyncGenerator<WalkedFile> {
   const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
   const signal = options.signal;
+  const limit = options.fileLimit;
+  let yielded = 0;
   const rootAbs = path.resolve(root);
   const realRoot = await realpath(rootAbs);
   // Real paths of directories already walked: a link to one of them is a loop or a duplicate.
@@ -336,6 +351,7 @@ export async function* walkRepository(root: string, options: WalkOptions, stats:
     if (result.kind === 'skip') {
       stats.add(result.reason);
     } else if (result.kind === 'file') {
+      if (limit && ++yielded > limit.max) throw new TooManyFilesError(rootAbs, limit.max, limit.advice);
       yield { path: result.rel, absPath: result.abs, size: result.info.size, mtimeMs: result.info.mtimeMs };
     } else if (result.kind === 'dir') {
       // Checked here, in walk order, not in classify: two links in one window may share a target.

@@ -1,21 +1,24 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync, accessSync, constants as fsConstants } from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync, accessSync, constants as fsConstants } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import type { Embedder, ProviderName } from '../models/embedder.js';
 import { CredentialPolicy } from '../models/credential-policy.js';
 import { CodecartoError, InvalidInputError } from '../models/errors.js';
+import { COUNT_BUDGET_MS, countFilesUpTo, DEFAULT_MAX_FILES, MAX_FILES_CEILING } from './file-limit.js';
 import { IndexJob } from './index-job.js';
 import { ProjectLock } from './project-lock.js';
 import type { IndexSummary } from './index-summary.js';
 import { listProjects, PROJECT_FILE, readProjectFile, type ProjectFile } from './project-catalog.js';
 import { MCP_NEXT_STEPS, type NextSteps } from './next-steps.js';
+import { checkProjectRoot, type ProjectRootPolicy } from './project-root-policy.js';
 import { mergeSettings, type ProjectSettings, type SettingsInput } from './project-settings.js';
 import { ProjectWatcher, type WatchingState, type WatchSetting } from './project-watcher.js';
 import { search, type SearchRequest, type SearchResponse } from './searcher.js';
 import { checkStaleness, type Staleness } from './staleness.js';
 import { describeStorageError } from './storage-errors.js';
 import type { IndexStore, StoreCounts } from './store/store-types.js';
+import { TooManyFilesError } from './walker.js';
 
 export type EmbedderFactory = (settings: ProjectSettings, log: (message: string) => void) => Promise<Embedder>;
 export type StoreFactory = (dataDir: string, log: (message: string) => void) => IndexStore;
@@ -46,6 +49,8 @@ export interface WorkspaceOptions {
   rememberCurrent?: boolean;
   /** Which api_key_env may be read and where its key may go (the server's own configuration); default: CODECARTO_* names, no endpoint. */
   credentialPolicy?: CredentialPolicy;
+  /** Most files a project may hold unless its own max_files says otherwise (CODECARTO_MAX_FILES); default DEFAULT_MAX_FILES. */
+  maxFiles?: number;
 }
 
 /** A project that has been opened in this process: its store, its embedder and its index run. */
@@ -61,6 +66,8 @@ export interface OpenProject {
   lastSummary: IndexSummary | null;
   /** The project's own watch switch (set_project `watch`), persisted in project.json. */
   watch: boolean;
+  /** The project's own file limit (set_project `max_files`), persisted in project.json; undefined: the server's. */
+  maxFiles: number | undefined;
   watcher: ProjectWatcher | null;
   /** When set_project last chose it; the least recently used project stops being watched first. */
   lastUsed: number;
@@ -148,11 +155,13 @@ export class Workspace {
   private readonly log: (message: string) => void;
   private readonly steps: NextSteps;
   private readonly credentialPolicy: CredentialPolicy;
+  private readonly rootPolicy: ProjectRootPolicy;
 
   constructor(private readonly options: WorkspaceOptions) {
     this.log = options.log ?? (() => {});
     this.steps = options.steps ?? MCP_NEXT_STEPS;
     this.credentialPolicy = options.credentialPolicy ?? new CredentialPolicy();
+    this.rootPolicy = { dataHome: options.home };
     mkdirSync(join(options.home, 'projects'), { recursive: true });
     this.currentRoot = options.restoreCurrent === false ? null : (this.readState().current ?? null);
   }
@@ -160,16 +169,17 @@ export class Workspace {
   /**
    * Opens (or re-configures) a project and makes it current; persisted for the next start.
    * `watch` turns the project's file watching on or off (default: as last set, else on).
+   * `maxFiles` sets the project's file limit (default: as last set, else the server's).
    * `lenient`: settings that cannot run do not throw; the project opens with its problem (see OpenProject.problem), nothing saved.
    */
-  setProject(path: string, input: SettingsInput, options: { watch?: boolean; lenient?: boolean } = {}): Promise<ProjectState> {
-    const run = this.settling.then(() => this.applyProject(path, input, options.watch, options.lenient ?? false));
+  setProject(path: string, input: SettingsInput, options: { watch?: boolean; maxFiles?: number; lenient?: boolean } = {}): Promise<ProjectState> {
+    const run = this.settling.then(() => this.applyProject(path, input, options.watch, options.maxFiles, options.lenient ?? false));
     this.settling = run.catch(() => {});
     return run;
   }
 
-  private async applyProject(path: string, input: SettingsInput, watchInput: boolean | undefined, lenient: boolean): Promise<ProjectState> {
-    const root = resolveProjectPath(path);
+  private async applyProject(path: string, input: SettingsInput, watchInput: boolean | undefined, maxFilesInput: number | undefined, lenient: boolean): Promise<ProjectState> {
+    const root = resolveProjectPath(path, this.rootPolicy);
     const dataDir = this.dataDirFor(root);
     const record = readProjectFile(dataDir);
     const settings = mergeSettings(record?.settings ?? null, input, { provider: this.options.defaultProvider, ...this.options.defaults });
@@ -181,13 +191,17 @@ export class Workspace {
       problem = error.message;
     }
     const watch = watchInput ?? record?.watch ?? true;
+    const maxFiles = maxFilesInput ?? record?.max_files;
+    // A tree that has been indexed was under its limit then; the index run's walk enforces it from there.
+    if (!record?.last_index) await this.refuseTooManyFiles(root, maxFiles);
 
     const open = this.projects.get(root);
     if (open && JSON.stringify(open.settings) === JSON.stringify(settings)) {
       // Same configuration: switching back is instant (store, embedder and vectors are all still here).
-      if (open.watch !== watch) {
+      if (open.watch !== watch || open.maxFiles !== maxFiles) {
         open.watch = watch;
-        this.writeProjectFile(dataDir, { root, settings, watch });
+        open.maxFiles = maxFiles;
+        this.writeProjectFile(dataDir, { root, settings, watch, max_files: maxFiles });
       }
       this.makeCurrent(root);
       this.ensureWatching(open);
@@ -211,6 +225,7 @@ export class Workspace {
       open.embedder = embedder;
       open.settings = settings;
       open.watch = watch;
+      open.maxFiles = maxFiles;
       open.problem = problem;
     } else {
       let store: IndexStore;
@@ -224,11 +239,11 @@ export class Workspace {
       }
       this.projects.set(root, {
         root, dataDir, settings, store, embedder, job: null, jobIsAuto: false, lastSummary: null,
-        watch, watcher: null, lastUsed: 0, staleness: null, problem,
+        watch, maxFiles, watcher: null, lastUsed: 0, staleness: null, problem,
       });
     }
     // Settings that cannot run are not saved: the next start falls back to the last ones that could.
-    this.writeProjectFile(dataDir, problem ? { root, watch } : { root, settings, watch });
+    this.writeProjectFile(dataDir, problem ? { root, watch, max_files: maxFiles } : { root, settings, watch, max_files: maxFiles });
     this.makeCurrent(root);
     const project = this.projects.get(root)!;
     this.ensureWatching(project);
@@ -251,7 +266,7 @@ export class Workspace {
   /** Starts an index run of the current project, or returns the one already running (callers join it). */
   async startIndex(options: { path?: string; full?: boolean }): Promise<IndexJob> {
     if (options.path) {
-      const root = resolveProjectPath(options.path);
+      const root = resolveProjectPath(options.path, this.rootPolicy);
       if (root !== this.currentRoot) await this.setProject(root, {});
     }
     const project = await this.current();
@@ -285,6 +300,7 @@ export class Workspace {
       full,
       log: this.log,
       prepareWorkers: this.options.indexWorkers,
+      fileLimit: this.fileLimit(project.maxFiles),
     });
     project.job = job;
     project.jobIsAuto = auto;
@@ -398,6 +414,24 @@ export class Workspace {
       project.store.close();
     }
     this.projects.clear();
+  }
+
+  /** The walk's file limit for a project whose own max_files is `maxFiles`, and what to say when a tree passes it. */
+  private fileLimit(maxFiles: number | undefined): { max: number; advice: string } {
+    return {
+      max: maxFiles ?? this.options.maxFiles ?? DEFAULT_MAX_FILES,
+      advice:
+        "a project is one repository's directory, and a tree this big rarely is one (pass the repository's own directory). " +
+        `If it is one, raise the limit: ${this.steps.option('max_files')} (up to ${MAX_FILES_CEILING.toLocaleString('en-US')}) for this project, ` +
+        'or CODECARTO_MAX_FILES where the server starts.',
+    };
+  }
+
+  /** Counts a new project's files for a moment; a tree over its limit is refused now rather than after an index run's walk. */
+  private async refuseTooManyFiles(root: string, maxFiles: number | undefined): Promise<void> {
+    const limit = this.fileLimit(maxFiles);
+    const { count } = await countFilesUpTo(root, limit.max, COUNT_BUDGET_MS);
+    if (count > limit.max) throw new TooManyFilesError(root, limit.max, limit.advice);
   }
 
   dataDirFor(root: string): string {
@@ -536,8 +570,12 @@ export class Workspace {
   }
 }
 
-/** Absolute or `~`-relative; must be an existing, readable directory. */
-export function resolveProjectPath(path: string): string {
+/**
+ * Absolute or `~`-relative; must be an existing, readable directory that may be a project (judged on its
+ * real path by `policy`, see project-root-policy.ts). Returns the path as given, resolved but not
+ * de-linked, since it keys the project's data directory.
+ */
+export function resolveProjectPath(path: string, policy: ProjectRootPolicy = {}): string {
   const trimmed = path.trim();
   if (!trimmed) throw new InvalidInputError('path is empty: pass the absolute path of a repository directory, e.g. "/home/me/src/app".');
   const expanded = trimmed === '~' ? homedir() : trimmed.startsWith('~/') ? join(homedir(), trimmed.slice(2)) : trimmed;
@@ -554,6 +592,7 @@ export function resolveProjectPath(path: string): string {
   if (!stats.isDirectory()) {
     throw new InvalidInputError(`path "${root}" is a file, not a directory: pass the repository's root directory.`);
   }
+  checkProjectRoot(root, realpathSync.native(root), policy);
   try {
     accessSync(root, fsConstants.R_OK | fsConstants.X_OK);
   } catch {

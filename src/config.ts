@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import type { SettingsInput } from '../indexer/project-settings.js';
+import { MAX_FILES_CEILING } from '../indexer/file-limit.js';
 import { WATCH_SETTINGS, type WatchSetting } from '../indexer/project-watcher.js';
 import { isEndpointPrefix, isKeyEnvPattern } from '../models/credential-policy.js';
 import type { ProviderName } from '../models/embedder.js';
@@ -24,6 +25,8 @@ export interface Config {
   allowedKeyEnvs?: string[];
   /** CODECARTO_ALLOWED_ENDPOINTS / --allow-endpoint: URL prefixes an API key may be sent to, beyond the server's own endpoint. */
   allowedEndpoints?: string[];
+  /** CODECARTO_MAX_FILES: most files a project may hold unless its set_project max_files says otherwise; absent: 200,000. */
+  maxFiles?: number;
   /**
    * The server's project settings (CODECARTO_DGX_ENDPOINT, ...; `codecarto mcp --dgx-endpoint` wins over
    * the variable): what a project uses where neither the set_project call nor its saved settings say.
@@ -68,6 +71,12 @@ const envSchema = z.object({
   CODECARTO_ALLOWED_ENDPOINTS: commaList
     .refine((urls) => urls.every(isEndpointPrefix), { error: 'CODECARTO_ALLOWED_ENDPOINTS must be a comma list of http(s)://host[:port][/path] prefixes, e.g. "https://api.openai.com,http://192.168.1.159:8080/embed"' })
     .optional(),
+  CODECARTO_MAX_FILES: z.coerce
+    .number({ error: `CODECARTO_MAX_FILES must be a whole number from 1 to ${MAX_FILES_CEILING}` })
+    .int({ error: `CODECARTO_MAX_FILES must be a whole number from 1 to ${MAX_FILES_CEILING}` })
+    .min(1, { error: `CODECARTO_MAX_FILES must be a whole number from 1 to ${MAX_FILES_CEILING}` })
+    .max(MAX_FILES_CEILING, { error: `CODECARTO_MAX_FILES must be a whole number from 1 to ${MAX_FILES_CEILING}` })
+    .optional(),
   XDG_DATA_HOME: z.string().min(1).optional(),
   // Read by the embedder factory; validated here so a typo fails at start, not at the first query.
   CODECARTO_INSTRUCTION_MODE: z.enum(['field', 'prefix'], { error: 'CODECARTO_INSTRUCTION_MODE must be "field" or "prefix"' }).optional(),
@@ -97,6 +106,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     indexWorkers: overrides.indexWorkers ?? values.CODECARTO_INDEX_WORKERS,
     allowedKeyEnvs: overrides.allowedKeyEnvs ?? values.CODECARTO_ALLOWED_KEY_ENVS,
     allowedEndpoints: overrides.allowedEndpoints ?? values.CODECARTO_ALLOWED_ENDPOINTS,
+    maxFiles: overrides.maxFiles ?? values.CODECARTO_MAX_FILES,
     settings,
     ...(overrides.startSettings ? { startSettings: overrides.startSettings } : {}),
     problems: [...problems, ...fromEnv.problems],

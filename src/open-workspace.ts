@@ -37,7 +37,8 @@ export function openWorkspace(config: Config, options: OpenWorkspaceOptions = {}
     watchTimings: options.watchTimings,
     indexWorkers: config.indexWorkers,
     // A key from a variable and to an endpoint that the person starting codecarto allowed, or none (models/credential-policy.ts).
-    credentialPolicy: CredentialPolicy.forServer({ keyEnvs: config.allowedKeyEnvs, endpoints: config.allowedEndpoints }),
+    credentialPolicy: CredentialPolicy.forServer({ keyEnvs: config.allowedKeyEnvs, endpoints: config.allowedEndpoints }, config.settings),
+    maxFiles: config.maxFiles,
     steps: options.steps,
     rememberCurrent: options.rememberCurrent,
   });

@@ -135,6 +135,21 @@ describe('set_project api_key_env (issue 16.1)', () => {
     expect((await call('index', { wait_seconds: 60 })).structuredContent.state).toBe('done');
     expect(authorizations(listed)).toContain(`Bearer ${SECRET}`);
   });
+
+  it("allows the server's own key variable and endpoint, and only together", async () => {
+    const own = await fakeServer();
+    const other = await fakeServer();
+    const repo = makeRepo();
+    process.env[FOREIGN_VAR] = SECRET;
+    // As `codecarto mcp --provider dgx --dgx-endpoint <own> --api-key-env <FOREIGN_VAR>` configures it.
+    const { call } = await connect({ settings: { provider: 'dgx', dgx_endpoint: own.endpoint, api_key_env: FOREIGN_VAR } });
+    expect((await call('set_project', { path: repo })).isError).toBeFalsy();
+    expect((await call('index', { wait_seconds: 60 })).structuredContent.state).toBe('done');
+    expect(authorizations(own)).toContain(`Bearer ${SECRET}`);
+    // The server's own key does not follow an agent's endpoint.
+    expect((await call('set_project', { path: repo, dgx_endpoint: other.endpoint })).isError).toBe(true);
+    expect(other.requests).toEqual([]);
+  });
 });
 
 describe('CredentialPolicy', () => {

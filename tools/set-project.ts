@@ -1,6 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { PROVIDERS } from '../models/embedder.js';
+import { DEFAULT_MAX_FILES, MAX_FILES_CEILING } from '../indexer/file-limit.js';
 import type { Workspace } from '../indexer/workspace.js';
 import { formatProjectState, projectStateShape } from './project-state-format.js';
 
@@ -43,6 +44,13 @@ export const setProjectInput = {
     .boolean({ error: 'watch must be true or false' })
     .optional()
     .describe('Re-index changed files in the background once the project has been indexed (default true, remembered per project). false: search reports stale files instead.'),
+  max_files: z
+    .number({ error: `max_files must be a whole number from 1 to ${MAX_FILES_CEILING}` })
+    .int()
+    .min(1)
+    .max(MAX_FILES_CEILING)
+    .optional()
+    .describe(`Most files the project may hold (default ${DEFAULT_MAX_FILES}, or the server's CODECARTO_MAX_FILES; remembered per project). A bigger tree is refused: raise it only for one repository that really is that big.`),
 };
 
 export function registerSetProjectTool(server: McpServer, workspace: Workspace): void {
@@ -57,8 +65,8 @@ export function registerSetProjectTool(server: McpServer, workspace: Workspace):
       outputSchema: projectStateShape,
       annotations: { readOnlyHint: false, idempotentHint: true, openWorldHint: false },
     },
-    async ({ path, watch, ...settings }) => {
-      const state = await workspace.setProject(path, settings, { watch });
+    async ({ path, watch, max_files, ...settings }) => {
+      const state = await workspace.setProject(path, settings, { watch, maxFiles: max_files });
       return { content: [{ type: 'text', text: formatProjectState(state) }], structuredContent: { ...state } };
     },
   );
