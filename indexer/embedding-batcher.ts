@@ -17,6 +17,7 @@
  */
 import { planBatches, type PlanItem } from './batch-planner.js';
 import { AbortError } from '../models/errors.js';
+import { LearnedBatchLimits } from '../models/learned-batch-limits.js';
 
 export interface BatchItem {
   /** Tokens the model computes for this item, special tokens included. */
@@ -40,7 +41,10 @@ export interface EmbeddingBatcherOptions<T extends BatchItem, R> {
   tokenBudget: number;
   /** Runs one batch; returns one result per item, in order. Never called twice at once. */
   run(items: T[]): Promise<R[]>;
-  /** True when a failed run of several items should be split in half and retried (out of memory). */
+  /**
+   * True when a failed run of several items should be split in half and retried (out of memory). Such
+   * failures lower the limits for later runs; runs that work raise them back (LearnedBatchLimits).
+   */
   isBatchTooLarge?(error: unknown): boolean;
   /**
    * Fixed cost of one run, in tokens' worth of compute (default 256: a 7B model reads its weights once per
@@ -75,14 +79,12 @@ export class EmbeddingBatcher<T extends BatchItem, R> {
   private queue: Caller<T, R>[] = [];
   private busy = false;
   private nextSeq = 0;
-  private tokenBudget: number;
-  private readonly maxTexts: number;
+  private readonly limits: LearnedBatchLimits;
   private idleWaiters: (() => void)[] = [];
 
   constructor(options: EmbeddingBatcherOptions<T, R>) {
     this.options = options;
-    this.tokenBudget = Math.max(1, Math.floor(options.tokenBudget));
-    this.maxTexts = Math.max(1, Math.floor(options.maxTexts));
+    this.limits = new LearnedBatchLimits({ texts: Math.max(1, Math.floor(options.maxTexts)), tokens: Math.max(1, Math.floor(options.tokenBudget)) });
   }
 
   /** Items waiting for a run, over all callers. */
@@ -97,9 +99,9 @@ export class EmbeddingBatcher<T extends BatchItem, R> {
     return this.queue.length;
   }
 
-  /** The budget in use: lower than configured after a run failed as too large. */
+  /** The budget in use: lower than configured after a run failed as too large, until runs that work raise it. */
   get currentTokenBudget(): number {
-    return this.tokenBudget;
+    return this.limits.tokens;
   }
 
   /** Resolves with one result per item, in the order given. Aborting drops the items still waiting. */
@@ -147,7 +149,7 @@ export class EmbeddingBatcher<T extends BatchItem, R> {
     }
     const oldest = this.queue[0];
     const entries = this.queue.flatMap((caller) => caller.waiting);
-    const plan = planBatches(entries, { maxTexts: this.maxTexts, tokenBudget: this.tokenBudget });
+    const plan = planBatches(entries, { maxTexts: this.limits.texts, tokenBudget: this.limits.tokens });
     const chosen = plan.find((batch) => batch.items.some((entry) => entry.caller === oldest)) ?? plan[0];
     const run = cheapestStretch(chosen.items, oldest, this.options.runOverheadTokens ?? DEFAULT_RUN_OVERHEAD_TOKENS);
     const taken = new Set(run);
@@ -176,10 +178,10 @@ export class EmbeddingBatcher<T extends BatchItem, R> {
     } catch (error) {
       if (live.length > 1 && this.options.isBatchTooLarge?.(error)) {
         const padded = live.length * Math.max(...live.map((entry) => entry.tokens));
-        this.tokenBudget = Math.max(1, Math.min(this.tokenBudget, Math.floor(padded / 2)));
+        this.limits.recordOutOfMemory(live.length, padded);
         this.options.log?.(
           `a batch of ${live.length} texts (${padded} padded tokens) was too large; splitting it and using at most ` +
-            `${this.tokenBudget} padded tokens per run from now on`,
+            `${this.limits.texts} texts and ${this.limits.tokens} padded tokens per run until ${this.limits.successesToGrow} runs in a row work`,
         );
         const half = Math.ceil(live.length / 2);
         await this.runSplitting(live.slice(0, half));
@@ -205,6 +207,10 @@ export class EmbeddingBatcher<T extends BatchItem, R> {
         caller.resolve(caller.results);
       }
     });
+    const change = this.limits.recordSuccess(live.length, live.length * longest);
+    if (change && change.kind !== 'shrunk') {
+      this.options.log?.(`runs at the lowered limits worked; trying at most ${change.texts} texts and ${change.tokens} padded tokens per run`);
+    }
     this.options.onRun?.({
       texts: live.length,
       requests: callers.size,
