@@ -2,6 +2,7 @@ import type { Embedder } from '../models/embedder.js';
 import { isAbortError } from '../models/errors.js';
 import { calibrateFusion } from './fusion-calibration.js';
 import { storedFusion } from './fusion-weights.js';
+import { startingProgress, type IndexProgress } from './index-progress.js';
 import { emptySummary, type IndexSummary } from './index-summary.js';
 import { runIndex, type IndexRunOptions } from './indexer.js';
 import type { IndexStore } from './store/store-types.js';
@@ -18,6 +19,9 @@ export interface IndexJobOptions {
   fileLimit?: IndexRunOptions['fileLimit'];
 }
 
+/** An embedding request unanswered this long is shown as a wait (a batch normally takes well under it). */
+const SLOW_ANSWER_MS = 10_000;
+
 /**
  * One background index run. Callers wait on it for a while and may leave; the run goes on until it
  * finishes or `cancel()` is called. Listeners hear every progress step.
@@ -27,18 +31,23 @@ export class IndexJob {
   readonly done: Promise<IndexSummary>;
   private readonly controller = new AbortController();
   private latest: IndexSummary = emptySummary();
-  private readonly listeners = new Set<(summary: Readonly<IndexSummary>) => void>();
+  private latestProgress: IndexProgress;
+  private readonly listeners = new Set<(summary: Readonly<IndexSummary>, progress: Readonly<IndexProgress>) => void>();
+  private readonly embedder: Embedder;
   private finished = false;
   /** The index run itself has ended (a calibration may still follow). */
   private stored = false;
 
   constructor(options: IndexJobOptions) {
+    this.embedder = options.embedder;
+    this.latestProgress = startingProgress(options.embedder.provider !== 'none');
     this.done = runIndex({
       ...options,
       signal: this.controller.signal,
-      onProgress: (summary) => {
+      onProgress: (summary, progress) => {
         this.latest = { ...summary, files_skipped: { ...summary.files_skipped } };
-        for (const listener of this.listeners) listener(this.latest);
+        this.latestProgress = { ...progress };
+        this.emit();
       },
     }).then(
       async (summary) => {
@@ -46,6 +55,7 @@ export class IndexJob {
         if (summary.state === 'done') await this.calibrate(options);
         this.finished = true;
         this.latest = summary;
+        this.latestProgress = { ...this.latestProgress, phase: 'finished', waiting: null };
         return summary;
       },
       (error: unknown) => {
@@ -53,9 +63,14 @@ export class IndexJob {
         this.stored = true;
         this.finished = true;
         this.latest = { ...this.latest, state: 'failed', error: `Indexing crashed: ${(error as Error)?.message ?? error}` };
+        this.latestProgress = { ...this.latestProgress, phase: 'finished', waiting: null };
         return this.latest;
       },
     );
+  }
+
+  private emit(): void {
+    for (const listener of this.listeners) listener(this.latest, this.latestProgress);
   }
 
   /**
@@ -67,6 +82,8 @@ export class IndexJob {
     try {
       if (embedder.provider === 'none' || !store.hasVectors()) return;
       if (!options.full && storedFusion(store, embedder.modelId)) return;
+      this.latestProgress = { ...this.latestProgress, phase: 'calibrating', waiting: null };
+      this.emit();
       await calibrateFusion({ root: options.root, store, embedder, signal: this.controller.signal, log: options.log });
     } catch (error) {
       if (!isAbortError(error)) options.log(`fusion: calibration failed, hybrid search keeps plain fusion: ${(error as Error).message}`);
@@ -75,6 +92,19 @@ export class IndexJob {
 
   get summary(): Readonly<IndexSummary> {
     return this.latest;
+  }
+
+  /**
+   * Where the run is now. Besides what the run reported, a request the endpoint has not answered for
+   * SLOW_ANSWER_MS counts as waiting (asked at any time, so a display's clock shows it growing).
+   */
+  get progress(): Readonly<IndexProgress> {
+    const progress = this.latestProgress;
+    if (progress.waiting || this.finished) return progress;
+    const endpoint = this.embedder.endpointState?.();
+    if (!endpoint?.waitingSince || Date.now() - endpoint.waitingSince < SLOW_ANSWER_MS) return progress;
+    const texts = `${endpoint.waitingTexts} text${endpoint.waitingTexts === 1 ? '' : 's'}`;
+    return { ...progress, waiting: { what: `the embedding endpoint to answer (${texts})`, since: endpoint.waitingSince } };
   }
 
   /** Until the run and its calibration have finished: a second run would join this one. */
@@ -91,7 +121,7 @@ export class IndexJob {
     this.controller.abort();
   }
 
-  onProgress(listener: (summary: Readonly<IndexSummary>) => void): () => void {
+  onProgress(listener: (summary: Readonly<IndexSummary>, progress: Readonly<IndexProgress>) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }

@@ -1,8 +1,9 @@
-import type { Embedder } from '../models/embedder.js';
+import type { Embedder, EmbedOutput } from '../models/embedder.js';
 import { CodecartoError, isAbortError, throwIfAborted } from '../models/errors.js';
 import { planBatches, type PlanItem, type PlannedBatch } from './batch-planner.js';
 import type { PreparedFile } from './file-preparer.js';
 import { ChunkTally } from './chunk-tally.js';
+import { startingProgress, type IndexProgress, type IndexWait } from './index-progress.js';
 import { emptySummary, SECRET_FILES_LISTED, type IndexSummary } from './index-summary.js';
 import { describeStorageError } from './storage-errors.js';
 import { languageForPath } from './languages.js';
@@ -23,8 +24,8 @@ export interface IndexRunOptions {
   /** More files than this fail the run (TooManyFilesError) before a first index prepares any. */
   fileLimit?: WalkOptions['fileLimit'];
   signal?: AbortSignal;
-  /** Called with the live summary whenever something moved; cheap, may be called often. */
-  onProgress?: (summary: Readonly<IndexSummary>) => void;
+  /** Called with the live summary and where the run is whenever something moved; cheap, may be called often. */
+  onProgress?: (summary: Readonly<IndexSummary>, progress: Readonly<IndexProgress>) => void;
   log?: (message: string) => void;
   /** Clock for `seconds`; injectable for tests. */
   now?: () => number;
@@ -75,11 +76,21 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexSummary> 
   const log = options.log ?? (() => {});
   const started = now();
   const summary = emptySummary();
+  const embeds = embedder.provider !== 'none';
+  const progress = startingProgress(embeds);
   const report = () => {
     summary.seconds = (now() - started) / 1000;
-    options.onProgress?.(summary);
+    progress.chunks_embedded = summary.chunks_embedded;
+    progress.chunks_to_embed = summary.chunks_embedded + summary.chunks_pending;
+    options.onProgress?.(summary, progress);
   };
-  const embeds = embedder.provider !== 'none';
+  // What each embed call in flight waits for (an endpoint being retried); the oldest is shown.
+  const waits = new Map<symbol, IndexWait>();
+  const setWait = (key: symbol, wait: IndexWait | null) => {
+    if (!(wait ? waits.set(key, wait) : waits.delete(key))) return;
+    progress.waiting = [...waits.values()].reduce<IndexWait | null>((a, b) => (a && a.since <= b.since ? a : b), null);
+    report();
+  };
 
   if (embeds) prepareModel(store, embedder, options.full === true, log);
 
@@ -109,12 +120,14 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexSummary> 
 
   const producer = (async () => {
     try {
-      await produce({ ...options, signal }, summary, embeds ? enqueue : null, report, tally);
+      await produce({ ...options, signal }, summary, embeds ? enqueue : null, report, tally, progress);
     } catch (error) {
       inner.abort();
       throw error;
     } finally {
       producerDone = true;
+      if (embeds) progress.phase = 'embedding';
+      report();
       notify();
     }
   })();
@@ -179,11 +192,19 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexSummary> 
 
   async function embedBatch(items: QueuedText[], paddedTokens: number): Promise<void> {
     throwIfAborted(signal);
-    const { embeddings } = await embedder.embed({
-      texts: items.map((i) => i.embedText),
-      purpose: 'passage',
-      signal,
-    });
+    const waitKey = Symbol('embed call');
+    let output: EmbedOutput;
+    try {
+      output = await embedder.embed({
+        texts: items.map((i) => i.embedText),
+        purpose: 'passage',
+        signal,
+        onWait: (wait) => setWait(waitKey, wait),
+      });
+    } finally {
+      setWait(waitKey, null);
+    }
+    const { embeddings } = output;
     if (embeddings.length !== items.length) {
       throw new CodecartoError(`The embedder returned ${embeddings.length} vectors for ${items.length} texts.`);
     }
@@ -288,15 +309,21 @@ async function produce(
   enqueue: ((textHash: string, embedText: string, tokens?: number) => boolean) | null,
   report: () => void,
   tally: ChunkTally,
+  progress: IndexProgress,
 ): Promise<void> {
   const { store, embedder, signal } = options;
   const catalog = store.listFiles();
   const walkOptions = { maxFileBytes: options.maxFileBytes, signal, fileLimit: options.fileLimit };
   if (options.fileLimit && catalog.size === 0) {
     // A first index would prepare every file before its walk met the limit: count them first (stat only).
+    let counted = 0;
     for await (const _file of walkRepository(options.root, walkOptions, new WalkStats())) {
       // Counting only; the walk throws TooManyFilesError past the limit.
+      counted++;
     }
+    // So a first index's progress has its total from the start (the walk below sets the exact one).
+    progress.files_total = counted;
+    report();
   }
   const seen = new Set<string>();
   const stats = new WalkStats();
@@ -309,6 +336,14 @@ async function produce(
     summary.files_skipped[reason] = (summary.files_skipped[reason] ?? 0) + 1;
   };
   let lastReport = 0;
+  /** One more file the run is through with (stored, unchanged or skipped). */
+  const fileDone = () => {
+    progress.files_done++;
+    if (Date.now() - lastReport > 250) {
+      lastReport = Date.now();
+      report();
+    }
+  };
   const preparer = new FilePreparer({ tokenizer: embedder.tokenizer, workers: options.prepareWorkers ?? defaultPrepareWorkers(), log: options.log });
   const workersAfter = catalog.size === 0 || options.full || rescan ? 0 : (options.workersAfterFiles ?? WORKERS_AFTER_FILES);
   // Files being prepared, stored in walk order as their results arrive.
@@ -322,11 +357,13 @@ async function produce(
       const known = catalog.get(file.path);
       if (known && !options.full && !rescan && known.size === file.size && known.mtimeMs === file.mtimeMs) {
         seen.add(file.path);
+        fileDone();
         continue;
       }
       const language = languageForPath(file.path);
       if (!language) {
         skip('unsupported');
+        fileDone();
         continue;
       }
       if (prepared++ >= workersAfter) preparer.usePool();
@@ -342,6 +379,8 @@ async function produce(
       window.push({ file, language, result });
       while (window.length >= preparer.window) await storeNext();
     }
+    progress.files_total = summary.files_scanned;
+    report();
     while (window.length > 0) await storeNext();
   } finally {
     await preparer.close();
@@ -365,10 +404,7 @@ async function produce(
     const prepared = await result;
     throwIfAborted(signal);
     if (storeFile(file, language, prepared)) seen.add(file.path);
-    if (Date.now() - lastReport > 250) {
-      lastReport = Date.now();
-      report();
-    }
+    fileDone();
   }
 
   function noteSecret(path: string): void {

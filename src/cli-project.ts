@@ -11,6 +11,7 @@ import { InvalidInputError } from '../models/errors.js';
 import { CLI_NEXT_STEPS, shellWord } from './cli-next-steps.js';
 import { loadConfig } from './config.js';
 import { openWorkspace } from './open-workspace.js';
+import { CliLog } from './progress-line.js';
 
 /** How the project was chosen: --project or a path argument, CODECARTO_PROJECT, the current directory, or the last one set. */
 export type ProjectSource = 'argument' | 'environment' | 'cwd' | 'last';
@@ -82,6 +83,8 @@ export interface CliProjectRun {
   project: CliProject;
   /** The project's state after it was opened with the command's settings. */
   state: ProjectState;
+  /** Where the workspace logs; it shows index progress (CliLog.showProgress) without mixing the two. */
+  log: CliLog;
 }
 
 /**
@@ -94,7 +97,8 @@ export async function withCliProject<T>(
   fn: (run: CliProjectRun) => Promise<T>,
 ): Promise<T> {
   const config = loadConfig();
-  const workspace = openWorkspace({ ...config, watch: 'off' }, { steps: CLI_NEXT_STEPS, rememberCurrent: !request.mustBeKnown });
+  const log = new CliLog();
+  const workspace = openWorkspace({ ...config, watch: 'off' }, { steps: CLI_NEXT_STEPS, rememberCurrent: !request.mustBeKnown, log: log.write });
   try {
     const project = resolveCliProject({
       explicit: request.explicit,
@@ -105,7 +109,7 @@ export async function withCliProject<T>(
     });
     process.stderr.write(`${projectLine(project)}\n`);
     const state = await workspace.setProject(project.root, request.settings ?? {});
-    return await fn({ workspace, project, state });
+    return await fn({ workspace, project, state, log });
   } finally {
     await workspace.close();
   }

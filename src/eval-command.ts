@@ -34,7 +34,7 @@ export async function evalCommand(args: string[]): Promise<number> {
   const explicit = projectArgument(positionals[0], values.project);
 
   // Eval checks out history into its own trees and exits: the workspace watches nothing.
-  return withCliProject({ explicit, mustBeKnown: false, settings }, async ({ workspace, state }) => {
+  return withCliProject({ explicit, mustBeKnown: false, settings }, async ({ workspace, state, log }) => {
     const controller = new AbortController();
     const cancel = () => controller.abort();
     process.once('SIGINT', cancel);
@@ -46,7 +46,9 @@ export async function evalCommand(args: string[]): Promise<number> {
       process.stderr.write('Bringing the index up to date with the working tree...\n');
       const job = await workspace.startIndex({});
       controller.signal.addEventListener('abort', () => job.cancel(), { once: true });
+      const progress = log.showProgress(job);
       const summary = await job.done;
+      progress.finish(summary);
       if (summary.state !== 'done') {
         throw new CodecartoError(`Indexing ${summary.state}${summary.error ? `: ${summary.error}` : ''}; eval needs a complete index.`);
       }
