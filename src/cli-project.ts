@@ -9,7 +9,7 @@ import type { SettingsInput } from '../indexer/project-settings.js';
 import { resolveProjectPath, type ProjectState, type Workspace } from '../indexer/workspace.js';
 import { InvalidInputError } from '../models/errors.js';
 import { CLI_NEXT_STEPS, shellWord } from './cli-next-steps.js';
-import { loadConfig } from './config.js';
+import { loadConfig, trustingFlags } from './config.js';
 import { openWorkspace } from './open-workspace.js';
 import { CliLog } from './progress-line.js';
 
@@ -93,10 +93,11 @@ export interface CliProjectRun {
  * Commands that index (index, eval) make the project the last one set; search and status only look at it.
  */
 export async function withCliProject<T>(
-  request: { explicit?: string; mustBeKnown: boolean; settings?: SettingsInput },
+  request: { explicit?: string; mustBeKnown: boolean; settings?: SettingsInput; maxFiles?: number },
   fn: (run: CliProjectRun) => Promise<T>,
 ): Promise<T> {
-  const config = loadConfig();
+  // The command's own flags are the person's: a key variable and endpoints they name may be used together.
+  const config = trustingFlags(loadConfig(), request.settings ?? {});
   const log = new CliLog();
   const workspace = openWorkspace({ ...config, watch: 'off' }, { steps: CLI_NEXT_STEPS, rememberCurrent: !request.mustBeKnown, log: log.write });
   try {
@@ -108,7 +109,7 @@ export async function withCliProject<T>(
       mustBeKnown: request.mustBeKnown,
     });
     process.stderr.write(`${projectLine(project)}\n`);
-    const state = await workspace.setProject(project.root, request.settings ?? {});
+    const state = await workspace.setProject(project.root, request.settings ?? {}, { maxFiles: request.maxFiles });
     return await fn({ workspace, project, state, log });
   } finally {
     await workspace.close();

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { SettingsInput } from '../indexer/project-settings.js';
 import { MAX_FILES_CEILING } from '../indexer/file-limit.js';
 import { WATCH_SETTINGS, type WatchSetting } from '../indexer/project-watcher.js';
-import { isEndpointPrefix, isKeyEnvPattern } from '../models/credential-policy.js';
+import { DEFAULT_ALLOWED_KEY_ENVS, isEndpointPrefix, isKeyEnvPattern } from '../models/credential-policy.js';
 import type { ProviderName } from '../models/embedder.js';
 import { absoluteProjectPath, PROVIDER_OPTIONS, settingsFromEnv, settingsFromFlagValues, SETTING_KEYS, settingEnv, settingFlag } from './provider-options.js';
 
@@ -124,7 +124,14 @@ function parseEnv(env: NodeJS.ProcessEnv): { values: Env; problems: string[] } {
 }
 
 /** `codecarto mcp`'s flags: --project and every set_project setting. */
-export const MCP_OPTIONS = { project: { type: 'string' }, ...PROVIDER_OPTIONS } as const;
+export const MCP_OPTIONS = {
+  project: { type: 'string' },
+  ...PROVIDER_OPTIONS,
+  // What the server's owner allows an agent: see ownerFlags.
+  'allow-key-env': { type: 'string', multiple: true },
+  'allow-endpoint': { type: 'string', multiple: true },
+  'max-files': { type: 'string' },
+} as const;
 
 /**
  * The MCP server's configuration from its arguments and environment. Nothing here throws: a client that
@@ -147,7 +154,8 @@ export function mcpConfig(args: string[], env: NodeJS.ProcessEnv = process.env):
   let project: string | undefined;
   if (values.project === true) problems.push(`--project needs a value, e.g. --project /home/me/src/app. ${fixArgs}`);
   else if (typeof values.project === 'string') project = values.project;
-  const config = readConfig(env, { settings: flags.settings, startSettings: flags.settings });
+  const owner = ownerFlags(values, problems, fixArgs);
+  const config = readConfig(env, { settings: flags.settings, startSettings: flags.settings, ...owner });
   const fixEnv = `The server runs without it; fix or remove it in the server's environment ("env" in its MCP client entry) and restart it.`;
   const chosen = project ?? config.project;
   return {
@@ -155,6 +163,48 @@ export function mcpConfig(args: string[], env: NodeJS.ProcessEnv = process.env):
     problems: [...(config.problems ?? []).map((p) => `${p} ${fixEnv}`), ...problems],
     project: chosen === undefined ? undefined : absoluteProjectPath(chosen),
     projectSource: project !== undefined ? '--project' : config.projectSource,
+  };
+}
+
+/**
+ * --allow-key-env and --allow-endpoint (repeatable, or comma lists) and --max-files: the flag forms of
+ * CODECARTO_ALLOWED_KEY_ENVS, CODECARTO_ALLOWED_ENDPOINTS and CODECARTO_MAX_FILES, which they replace.
+ * A bad entry is left out and reported; the rest apply.
+ */
+function ownerFlags(values: Record<string, unknown>, problems: string[], fix: string): Pick<Config, 'allowedKeyEnvs' | 'allowedEndpoints' | 'maxFiles'> {
+  const list = (flag: string, valid: (entry: string) => boolean, example: string): string[] | undefined => {
+    const raw = values[flag];
+    if (raw === undefined) return undefined;
+    const entries = (Array.isArray(raw) ? raw : [raw]).flatMap((v: unknown) => (typeof v === 'string' ? v.split(',').map((e) => e.trim()).filter((e) => e !== '') : ['']));
+    const bad = entries.filter((e) => !valid(e));
+    if (bad.length > 0) problems.push(`--${flag} takes ${example}; ${bad.map((b) => (b ? JSON.stringify(b) : 'an empty value')).join(', ')} is left out. ${fix}`);
+    return entries.filter(valid);
+  };
+  const owner: Pick<Config, 'allowedKeyEnvs' | 'allowedEndpoints' | 'maxFiles'> = {
+    allowedKeyEnvs: list('allow-key-env', isKeyEnvPattern, 'a variable name or a NAME_* prefix, e.g. --allow-key-env OPENAI_API_KEY'),
+    allowedEndpoints: list('allow-endpoint', isEndpointPrefix, 'an http(s)://host[:port][/path] prefix, e.g. --allow-endpoint https://api.openai.com'),
+  };
+  const maxFiles = values['max-files'];
+  if (maxFiles !== undefined) {
+    const n = typeof maxFiles === 'string' ? Number(maxFiles) : NaN;
+    if (Number.isInteger(n) && n >= 1 && n <= MAX_FILES_CEILING) owner.maxFiles = n;
+    else problems.push(`--max-files must be a whole number from 1 to ${MAX_FILES_CEILING}. ${fix}`);
+  }
+  for (const key of Object.keys(owner) as (keyof typeof owner)[]) if (owner[key] === undefined) delete owner[key];
+  return owner;
+}
+
+/**
+ * A one-shot command's flags come from the person at the shell, who configures codecarto: the key
+ * variable and the endpoints they name are allowed for that run, as a server's own flags are. Only
+ * these: a saved endpoint (which an agent may have set) never receives a key the flags name.
+ */
+export function trustingFlags(config: Config, flags: SettingsInput): Config {
+  const endpoints = [flags.dgx_endpoint, flags.base_url].filter((url): url is string => url !== undefined && isEndpointPrefix(url));
+  return {
+    ...config,
+    allowedKeyEnvs: flags.api_key_env ? [...(config.allowedKeyEnvs ?? DEFAULT_ALLOWED_KEY_ENVS), flags.api_key_env] : config.allowedKeyEnvs,
+    allowedEndpoints: endpoints.length > 0 ? [...(config.allowedEndpoints ?? []), ...endpoints] : config.allowedEndpoints,
   };
 }
 

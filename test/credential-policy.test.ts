@@ -4,14 +4,15 @@
  * sent that variable's value as `Authorization: Bearer` on the next status/index, and an unset variable
  * answered differently from a set one, so an agent could probe which variables exist.
  */
+import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { CredentialPolicy } from '../models/credential-policy.js';
-import type { Config } from '../src/config.js';
+import { loadConfig, mcpConfig, trustingFlags, type Config } from '../src/config.js';
 import { FakeEmbeddingServer } from './helpers/fake-embedding-server.js';
 import { connectInProcess, type InProcessSession } from './helpers/in-process.js';
-import { tempDir } from './helpers/stdio-client.js';
+import { cliPath, tempDir } from './helpers/stdio-client.js';
 
 const SECRET = 'sk-test-do-not-leak-0123456789';
 // Names no other test uses; each test sets or deletes them itself.
@@ -47,6 +48,18 @@ afterAll(async () => {
 });
 
 const authorizations = (server: FakeEmbeddingServer) => server.requests.map((r) => r.authorization);
+
+/** Runs the built CLI (`npm test` builds first) without blocking this process's fake servers. */
+function codecarto(args: string[], env: Record<string, string>): Promise<{ code: number; stderr: string }> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, CODECARTO_HOME: tempDir('cli-home'), ...env };
+  delete childEnv.CODECARTO_PROVIDER;
+  delete childEnv.CODECARTO_PROJECT;
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cliPath, ...args], { env: childEnv, timeout: 60_000 }, (error, _stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stderr });
+    });
+  });
+}
 
 describe('set_project api_key_env (issue 16.1)', () => {
   it('refuses a variable the server does not allow with one message, set or unset, and sends no key', async () => {
@@ -149,6 +162,55 @@ describe('set_project api_key_env (issue 16.1)', () => {
     // The server's own key does not follow an agent's endpoint.
     expect((await call('set_project', { path: repo, dgx_endpoint: other.endpoint })).isError).toBe(true);
     expect(other.requests).toEqual([]);
+  });
+});
+
+describe('who configures the allow lists', () => {
+  it('`codecarto mcp --allow-key-env --allow-endpoint` allow a key there, and a bad entry is reported, not applied', async () => {
+    const listed = await fakeServer();
+    process.env[FOREIGN_VAR] = SECRET;
+    const bad = mcpConfig(['--allow-endpoint', `${listed.url},ftp://nope`], {});
+    expect(bad.allowedEndpoints).toEqual([listed.url]);
+    expect(bad.problems?.join(' ')).toMatch(/--allow-endpoint takes .*"ftp:\/\/nope" is left out/);
+    const config = mcpConfig(['--allow-key-env', FOREIGN_VAR, '--allow-endpoint', listed.url], {});
+    expect(config.allowedKeyEnvs).toEqual([FOREIGN_VAR]);
+    expect(config.problems).toEqual([]);
+    const { call } = await connect({ ...config, home: tempDir('keys-home') });
+    expect((await call('set_project', { path: makeRepo(), provider: 'dgx', dgx_endpoint: listed.endpoint, api_key_env: FOREIGN_VAR })).isError).toBeFalsy();
+    expect((await call('index', { wait_seconds: 60 })).structuredContent.state).toBe('done');
+    expect(authorizations(listed)).toContain(`Bearer ${SECRET}`);
+  });
+
+  it("a one-shot command trusts its own flags, but never sends their key to an endpoint saved by someone else", async () => {
+    const person = await fakeServer();
+    const saved = await fakeServer();
+    const repo = makeRepo();
+    process.env[FOREIGN_VAR] = SECRET;
+    const home = tempDir('keys-home');
+    // An agent saved an endpoint for this project, without a key (allowed: no secret leaves).
+    const agent = await connect({ home });
+    expect((await agent.call('set_project', { path: repo, provider: 'dgx', dgx_endpoint: saved.endpoint })).isError).toBeFalsy();
+    await agent.close();
+    sessions.splice(sessions.indexOf(agent), 1);
+
+    // `codecarto index --api-key-env FOREIGN_VAR` alone: the saved endpoint is not the person's.
+    const keyOnly = { api_key_env: FOREIGN_VAR };
+    const cli = await connect(trustingFlags({ ...loadConfig({}), home }, keyOnly));
+    expect((await cli.call('set_project', { path: repo, ...keyOnly })).isError).toBe(true);
+    // With the endpoint named on the same command line, the key goes there.
+    const both = { provider: 'dgx' as const, dgx_endpoint: person.endpoint, api_key_env: FOREIGN_VAR };
+    const cli2 = await connect(trustingFlags({ ...loadConfig({}), home }, both));
+    expect((await cli2.call('set_project', { path: repo, ...both })).isError).toBeFalsy();
+    expect((await cli2.call('index', { wait_seconds: 60 })).structuredContent.state).toBe('done');
+    expect(authorizations(person)).toContain(`Bearer ${SECRET}`);
+    expect(authorizations(saved).every((a) => a === undefined)).toBe(true);
+  });
+  it('`codecarto index --api-key-env --dgx-endpoint` sends the key the person named to the endpoint they named', async () => {
+    const fake = await fakeServer();
+    const run = await codecarto(['index', makeRepo(), '--provider', 'dgx', '--dgx-endpoint', fake.endpoint, '--api-key-env', FOREIGN_VAR], { [FOREIGN_VAR]: SECRET });
+    expect(run.stderr).not.toMatch(/refused/);
+    expect(run.code).toBe(0);
+    expect(authorizations(fake)).toContain(`Bearer ${SECRET}`);
   });
 });
 

@@ -2,6 +2,7 @@
  * Issue 16.3: set_project's path comes from an agent. Before the fix set_project("/"), "/etc", "/proc" and
  * "~/../../etc" all succeeded and an index of / read thousands of files; a tree of any size was indexed.
  */
+import { execFile } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -9,9 +10,21 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { checkProjectRoot } from '../indexer/project-root-policy.js';
 import type { Config } from '../src/config.js';
 import { connectInProcess, type InProcessSession } from './helpers/in-process.js';
-import { tempDir } from './helpers/stdio-client.js';
+import { cliPath, tempDir } from './helpers/stdio-client.js';
 
 const PROJECT_SENTENCE = /A project is one repository's own directory/;
+
+/** Runs the built CLI (`npm test` builds first) without blocking this process's fake servers. */
+function codecarto(args: string[], env: Record<string, string>): Promise<{ code: number; stderr: string }> {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, CODECARTO_HOME: tempDir('cli-home'), ...env };
+  delete childEnv.CODECARTO_PROVIDER;
+  delete childEnv.CODECARTO_PROJECT;
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cliPath, ...args], { env: childEnv, timeout: 60_000 }, (error, _stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stderr });
+    });
+  });
+}
 
 const sessions: InProcessSession[] = [];
 async function connect(config: Partial<Config> = {}): Promise<InProcessSession> {
@@ -115,5 +128,15 @@ describe('file limit (issue 16.3)', () => {
     const grown = await call('index', { wait_seconds: 60 });
     expect(grown.structuredContent.state).toBe('failed');
     expect(grown.structuredContent.error).toMatch(/more than 1,200 files/);
+  });
+
+  it('`codecarto index --max-files` raises the limit for the person at the shell', async () => {
+    const repo = makeTree(1_000);
+    const refused = await codecarto(['index', repo], { CODECARTO_MAX_FILES: '500' });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/more than 500 files.*--max-files/s);
+    const raised = await codecarto(['index', repo, '--max-files', '1000'], { CODECARTO_MAX_FILES: '500' });
+    expect(raised.stderr).not.toMatch(/more than/);
+    expect(raised.code).toBe(0);
   });
 });
