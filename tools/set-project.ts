@@ -38,7 +38,9 @@ export const setProjectInput = {
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'api_key_env must be an environment variable name such as OPENAI_API_KEY')
     .max(128)
     .optional()
-    .describe('openai/dgx: name of the environment variable holding the API key (the key itself is never passed as an argument).'),
+    .describe(
+      "openai/dgx: name of the environment variable holding the API key (the key itself is never passed as an argument). Only a variable and an endpoint that the server's owner allowed are accepted (default: CODECARTO_* variables, to the server's own endpoint); leave it out for an endpoint that needs no key.",
+    ),
   device: z.enum(['cuda', 'cpu', 'auto']).optional().describe('onnx: "cuda", "cpu" or "auto" (cuda if it loads, else cpu).'),
   watch: z
     .boolean({ error: 'watch must be true or false' })
