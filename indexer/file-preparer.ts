@@ -61,17 +61,21 @@ export async function prepareFile(task: PrepareTask, tokenizer: TextTokenizer): 
     size: read.size,
     mtimeMs: read.mtimeMs,
     hash: read.hash,
-    chunks: chunks.map((chunk) => ({
-      language: chunk.language,
-      symbol: chunk.symbol,
-      kind: chunk.kind,
-      startLine: chunk.startLine,
-      endLine: chunk.endLine,
-      text: chunk.text,
-      textHash: sha256(chunk.text),
-      embedText: embeddingText(chunk),
-      tokens: chunk.tokens,
-    })),
+    chunks: chunks.map((chunk) => {
+      const embedText = embeddingText(chunk);
+      return {
+        language: chunk.language,
+        symbol: chunk.symbol,
+        kind: chunk.kind,
+        startLine: chunk.startLine,
+        endLine: chunk.endLine,
+        text: chunk.text,
+        // Keyed by what is embedded, header included: a renamed file's chunks get vectors of their new path.
+        textHash: sha256(embedText),
+        embedText,
+        tokens: chunk.tokens,
+      };
+    }),
     ...(secrets.length > 0 ? { secretChunks: all.length - chunks.length, secretRules: [...new Set(secrets.map((f) => f.ruleId))] } : {}),
   };
 }

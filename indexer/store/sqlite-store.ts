@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS files (
   language TEXT NOT NULL
 );
 
--- One row per distinct chunk text (keyed by its sha256), however many chunks share it.
+-- One row per distinct embedding text (header + code, keyed by its sha256), however many chunks share it.
 CREATE TABLE IF NOT EXISTS texts (
   hash       TEXT PRIMARY KEY,
   text       TEXT NOT NULL,

@@ -15,9 +15,12 @@ export interface ChunkInput {
   kind: string;
   startLine: number;
   endLine: number;
-  /** The chunk's code. Stored once per distinct text, keyed by textHash. */
+  /** The chunk's code. Stored once per distinct textHash. */
   text: string;
-  /** sha256 hex of `text` (the vector cache key, so a renamed file's chunks reuse their vectors). */
+  /**
+   * sha256 hex of `embedText` (the vector cache key): a vector is reused only for the same header and code,
+   * so a renamed file's chunks are embedded again with their new path (docs/quality.md, "The path header").
+   */
   textHash: string;
   /** The text the embedder should see (header + code). Stored beside the text for embedding later. */
   embedText: string;
