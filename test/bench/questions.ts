@@ -256,7 +256,7 @@ function overall(details: readonly QuestionDetail[], repos: readonly RepoReport[
 }
 
 function formatReport(report: Report): string {
-  const header = ['repository', 'language', 'questions', 'mode', 'function@3', 'file@3', 'fn@3 no shared word', 'MRR', 'tokens text', 'tokens JSON (max)'];
+  const header = ['repository', 'language', 'questions', 'mode', 'function@3', 'file@3', 'fn@3 no shared word', 'fn overlap@3', 'MRR', 'tokens text', 'tokens JSON (max)'];
   const row = (repo: string, language: string, questions: string, mode: string, s: ModeSummary) => [
     repo,
     language,
@@ -265,6 +265,7 @@ function formatReport(report: Report): string {
     s.function_at_3.toFixed(3),
     s.file_at_3.toFixed(3),
     s.function_at_3_no_shared_word === null ? '-' : s.function_at_3_no_shared_word.toFixed(3),
+    s.function_overlap_at_3.toFixed(3),
     s.function_mrr.toFixed(3),
     String(s.answer_tokens_text),
     s.answer_tokens_json === null ? '-' : `${s.answer_tokens_json} (${s.answer_tokens_json_max})`,
@@ -274,7 +275,7 @@ function formatReport(report: Report): string {
     for (const mode of MODES) if (r.modes[mode]) rows.push(row(r.repository, r.language, `${r.questions} (${r.questions_sharing_no_word})`, mode, r.modes[mode]!));
   }
   for (const mode of MODES) {
-    if (report.overall[mode]) rows.push(row('overall', report.languages.join(', '), `${report.questions} (${report.questions_sharing_no_word})`, mode, report.overall[mode]!));
+    if (report.overall[mode]) rows.push(row('overall', `${report.languages.length} languages`, `${report.questions} (${report.questions_sharing_no_word})`, mode, report.overall[mode]!));
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 4 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
@@ -285,9 +286,15 @@ function formatReport(report: Report): string {
     line(header),
     ...rows.map(line),
   ];
+  // One line per mode and reason, naming the repositories it applies to.
+  const unavailable = new Map<string, string[]>();
   for (const r of report.repositories) {
-    for (const [mode, reason] of Object.entries(r.unavailable)) lines.push(`${r.repository} ${mode}: not measured: ${reason}.`);
+    for (const [mode, reason] of Object.entries(r.unavailable)) {
+      const key = `${mode}: not measured: ${reason}`;
+      unavailable.set(key, [...(unavailable.get(key) ?? []), r.repository]);
+    }
   }
+  for (const [key, repos] of unavailable) lines.push(`${key} (${repos.join(', ')}).`);
   if (report.targets) {
     const t = report.targets;
     const mark = (ok: boolean) => (ok ? 'met' : 'not met');
@@ -325,12 +332,14 @@ async function main(): Promise<number> {
   if (!values.repos) {
     throw new Error('--repos <dir> is required: a directory with one checkout per file in test/bench/questions/, named after its "repository" and at its "commit".');
   }
-  const modes = values.modes ? (values.modes.split(',').map((m) => m.trim()) as Mode[]) : [...MODES];
+  const settings = settingsFromFlags(values);
+  // Without an embedding provider only grep and lexical can run; ask for the others by naming a provider.
+  const defaultModes: Mode[] = (settings.provider ?? 'none') === 'none' ? ['grep', 'lexical'] : [...MODES];
+  const modes = values.modes ? (values.modes.split(',').map((m) => m.trim()) as Mode[]) : defaultModes;
   const unknownModes = modes.filter((m) => !MODES.includes(m));
   if (unknownModes.length) throw new Error(`--modes takes ${MODES.join(', ')} (not ${unknownModes.join(', ')}).`);
   const k = values.k === undefined ? 10 : Number(values.k);
   if (!Number.isInteger(k) || k < TOP || k > 100) throw new Error(`--k must be a whole number from ${TOP} to 100.`);
-  const settings = settingsFromFlags(values);
   const files = loadQuestionFiles(values.only?.split(',').map((s) => s.trim()));
 
   // Indexes live in their own home (a temp one unless --home keeps them for the next run), never the user's.
