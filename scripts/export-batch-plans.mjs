@@ -4,7 +4,7 @@
 //   npm run build && node scripts/export-batch-plans.mjs <data dir>/index.db <name> plans.json
 import Database from 'better-sqlite3';
 import { writeFileSync } from 'node:fs';
-import { planBatches, fixedBatches, padFactor } from '../dist/indexer/batch-planner.js';
+import { planBatches, fixedBatches, padFactor } from '../dist/indexer/run/batch-planner.js';
 import { loadMistralTokenizer } from '../dist/models/hf-tokenizer.js';
 const db = new Database(process.argv[2], { readonly: true });
 const rows = db.prepare('SELECT t.hash AS h, t.embed_text AS e FROM chunks c JOIN texts t ON t.hash = c.text_hash ORDER BY c.id').all();

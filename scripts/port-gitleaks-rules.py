@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Writes indexer/secrets/gitleaks-rules.ts from gitleaks' default config (config/gitleaks.toml, MIT).
+"""Writes indexer/prepare/secrets/gitleaks-rules.ts from gitleaks' default config (config/gitleaks.toml, MIT).
 
 Usage: python3 scripts/port-gitleaks-rules.py <gitleaks checkout> [out.ts]
-The rules stay as upstream wrote them (RE2 syntax); indexer/secrets/re2-to-js.ts translates them at load
+The rules stay as upstream wrote them (RE2 syntax); indexer/prepare/secrets/re2-to-js.ts translates them at load
 time, so a refresh is this script run against a newer checkout, then the secret-scanner tests.
 """
 import json
@@ -12,7 +12,7 @@ import sys
 import tomllib
 
 repo = pathlib.Path(sys.argv[1])
-out = pathlib.Path(sys.argv[2] if len(sys.argv) > 2 else pathlib.Path(__file__).parent.parent / 'indexer/secrets/gitleaks-rules.ts')
+out = pathlib.Path(sys.argv[2] if len(sys.argv) > 2 else pathlib.Path(__file__).parent.parent / 'indexer/prepare/secrets/gitleaks-rules.ts')
 # Works on a bare mirror too: read both files from HEAD.
 def show(path):
     return subprocess.run(['git', '-C', str(repo), 'show', f'HEAD:{path}'], check=True, capture_output=True).stdout

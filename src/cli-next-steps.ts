@@ -1,4 +1,4 @@
-import { orList, type NextSteps } from '../indexer/next-steps.js';
+import { orList, type NextSteps } from '../indexer/workspace/next-steps.js';
 
 /** Words for a person at a shell: the commands and flags of the `codecarto` CLI. */
 export const CLI_NEXT_STEPS: NextSteps = {

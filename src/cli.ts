@@ -44,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
     case 'models':
       return modelsCommand(rest);
     case 'embed-server':
-      return (await import('./embed-server.js')).embedServerCommand(rest);
+      return (await import('./embed-server/embed-server.js')).embedServerCommand(rest);
     case 'eval':
       return (await import('./eval-command.js')).evalCommand(rest);
     case 'doctor':

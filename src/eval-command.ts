@@ -4,7 +4,7 @@
  * (indexer/eval/). Progress goes to stderr; the table (or, with --json, one JSON line) to stdout.
  */
 import { parseArgs } from 'node:util';
-import { readGitHistory } from '../indexer/eval/git-history.js';
+import { readGitHistory } from '../indexer/history/git-history.js';
 import { commitsToRead, DEFAULT_EVAL_QUERIES, EVAL_MODES, runEval, type EvalMode, type EvalReport } from '../indexer/eval/run-eval.js';
 import { CodecartoError } from '../models/errors.js';
 import { projectArgument, withCliProject } from './cli-project.js';

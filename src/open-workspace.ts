@@ -1,6 +1,6 @@
-import type { NextSteps } from '../indexer/next-steps.js';
-import { openIndexStore } from '../indexer/store/open-store.js';
-import { Workspace, type EmbedderFactory, type WorkspaceOptions } from '../indexer/workspace.js';
+import type { NextSteps } from '../indexer/workspace/next-steps.js';
+import { openIndexStore } from '../indexer/store/sqlite-index-store.js';
+import { Workspace, type EmbedderFactory, type WorkspaceOptions } from '../indexer/workspace/workspace.js';
 import { createEmbedder } from '../models/create-embedder.js';
 import { CredentialPolicy } from '../models/credential-policy.js';
 import type { Config } from './config.js';

@@ -1,12 +1,12 @@
 /**
  * Index progress on stderr for the one-shot commands. ProgressLine turns where a run is
- * (indexer/index-progress.ts) and the time into one line; ProgressDisplay writes it: on a terminal a
+ * (indexer/run/index-progress.ts) and the time into one line; ProgressDisplay writes it: on a terminal a
  * bar redrawn every second (so the clock runs while nothing else moves), elsewhere (a pipe, a log file,
  * CI) one plain line every few seconds and a last line at the end.
  */
-import { INDEX_PHASES, type IndexProgress } from '../indexer/index-progress.js';
-import type { IndexJob } from '../indexer/index-job.js';
-import type { IndexSummary } from '../indexer/index-summary.js';
+import { INDEX_PHASES, type IndexProgress } from '../indexer/run/index-progress.js';
+import type { IndexJob } from '../indexer/run/index-job.js';
+import type { IndexSummary } from '../indexer/run/index-summary.js';
 
 const BAR_WIDTH = 24;
 /** Seconds between plain lines: often enough to see a run is alive, rare enough for a log. */

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { projectSettingsSchema, type ProjectSettings, type SettingsInput } from '../indexer/project-settings.js';
+import { projectSettingsSchema, type ProjectSettings, type SettingsInput } from '../indexer/workspace/project-settings.js';
 import { CodecartoError } from '../models/errors.js';
 import { setProjectInput } from '../tools/set-project.js';
 

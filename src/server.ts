@@ -1,6 +1,6 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { MCP_NEXT_STEPS, type NextSteps } from '../indexer/next-steps.js';
-import type { EmbedderFactory, Workspace, WorkspaceOptions } from '../indexer/workspace.js';
+import { MCP_NEXT_STEPS, type NextSteps } from '../indexer/workspace/next-steps.js';
+import type { EmbedderFactory, Workspace, WorkspaceOptions } from '../indexer/workspace/workspace.js';
 import { registerTools } from '../tools/index.js';
 import { serverSettingNames, type Config } from './config.js';
 import { logToStderr } from './logger.js';

@@ -1,6 +1,6 @@
 import { seededRandom } from '../models/seeded-random.js';
 import { describe, expect, it } from 'vitest';
-import { fixedBatches, padFactor, planBatches, type PlanItem } from '../indexer/batch-planner.js';
+import { fixedBatches, padFactor, planBatches, type PlanItem } from '../indexer/run/batch-planner.js';
 
 
 /** Code chunk lengths: log-normal, median ~220 tokens, clipped to what a chunker emits (8..2048). */

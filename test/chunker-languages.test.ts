@@ -1,7 +1,7 @@
 import { expect, test } from 'vitest';
-import { chunkFile } from '../indexer/chunker.js';
-import { SYNTAX_LANGUAGES, languageForPath } from '../indexer/languages.js';
-import { getParser } from '../indexer/tree-sitter-parser.js';
+import { chunkFile } from '../indexer/chunk/chunk-file.js';
+import { SYNTAX_LANGUAGES, languageForPath } from '../indexer/chunk/languages.js';
+import { getParser } from '../indexer/chunk/tree-sitter-parser.js';
 import { loadMistralTokenizer } from '../models/hf-tokenizer.js';
 
 test('languageForPath maps extensions and well-known names, and skips what is not text', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test, vi } from 'vitest';
-import { embeddingText, type Chunk } from '../indexer/chunk.js';
-import { chunkFile } from '../indexer/chunker.js';
+import { embeddingText, type Chunk } from '../indexer/chunk/chunk.js';
+import { chunkFile } from '../indexer/chunk/chunk-file.js';
 import { SAMPLES, type Sample } from './chunker-samples.js';
 import { loadMistralTokenizer } from '../models/hf-tokenizer.js';
 

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openIndexStore } from '../indexer/store/open-store.js';
+import { openIndexStore } from '../indexer/store/sqlite-index-store.js';
 import type { IndexStore } from '../indexer/store/store-types.js';
 import { FakeEmbeddingServer } from './helpers/fake-embedding-server.js';
 import { cliPath, tempDir } from './helpers/stdio-client.js';

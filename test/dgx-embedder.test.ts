@@ -7,7 +7,7 @@ import {
   InvalidEmbeddingResponseError,
   TooManyValuesForCallError,
 } from '../models/errors.js';
-import { planBatches } from '../indexer/batch-planner.js';
+import { planBatches } from '../indexer/run/batch-planner.js';
 import { FakeEmbeddingServer, OOM_BODY, fakeEmbedding, wordTokenizer, type FakeServerOptions } from './helpers/fake-embedding-server.js';
 
 const servers: FakeEmbeddingServer[] = [];

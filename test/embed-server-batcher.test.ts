@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EmbeddingBatcher, type BatchRunStats } from '../indexer/embedding-batcher.js';
+import { EmbeddingBatcher, type BatchRunStats } from '../src/embed-server/embedding-batcher.js';
 import { AbortError, CodecartoError } from '../models/errors.js';
 
 /**

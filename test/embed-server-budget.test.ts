@@ -2,7 +2,7 @@ import { request, type ClientRequest, type IncomingHttpHeaders } from 'node:http
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestModel } from '../models/test-model.js';
-import { byteSize, startEmbedServer, type RunningEmbedServer } from '../src/embed-server.js';
+import { byteSize, startEmbedServer, type RunningEmbedServer } from '../src/embed-server/embed-server.js';
 import { tempDir } from './helpers/stdio-client.js';
 
 /**

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestModel } from '../models/test-model.js';
-import { startEmbedServer, type RunningEmbedServer } from '../src/embed-server.js';
+import { startEmbedServer, type RunningEmbedServer } from '../src/embed-server/embed-server.js';
 import { connectStdio, copyThirdPartyTree, tempDir, type StdioSession } from './helpers/stdio-client.js';
 
 type Structured = Record<string, any>;

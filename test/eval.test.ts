@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { isSourcePath, mineQueries, subjectSkipReason, subjectToQuery, type CommitRecord } from '../indexer/eval/commit-miner.js';
-import { readGitHistory } from '../indexer/eval/git-history.js';
+import { isSourcePath, mineQueries, subjectSkipReason, subjectToQuery, type CommitRecord } from '../indexer/history/commit-miner.js';
+import { readGitHistory } from '../indexer/history/git-history.js';
 import { countOccurrences, GrepBaseline, grepQueryWords } from '../indexer/eval/grep-baseline.js';
-import { firstHitRank, summarizeRanks } from '../indexer/eval/retrieval-metrics.js';
+import { firstHitRank, summarizeRanks } from '../indexer/history/retrieval-metrics.js';
 import { buildScenarioRepo, type HistoryRepo } from './helpers/history-repo.js';
 
 describe('mining queries from a repository built with git', () => {

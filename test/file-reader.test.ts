@@ -4,7 +4,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writ
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readSourceFile } from '../indexer/file-reader.js';
+import { readSourceFile } from '../indexer/prepare/file-reader.js';
 
 let dir: string;
 

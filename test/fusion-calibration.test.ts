@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { calibrateFusion, HELD_OUT_NEWEST } from '../indexer/fusion-calibration.js';
-import { semanticWeightFor, storedFusion } from '../indexer/fusion-weights.js';
-import { IndexJob } from '../indexer/index-job.js';
-import { reciprocalRankFusion, search } from '../indexer/searcher.js';
-import { openIndexStore } from '../indexer/store/open-store.js';
+import { calibrateFusion, HELD_OUT_NEWEST } from '../indexer/history/fusion-calibration.js';
+import { semanticWeightFor, storedFusion } from '../indexer/search/fusion-weights.js';
+import { IndexJob } from '../indexer/run/index-job.js';
+import { reciprocalRankFusion, search } from '../indexer/search/search.js';
+import { openIndexStore } from '../indexer/store/sqlite-index-store.js';
 import type { IndexStore } from '../indexer/store/store-types.js';
 import type { EmbedCall, Embedder, EmbedOutput } from '../models/embedder.js';
 import { loadMistralTokenizer } from '../models/hf-tokenizer.js';

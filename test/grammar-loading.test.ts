@@ -9,7 +9,7 @@ import { repoRoot } from './helpers/stdio-client.js';
  * web-tree-sitter does not survive unless the loads are serialized.
  */
 const SCRIPT = `
-import { chunkFile } from ${JSON.stringify(join(repoRoot, 'dist/indexer/chunker.js'))};
+import { chunkFile } from ${JSON.stringify(join(repoRoot, 'dist/indexer/chunk/chunk-file.js'))};
 import { loadMistralTokenizer } from ${JSON.stringify(join(repoRoot, 'dist/models/hf-tokenizer.js'))};
 const tokenizer = loadMistralTokenizer();
 const files = [

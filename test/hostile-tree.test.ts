@@ -10,8 +10,8 @@ import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, rmSync, symlin
 import { rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { runIndex } from '../indexer/indexer.js';
-import { openIndexStore } from '../indexer/store/open-store.js';
+import { runIndex } from '../indexer/run/run-index.js';
+import { openIndexStore } from '../indexer/store/sqlite-index-store.js';
 import type { IndexStore } from '../indexer/store/store-types.js';
 import { NoneEmbedder } from '../models/none-embedder.js';
 import { connectInProcess } from './helpers/in-process.js';

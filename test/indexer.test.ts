@@ -1,8 +1,8 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runIndex } from '../indexer/indexer.js';
-import { openIndexStore } from '../indexer/store/open-store.js';
+import { runIndex } from '../indexer/run/run-index.js';
+import { openIndexStore } from '../indexer/store/sqlite-index-store.js';
 import type { IndexStore } from '../indexer/store/store-types.js';
 import { DgxEmbedder } from '../models/dgx-embedder.js';
 import { FakeEmbeddingServer } from './helpers/fake-embedding-server.js';

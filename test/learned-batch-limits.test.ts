@@ -8,8 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DgxEmbedder, type DgxEmbedderOptions } from '../models/dgx-embedder.js';
 import { CodecartoError, EmbeddingApiError } from '../models/errors.js';
 import { LearnedBatchLimits } from '../models/learned-batch-limits.js';
-import { planBatches } from '../indexer/batch-planner.js';
-import { EmbeddingBatcher } from '../indexer/embedding-batcher.js';
+import { planBatches } from '../indexer/run/batch-planner.js';
+import { EmbeddingBatcher } from '../src/embed-server/embedding-batcher.js';
 import { FakeEmbeddingServer, fakeEmbedding, paddedWords, wordTokenizer, type FakeServerOptions } from './helpers/fake-embedding-server.js';
 
 const cleanups: (() => Promise<void>)[] = [];

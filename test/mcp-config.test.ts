@@ -10,7 +10,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { projectSettingsSchema } from '../indexer/project-settings.js';
+import { projectSettingsSchema } from '../indexer/workspace/project-settings.js';
 import { mcpConfig } from '../src/config.js';
 import { PROVIDER_OPTIONS } from '../src/provider-options.js';
 import { FakeEmbeddingServer } from './helpers/fake-embedding-server.js';

@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fixedBatches, padFactor } from '../indexer/batch-planner.js';
-import { embeddingText } from '../indexer/chunk.js';
-import { runIndex } from '../indexer/indexer.js';
-import { openIndexStore } from '../indexer/store/open-store.js';
+import { fixedBatches, padFactor } from '../indexer/run/batch-planner.js';
+import { embeddingText } from '../indexer/chunk/chunk.js';
+import { runIndex } from '../indexer/run/run-index.js';
+import { openIndexStore } from '../indexer/store/sqlite-index-store.js';
 import { DgxEmbedder } from '../models/dgx-embedder.js';
 import { loadMistralTokenizer } from '../models/hf-tokenizer.js';
 import { FakeEmbeddingServer } from './helpers/fake-embedding-server.js';

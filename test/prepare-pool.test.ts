@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runIndex } from '../indexer/indexer.js';
-import { openIndexStore } from '../indexer/store/open-store.js';
+import { runIndex } from '../indexer/run/run-index.js';
+import { openIndexStore } from '../indexer/store/sqlite-index-store.js';
 import type { ChunkRow, IndexStore } from '../indexer/store/store-types.js';
 import { loadMistralTokenizer } from '../models/hf-tokenizer.js';
 import { NoneEmbedder } from '../models/none-embedder.js';

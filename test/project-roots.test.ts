@@ -7,7 +7,7 @@ import { closeSync, mkdirSync, openSync, symlinkSync, writeFileSync } from 'node
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkProjectRoot } from '../indexer/project-root-policy.js';
+import { checkProjectRoot } from '../indexer/workspace/project-root-policy.js';
 import type { Config } from '../src/config.js';
 import { connectInProcess, type InProcessSession } from './helpers/in-process.js';
 import { cliPath, tempDir } from './helpers/stdio-client.js';

@@ -141,6 +141,6 @@ describe.skipIf(!inspectorCached)("the README's MCP Inspector example", () => {
     expect(status!.isError).toBeFalsy();
     expect(status!.structuredContent.project).toBe(repoRoot);
     expect(search!.isError, JSON.stringify(search)).toBeFalsy();
-    expect(search!.structuredContent.results.map((r: { path: string }) => r.path)).toContain('indexer/batch-planner.ts');
+    expect(search!.structuredContent.results.map((r: { path: string }) => r.path)).toContain('indexer/run/batch-planner.ts');
   });
 });

@@ -8,9 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NoneEmbedder } from '../models/none-embedder.js';
-import { diversifyByFile, FILE_EVIDENCE_CHUNKS, FILE_EVIDENCE_WEIGHT, fileScores, search, type SearchHit } from '../indexer/searcher.js';
+import { diversifyByFile, FILE_EVIDENCE_CHUNKS, FILE_EVIDENCE_WEIGHT, fileScores, search, type SearchHit } from '../indexer/search/search.js';
 import { queryTerms, toFtsMatchExpression } from '../indexer/store/fts-tokens.js';
-import { openIndexStore } from '../indexer/store/open-store.js';
+import { openIndexStore } from '../indexer/store/sqlite-index-store.js';
 import type { ChunkInput, ChunkRow, IndexStore } from '../indexer/store/store-types.js';
 
 const temps: string[] = [];

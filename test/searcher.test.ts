@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { capSnippet, mergeAdjacent, reciprocalRankFusion, RRF_K } from '../indexer/searcher.js';
+import { capSnippet, mergeAdjacent, reciprocalRankFusion, RRF_K } from '../indexer/search/search.js';
 import type { ChunkRow } from '../indexer/store/store-types.js';
 
 const row = (id: number, path: string, startLine: number, endLine: number, text = `chunk ${id}`): ChunkRow => ({

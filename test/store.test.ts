@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HNSW_FILE, INDEX_DB_FILE, openIndexStore } from '../indexer/store/open-store.js';
+import { HNSW_FILE, INDEX_DB_FILE, openIndexStore } from '../indexer/store/sqlite-index-store.js';
 import { VectorDimensionsError } from '../indexer/store/store-errors.js';
 import type { ChunkInput, FileRecord, IndexStore } from '../indexer/store/store-types.js';
 

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AbortError } from '../models/errors.js';
-import { isSecretPath, walkRepository, WalkStats, type SkipReason, type WalkOptions } from '../indexer/walker.js';
+import { isSecretPath, walkRepository, WalkStats, type SkipReason, type WalkOptions } from '../indexer/walk/walker.js';
 
 const temps: string[] = [];
 

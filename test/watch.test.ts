@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RefreshScheduler } from '../indexer/refresh-scheduler.js';
+import { RefreshScheduler } from '../indexer/watch/refresh-scheduler.js';
 import { loadConfig } from '../src/config.js';
 import { FakeEmbeddingServer } from './helpers/fake-embedding-server.js';
 import { connectInProcess, pollUntil, type InProcessSession, type ToolResult } from './helpers/in-process.js';

@@ -1,7 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { CHUNK_COUNTS, SECRET_COUNTS, SECRET_FILES_LISTED, type IndexSummary } from '../indexer/index-summary.js';
-import type { Workspace } from '../indexer/workspace.js';
+import { CHUNK_COUNTS, SECRET_COUNTS, SECRET_FILES_LISTED, type IndexSummary } from '../indexer/run/index-summary.js';
+import type { Workspace } from '../indexer/workspace/workspace.js';
 
 export const indexInput = {
   path: z.string().min(1).max(4096).optional().describe('Repository to index; default: the current project (see `set_project`).'),

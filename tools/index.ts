@@ -1,5 +1,5 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { Workspace } from '../indexer/workspace.js';
+import type { Workspace } from '../indexer/workspace/workspace.js';
 import { registerIndexTool } from './index-project.js';
 import { registerSearchTool } from './search-code.js';
 import { registerSetProjectTool } from './set-project.js';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ProjectState } from '../indexer/workspace.js';
+import type { ProjectState } from '../indexer/workspace/workspace.js';
 import { orNull } from './or-null.js';
 
 export const projectStateShape = {

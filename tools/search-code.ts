@@ -1,8 +1,8 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { MCP_NEXT_STEPS, type NextSteps } from '../indexer/next-steps.js';
-import type { SearchHit } from '../indexer/searcher.js';
-import type { Workspace } from '../indexer/workspace.js';
+import { MCP_NEXT_STEPS, type NextSteps } from '../indexer/workspace/next-steps.js';
+import type { SearchHit } from '../indexer/search/search.js';
+import type { Workspace } from '../indexer/workspace/workspace.js';
 import { orNull } from './or-null.js';
 
 export const searchInput = {

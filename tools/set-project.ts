@@ -1,8 +1,8 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { PROVIDERS } from '../models/embedder.js';
-import { DEFAULT_MAX_FILES, MAX_FILES_CEILING } from '../indexer/file-limit.js';
-import type { Workspace } from '../indexer/workspace.js';
+import { DEFAULT_MAX_FILES, MAX_FILES_CEILING } from '../indexer/walk/file-limit.js';
+import type { Workspace } from '../indexer/workspace/workspace.js';
 import { formatProjectState, projectStateShape } from './project-state-format.js';
 
 export const setProjectInput = {

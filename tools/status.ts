@@ -1,7 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { storedFusion } from '../indexer/fusion-weights.js';
-import type { Workspace } from '../indexer/workspace.js';
+import { storedFusion } from '../indexer/search/fusion-weights.js';
+import type { Workspace } from '../indexer/workspace/workspace.js';
 import { orNull } from './or-null.js';
 import { formatProjectState } from './project-state-format.js';
 

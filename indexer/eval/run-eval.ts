@@ -6,13 +6,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AbortError, CodecartoError } from '../../models/errors.js';
-import { storedFusion, type FusionCalibration } from '../fusion-weights.js';
-import { canSearchSemantically, type SearchMode } from '../searcher.js';
-import type { Workspace } from '../workspace.js';
-import { mineQueries, SKIP_REASONS, type EvalQuery, type SkipReason } from './commit-miner.js';
-import type { GitHistory } from './git-history.js';
+import { storedFusion, type FusionCalibration } from '../search/fusion-weights.js';
+import { canSearchSemantically, type SearchMode } from '../search/search.js';
+import type { Workspace } from '../workspace/workspace.js';
+import { mineQueries, SKIP_REASONS, type EvalQuery, type SkipReason } from '../history/commit-miner.js';
+import type { GitHistory } from '../history/git-history.js';
 import { GrepBaseline } from './grep-baseline.js';
-import { firstHitRank, summarizeRanks, type RetrievalMetrics } from './retrieval-metrics.js';
+import { firstHitRank, summarizeRanks, type RetrievalMetrics } from '../history/retrieval-metrics.js';
 
 export const EVAL_MODES = ['grep', 'lexical', 'semantic', 'hybrid'] as const;
 export type EvalMode = (typeof EVAL_MODES)[number];

@@ -1,7 +1,7 @@
 /**
  * The SQLite half of the index store: schema, migrations and every prepared statement. SQLite is the
  * source of truth (files, chunks, texts, vectors, model, FTS); the HNSW graph is derived from the
- * `vectors` table by open-store.ts. Nothing here touches HNSW.
+ * `vectors` table by sqlite-index-store.ts. Nothing here touches HNSW.
  */
 import { endianness } from 'node:os';
 import Database from 'better-sqlite3';

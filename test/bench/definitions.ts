@@ -5,9 +5,9 @@
  * that enclose them.
  */
 import type { TreeCursor } from 'web-tree-sitter';
-import { buildOutline, type Region } from '../../indexer/syntax-outline.js';
-import { SYNTAX_SPECS } from '../../indexer/syntax-specs.js';
-import { getParser, hasGrammar } from '../../indexer/tree-sitter-parser.js';
+import { buildOutline, type Region } from '../../indexer/chunk/syntax-outline.js';
+import { SYNTAX_SPECS } from '../../indexer/chunk/syntax-specs.js';
+import { getParser, hasGrammar } from '../../indexer/chunk/tree-sitter-parser.js';
 
 export interface Definition {
   symbol: string;

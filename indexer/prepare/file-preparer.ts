@@ -1,5 +1,5 @@
 /**
- * Runs file preparation (read, parse, chunk, tokenize: indexer/file-preparer.ts) on worker threads, so
+ * Runs file preparation (read, parse, chunk, tokenize: indexer/prepare/prepare-file.ts) on worker threads, so
  * the main thread's store writes and HNSW inserts overlap it on another core. A worker that cannot start
  * or dies hands its files back to the main thread: the run slows down, it never loses a file.
  */
@@ -7,8 +7,8 @@ import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { TextTokenizer, TokenizerFiles } from '../models/tokenizer.js';
-import { prepareFile, type PreparedFile, type PrepareTask } from './file-preparer.js';
+import type { TextTokenizer, TokenizerFiles } from '../../models/tokenizer.js';
+import { prepareFile, type PreparedFile, type PrepareTask } from './prepare-file.js';
 
 export interface PrepareWorkerData {
   tokenizer: TokenizerFiles;
@@ -167,6 +167,6 @@ export class FilePreparer {
 function workerScript(): URL | null {
   const beside = new URL('./prepare-worker.js', import.meta.url);
   if (existsSync(fileURLToPath(beside))) return beside;
-  const built = new URL('../dist/indexer/prepare-worker.js', import.meta.url);
+  const built = new URL('../../dist/indexer/prepare/prepare-worker.js', import.meta.url);
   return existsSync(fileURLToPath(built)) ? built : null;
 }

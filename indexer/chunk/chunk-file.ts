@@ -6,12 +6,12 @@
 import type { Chunk } from './chunk.js';
 import { LineBudget, type Piece } from './line-budget.js';
 import { SYNTAX_LANGUAGES } from './languages.js';
-import { syntaxPieces } from './syntax-chunker.js';
+import { syntaxPieces } from './syntax-pieces.js';
 import { buildOutline } from './syntax-outline.js';
 import { SYNTAX_SPECS } from './syntax-specs.js';
-import { lineWindowPieces, markdownPieces } from './text-chunker.js';
+import { lineWindowPieces, markdownPieces } from './text-pieces.js';
 import { getParser } from './tree-sitter-parser.js';
-import type { TextTokenizer } from '../models/tokenizer.js';
+import type { TextTokenizer } from '../../models/tokenizer.js';
 
 export const DEFAULT_MAX_TOKENS = 512;
 

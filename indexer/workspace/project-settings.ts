@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { PROVIDERS } from '../models/embedder.js';
+import { PROVIDERS } from '../../models/embedder.js';
 
 /** How a project embeds; persisted in the project's data directory so the next session reuses it. */
 export const projectSettingsSchema = z.object({

@@ -4,7 +4,7 @@
  * from a prefix array instead of re-tokenizing growing candidate chunks.
  */
 import { embeddingHeader } from './chunk.js';
-import type { TextTokenizer } from '../models/tokenizer.js';
+import type { TextTokenizer } from '../../models/tokenizer.js';
 
 /** A candidate chunk: 0-based inclusive line range, or part of one over-long line when `text` is set. */
 export interface Piece {

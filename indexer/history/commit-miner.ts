@@ -22,7 +22,7 @@
  *    past, or outside the project's directory, are never answers).
  * 10. duplicate: the same query as a more recent kept commit would weigh one query twice.
  */
-import { languageForPath } from '../languages.js';
+import { languageForPath } from '../chunk/languages.js';
 
 /** One commit as `git log` reports it; `files` are paths relative to the repository's top level. */
 export interface CommitRecord {

@@ -49,7 +49,7 @@ export const CHUNK_COUNTS = {
 /** At most this many paths in `secret_files`, so a repository full of fixtures cannot flood an answer. */
 export const SECRET_FILES_LISTED = 20;
 
-/** What the secret counts mean (indexer/secrets/secret-scanner.ts decides what is a secret). */
+/** What the secret counts mean (indexer/prepare/secrets/secret-scanner.ts decides what is a secret). */
 export const SECRET_COUNTS = {
   files_skipped:
     'Files seen but not indexed, by reason. "secret": a credential file name (.env, *.pem, id_rsa, ...) or content with key material or a ' +

@@ -1,5 +1,5 @@
 import type { IndexSummary } from './index-summary.js';
-import type { IndexStore, StoreCounts } from './store/store-types.js';
+import type { IndexStore, StoreCounts } from '../store/store-types.js';
 
 /**
  * Sorts the chunks of one index run into the summary's chunk counts (CHUNK_COUNTS in index-summary.ts),

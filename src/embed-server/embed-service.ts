@@ -3,11 +3,11 @@
  * request arrives, and an EmbeddingBatcher that packs the texts of all waiting requests into shared runs.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { EmbeddingBatcher } from '../indexer/embedding-batcher.js';
-import type { EmbedPurpose } from '../models/embedder.js';
-import { CodecartoError, throwIfAborted } from '../models/errors.js';
-import { joinPreparedBatches } from '../models/join-prepared-batches.js';
-import { OnnxEmbedder, type OnnxDevice, type PreparedBatch } from '../models/onnx-embedder.js';
+import { EmbeddingBatcher } from './embedding-batcher.js';
+import type { EmbedPurpose } from '../../models/embedder.js';
+import { CodecartoError, throwIfAborted } from '../../models/errors.js';
+import { joinPreparedBatches } from '../../models/join-prepared-batches.js';
+import { OnnxEmbedder, type OnnxDevice, type PreparedBatch } from '../../models/onnx-embedder.js';
 import { EmbedMetrics } from './embed-metrics.js';
 
 export interface EmbedServiceOptions {

@@ -1,9 +1,9 @@
 import picomatch from 'picomatch';
-import type { Embedder } from '../models/embedder.js';
-import { InvalidInputError } from '../models/errors.js';
+import type { Embedder } from '../../models/embedder.js';
+import { InvalidInputError } from '../../models/errors.js';
 import { semanticWeightFor } from './fusion-weights.js';
-import { MCP_NEXT_STEPS, type NextSteps } from './next-steps.js';
-import type { ChunkRow, IndexStore, ScoredChunkId, SearchFilter } from './store/store-types.js';
+import { MCP_NEXT_STEPS, type NextSteps } from '../workspace/next-steps.js';
+import type { ChunkRow, IndexStore, ScoredChunkId, SearchFilter } from '../store/store-types.js';
 
 export type SearchMode = 'hybrid' | 'semantic' | 'lexical';
 
@@ -114,7 +114,7 @@ export function candidateDepth(k: number): number {
 
 /**
  * Hybrid ranking: reciprocal rank fusion (k = RRF_K) of the lexical list (weight 1) and the semantic list
- * (`semanticWeight`: 1 unless calibrated, indexer/fusion-calibration.ts), at two levels. Files are ordered
+ * (`semanticWeight`: 1 unless calibrated, indexer/history/fusion-calibration.ts), at two levels. Files are ordered
  * by fusing each list's file ranking (files ranked by their own evidence in that list, as in the single
  * modes); chunks within a file, and the scores shown, by fusing the chunk ranks. At weight 0 the files come
  * in exactly the lexical order, with files only the semantic list found after them.

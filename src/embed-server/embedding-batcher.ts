@@ -15,9 +15,9 @@
  * item of the oldest caller) with the lowest cost per real token runs, a run costing its padded tokens plus
  * a fixed overhead; what is left joins the next plan, where it meets texts of its own length.
  */
-import { planBatches, type PlanItem } from './batch-planner.js';
-import { AbortError } from '../models/errors.js';
-import { LearnedBatchLimits } from '../models/learned-batch-limits.js';
+import { planBatches, type PlanItem } from '../../indexer/run/batch-planner.js';
+import { AbortError } from '../../models/errors.js';
+import { LearnedBatchLimits } from '../../models/learned-batch-limits.js';
 
 export interface BatchItem {
   /** Tokens the model computes for this item, special tokens included. */

@@ -6,15 +6,15 @@
  * less, down to 0, where hybrid ranks as lexical does and semantic results only fill the tail. The newest
  * queries are left out, so `codecarto eval` measures on queries the calibration never saw.
  */
-import type { Embedder } from '../models/embedder.js';
-import { isAbortError } from '../models/errors.js';
-import { mineQueries, type EvalQuery } from './eval/commit-miner.js';
-import { readGitHistory } from './eval/git-history.js';
-import { commitsToRead, DEFAULT_EVAL_QUERIES } from './eval/run-eval.js';
-import { firstHitRank, summarizeRanks } from './eval/retrieval-metrics.js';
-import { FUSION_META_KEY, type FusionCalibration } from './fusion-weights.js';
-import { candidateDepth, fuseHits, rankHits, semanticCandidates, type SearchHit } from './searcher.js';
-import type { IndexStore } from './store/store-types.js';
+import type { Embedder } from '../../models/embedder.js';
+import { isAbortError } from '../../models/errors.js';
+import { mineQueries, type EvalQuery } from './commit-miner.js';
+import { readGitHistory } from './git-history.js';
+import { commitsToRead, DEFAULT_EVAL_QUERIES } from '../eval/run-eval.js';
+import { firstHitRank, summarizeRanks } from './retrieval-metrics.js';
+import { FUSION_META_KEY, type FusionCalibration } from '../search/fusion-weights.js';
+import { candidateDepth, fuseHits, rankHits, semanticCandidates, type SearchHit } from '../search/search.js';
+import type { IndexStore } from '../store/store-types.js';
 
 /** Weights tried; ties go to the one closest to 1 (plain fusion). */
 export const SEMANTIC_WEIGHTS = [0, 0.125, 0.25, 0.5, 1, 2, 4] as const;

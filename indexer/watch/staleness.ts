@@ -1,6 +1,6 @@
-import type { IndexStore } from './store/store-types.js';
-import { languageForPath } from './languages.js';
-import { walkRepository, WalkStats } from './walker.js';
+import type { IndexStore } from '../store/store-types.js';
+import { languageForPath } from '../chunk/languages.js';
+import { walkRepository, WalkStats } from '../walk/walker.js';
 
 export interface Staleness {
   /** Files added, changed or removed on disk since the last index, by stat (nothing is read). */

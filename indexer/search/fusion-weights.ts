@@ -1,9 +1,9 @@
 /**
  * The weight of the semantic list in hybrid search's rank fusion, as calibrated for this index's model
- * on the repository's own history (indexer/fusion-calibration.ts). Stored in the index's meta table, so
+ * on the repository's own history (indexer/history/fusion-calibration.ts). Stored in the index's meta table, so
  * it goes with the vectors it was measured on.
  */
-import type { IndexStore } from './store/store-types.js';
+import type { IndexStore } from '../store/store-types.js';
 
 export const FUSION_META_KEY = 'fusion_calibration';
 

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { DEFAULT_MAX_FILE_BYTES, isSecretPath } from './walker.js';
+import { DEFAULT_MAX_FILE_BYTES, isSecretPath } from '../walk/walker.js';
 
 export type ReadResult =
   | { kind: 'text'; text: string; hash: string /* sha256 hex of the bytes */; size: number; mtimeMs: number; invalidUtf8: boolean }

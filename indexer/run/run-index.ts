@@ -1,16 +1,16 @@
-import type { Embedder, EmbedOutput } from '../models/embedder.js';
-import { CodecartoError, isAbortError, throwIfAborted } from '../models/errors.js';
+import type { Embedder, EmbedOutput } from '../../models/embedder.js';
+import { CodecartoError, isAbortError, throwIfAborted } from '../../models/errors.js';
 import { planBatches, type PlanItem, type PlannedBatch } from './batch-planner.js';
-import type { PreparedFile } from './file-preparer.js';
+import type { PreparedFile } from '../prepare/prepare-file.js';
 import { ChunkTally } from './chunk-tally.js';
 import { startingProgress, type IndexProgress, type IndexWait } from './index-progress.js';
 import { emptySummary, SECRET_FILES_LISTED, type IndexSummary } from './index-summary.js';
-import { describeStorageError } from './storage-errors.js';
-import { languageForPath } from './languages.js';
-import { defaultPrepareWorkers, FilePreparer } from './prepare-pool.js';
-import { SECRET_RULES_VERSION } from './secrets/secret-scanner.js';
-import type { IndexStore } from './store/store-types.js';
-import { TooManyFilesError, walkRepository, WalkStats, type WalkedFile, type WalkOptions } from './walker.js';
+import { describeStorageError } from '../store/storage-errors.js';
+import { languageForPath } from '../chunk/languages.js';
+import { defaultPrepareWorkers, FilePreparer } from '../prepare/file-preparer.js';
+import { SECRET_RULES_VERSION } from '../prepare/secrets/secret-scanner.js';
+import type { IndexStore } from '../store/store-types.js';
+import { TooManyFilesError, walkRepository, WalkStats, type WalkedFile, type WalkOptions } from '../walk/walker.js';
 
 export interface IndexRunOptions {
   root: string;

@@ -1,11 +1,11 @@
 /**
- * Worker-thread entry for indexer/prepare-pool.ts: loads its own copy of the tokenizer, then prepares
+ * Worker-thread entry for indexer/prepare/file-preparer.ts: loads its own copy of the tokenizer, then prepares
  * files as asked. Several tasks may be in progress at once, so file reads overlap parsing.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { HfTokenizer } from '../models/hf-tokenizer.js';
-import { prepareFile } from './file-preparer.js';
-import type { PrepareRequest, PrepareResponse, PrepareWorkerData } from './prepare-pool.js';
+import { HfTokenizer } from '../../models/hf-tokenizer.js';
+import { prepareFile } from './prepare-file.js';
+import type { PrepareRequest, PrepareResponse, PrepareWorkerData } from './file-preparer.js';
 
 const port = parentPort;
 if (!port) throw new Error('prepare-worker.js runs as a worker thread only');

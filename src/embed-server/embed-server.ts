@@ -14,8 +14,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { CodecartoError, isAbortError } from '../models/errors.js';
-import type { OnnxDevice } from '../models/onnx-embedder.js';
+import { CodecartoError, isAbortError } from '../../models/errors.js';
+import type { OnnxDevice } from '../../models/onnx-embedder.js';
 import { BodyBudget, type BodyReservation } from './body-budget.js';
 import { EmbedService } from './embed-service.js';
 import {
@@ -29,7 +29,7 @@ import {
   vectorToJsonArray,
   type ErrorStyle,
 } from './embed-server-http.js';
-import { VERSION } from './server.js';
+import { VERSION } from '../server.js';
 
 export interface EmbedServerOptions {
   /** Directory with model.onnx, tokenizer.json and codecarto.json. */

@@ -16,7 +16,7 @@ import { constants as fsConstants, type Dirent, type Stats } from 'node:fs';
 import { access, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
-import { AbortError, CodecartoError } from '../models/errors.js';
+import { AbortError, CodecartoError } from '../../models/errors.js';
 
 export interface WalkedFile {
   /** Repo-relative, forward slashes; for a followed symlink, the link's path, not its target's. */
@@ -47,7 +47,7 @@ export interface WalkOptions {
   fileLimit?: { max: number; advice: string };
 }
 
-/** The tree holds more files than the project's limit (indexer/file-limit.ts); nothing past it was yielded. */
+/** The tree holds more files than the project's limit (indexer/walk/file-limit.ts); nothing past it was yielded. */
 export class TooManyFilesError extends CodecartoError {
   constructor(
     readonly root: string,

@@ -1,15 +1,15 @@
 /**
  * The CPU-heavy half of indexing one file: read it, decide whether it changed, parse, chunk, count
  * tokens and hash the chunks. A pure function of the file and the tokenizer, with plain-data input and
- * output, so it runs the same on the main thread or in a worker (indexer/prepare-pool.ts).
+ * output, so it runs the same on the main thread or in a worker (indexer/prepare/file-preparer.ts).
  */
 import { createHash } from 'node:crypto';
-import type { TextTokenizer } from '../models/tokenizer.js';
-import { embeddingText } from './chunk.js';
-import { chunkFile } from './chunker.js';
+import type { TextTokenizer } from '../../models/tokenizer.js';
+import { embeddingText } from '../chunk/chunk.js';
+import { chunkFile } from '../chunk/chunk-file.js';
 import { readSourceFile } from './file-reader.js';
 import { chunkHasSecret, scanForSecrets } from './secrets/secret-scanner.js';
-import type { ChunkInput } from './store/store-types.js';
+import type { ChunkInput } from '../store/store-types.js';
 
 export interface PrepareTask {
   /** Repository-relative path. */

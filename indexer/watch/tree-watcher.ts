@@ -17,9 +17,9 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { CodecartoError } from '../models/errors.js';
-import { languageForPath } from './languages.js';
-import { exclusionByName, IGNORE_FILE_NAMES, loadDirectoryRules, type DirectoryRules } from './walker.js';
+import { CodecartoError } from '../../models/errors.js';
+import { languageForPath } from '../chunk/languages.js';
+import { exclusionByName, IGNORE_FILE_NAMES, loadDirectoryRules, type DirectoryRules } from '../walk/walker.js';
 
 export type TreeWatchMethod = 'directories' | 'recursive';
 

@@ -1,11 +1,11 @@
-import type { Embedder } from '../models/embedder.js';
-import { isAbortError } from '../models/errors.js';
-import { calibrateFusion } from './fusion-calibration.js';
-import { storedFusion } from './fusion-weights.js';
+import type { Embedder } from '../../models/embedder.js';
+import { isAbortError } from '../../models/errors.js';
+import { calibrateFusion } from '../history/fusion-calibration.js';
+import { storedFusion } from '../search/fusion-weights.js';
 import { startingProgress, type IndexProgress } from './index-progress.js';
 import { emptySummary, type IndexSummary } from './index-summary.js';
-import { runIndex, type IndexRunOptions } from './indexer.js';
-import type { IndexStore } from './store/store-types.js';
+import { runIndex, type IndexRunOptions } from './run-index.js';
+import type { IndexStore } from '../store/store-types.js';
 
 export interface IndexJobOptions {
   root: string;
@@ -75,7 +75,7 @@ export class IndexJob {
 
   /**
    * After a complete run with a new model (or a full re-index): calibrates hybrid search's fusion on the
-   * history (indexer/fusion-calibration.ts). Its failure costs the calibration, never the index.
+   * history (indexer/history/fusion-calibration.ts). Its failure costs the calibration, never the index.
    */
   private async calibrate(options: IndexJobOptions): Promise<void> {
     const { store, embedder } = options;
