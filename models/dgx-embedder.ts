@@ -90,7 +90,7 @@ export class DgxEmbedder extends HttpEmbedder {
   }
 
   protected unreachableHint(): string {
-    return 'Start the embedding server on the DGX (`codecarto embed-server --model <dir> --host 0.0.0.0 --port 8080`, or the old FastAPI one) or fix dgx_endpoint; `codecarto doctor --dgx-endpoint <url>` checks it.';
+    return 'Start the embedding server on the DGX (`codecarto embed-server --model <dir> --host 0.0.0.0 --port 8080`, or the old FastAPI one) or fix the endpoint URL (`dgx_endpoint` of set_project, `--dgx-endpoint` on the command line); `codecarto doctor --dgx-endpoint <url>` checks it.';
   }
 
   protected defaultTokenizer(): TextTokenizer {

@@ -102,7 +102,7 @@ export class OpenAIEmbedder extends HttpEmbedder {
   }
 
   protected unreachableHint(): string {
-    return 'Check base_url and that the server is up.';
+    return 'Check the base URL (`base_url` of set_project, `--base-url` on the command line) and that the server is up.';
   }
 
   protected defaultTokenizer(): TextTokenizer {

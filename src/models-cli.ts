@@ -56,7 +56,7 @@ export async function modelsPullCommand(args: string[], env: NodeJS.ProcessEnv =
       (result.alreadyInstalled
         ? `${result.name} is already installed in ${result.dir} (--force pulls it again).\n`
         : `Installed ${result.name} in ${result.dir}: ${m.dims} dims, pooling ${m.pooling}, max ${m.max_tokens} tokens, from ${result.repo}@${result.commit ?? result.revision}.\n`) +
-        `Use it: ${how}\n   or: codecarto index /path/to/project --provider onnx --model ${result.name}\n`,
+        `Use it: codecarto index /path/to/project --provider onnx --model ${result.name}\n   or, from an agent: ${how}\n`,
     );
     return 0;
   } finally {
