@@ -13,9 +13,12 @@ Usage:
       setting as a flag (--provider --dgx-endpoint --batch-size --model --device --base-url --api-key-env) and as
       CODECARTO_<NAME> (CODECARTO_DGX_ENDPOINT, ...; flags win): the settings of --project, the defaults of set_project.
       A bad setting never stops it: every tool answer and status say what to fix.
+      --allow-key-env <VAR> / --allow-endpoint <url> (repeatable; CODECARTO_ALLOWED_KEY_ENVS, CODECARTO_ALLOWED_ENDPOINTS):
+      the key variables an agent may name in set_project and the endpoints a key may go to (README: Security).
+      --max-files <n> (CODECARTO_MAX_FILES): refuse trees with more files (default 200000).
   codecarto index [<path>] [options]      index a repository (progress on stderr)
       --provider dgx|onnx|openai|none  --dgx-endpoint <url>  --batch-size <n>
-      --model <dir|name>  --base-url <url>  --api-key-env <VAR>  --device cuda|cpu|auto  --full  --json
+      --model <dir|name>  --base-url <url>  --api-key-env <VAR>  --device cuda|cpu|auto  --max-files <n>  --full  --json
   codecarto search "<query>" [--k <n>] [--path-glob <glob>] [--language <lang>] [--mode hybrid|semantic|lexical] [--refresh] [--json]
   codecarto status [--json]
       index, search, status and eval work on --project <path>, else on the indexed project that holds the
@@ -28,7 +31,8 @@ ${MODELS_USAGE}
   codecarto install-ort <onnxruntime build dir> [--force]  install a CUDA build of onnxruntime (DGX Spark: docs/gb10.md)
 
 Environment: CODECARTO_HOME (data, default ~/.local/share/codecarto), CODECARTO_PROJECT, CODECARTO_PROVIDER and the other settings above,
-  CODECARTO_WATCH (0/false/off: never re-index in the background; poll: stat scans instead of file events).`;
+  CODECARTO_WATCH (0/false/off: never re-index in the background; poll: stat scans instead of file events),
+  CODECARTO_EMBED_TIMEOUT_MS (longest wait for an embedding request's answer, default 60000), CODECARTO_INDEX_WORKERS.`;
 
 async function main(argv: string[]): Promise<number> {
   const [command = 'mcp', ...rest] = argv;
