@@ -65,6 +65,13 @@ const envSchema = z.object({
     .min(0, { error: 'CODECARTO_INDEX_WORKERS must be a whole number from 0 to 16' })
     .max(16, { error: 'CODECARTO_INDEX_WORKERS must be a whole number from 0 to 16' })
     .optional(),
+  // Read by the embedder factory; checked here so a typo is reported at start, not at the first request.
+  CODECARTO_EMBED_TIMEOUT_MS: z.coerce
+    .number({ error: 'CODECARTO_EMBED_TIMEOUT_MS must be a whole number of milliseconds from 1000 to 3600000' })
+    .int({ error: 'CODECARTO_EMBED_TIMEOUT_MS must be a whole number of milliseconds from 1000 to 3600000' })
+    .min(1000, { error: 'CODECARTO_EMBED_TIMEOUT_MS must be a whole number of milliseconds from 1000 to 3600000' })
+    .max(3_600_000, { error: 'CODECARTO_EMBED_TIMEOUT_MS must be a whole number of milliseconds from 1000 to 3600000' })
+    .optional(),
   CODECARTO_ALLOWED_KEY_ENVS: commaList
     .refine((names) => names.every(isKeyEnvPattern), { error: 'CODECARTO_ALLOWED_KEY_ENVS must be a comma list of variable names or NAME_* prefixes, e.g. "CODECARTO_*,OPENAI_API_KEY"' })
     .optional(),
