@@ -4,8 +4,9 @@
  * (indexer/eval/). Progress goes to stderr; the table (or, with --json, one JSON line) to stdout.
  */
 import { parseArgs } from 'node:util';
+import { commitsToRead, DEFAULT_EVAL_QUERIES } from '../indexer/history/commit-miner.js';
 import { readGitHistory } from '../indexer/history/git-history.js';
-import { commitsToRead, DEFAULT_EVAL_QUERIES, EVAL_MODES, runEval, type EvalMode, type EvalReport } from '../indexer/eval/run-eval.js';
+import { EVAL_MODES, runEval, type EvalMode, type EvalReport } from '../indexer/eval/run-eval.js';
 import { CodecartoError } from '../models/errors.js';
 import { projectArgument, withCliProject } from './cli-project.js';
 import { PROVIDER_OPTIONS, settingsFromFlags } from './provider-options.js';
@@ -56,7 +57,9 @@ export async function evalCommand(args: string[]): Promise<number> {
         `Index: ${summary.files_scanned} files scanned (${summary.files_added} added, ${summary.files_changed} changed, ${summary.files_removed} removed), ` +
           `${summary.chunks_embedded} chunks embedded, ${summary.seconds.toFixed(1)} s.\n`,
       );
-      const report = await runEval(workspace, {
+      const project = await workspace.current();
+      const target = { root: project.root, store: project.store, embedder: project.embedder, search: workspace.search.bind(workspace) };
+      const report = await runEval(target, {
         history,
         modes,
         queries,

@@ -1,14 +1,16 @@
 /**
- * `codecarto eval`'s measurement: history queries (commit-miner.ts) run against the current project's
- * index in each mode, ranked files judged by retrieval-metrics.ts. The index must already reflect the
- * working tree (the caller runs `index` first); answers are limited to the files it holds.
+ * `codecarto eval`'s measurement: history queries (commit-miner.ts) run against a project's index in
+ * each mode, ranked files judged by retrieval-metrics.ts. The index must already reflect the working
+ * tree (the caller runs `index` first); answers are limited to the files it holds. It takes the few
+ * things it uses (store, embedder, a search function), so nothing here depends on the Workspace.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AbortError, CodecartoError } from '../../models/errors.js';
 import { storedFusion, type FusionCalibration } from '../search/fusion-weights.js';
-import { canSearchSemantically, type SearchMode } from '../search/search.js';
-import type { Workspace } from '../workspace/workspace.js';
+import { canSearchSemantically, type SearchMode, type SearchResponse } from '../search/search.js';
+import type { IndexStore } from '../store/store-types.js';
+import type { Embedder } from '../../models/embedder.js';
 import { mineQueries, SKIP_REASONS, type EvalQuery, type SkipReason } from '../history/commit-miner.js';
 import type { GitHistory } from '../history/git-history.js';
 import { GrepBaseline } from './grep-baseline.js';
@@ -17,8 +19,25 @@ import { firstHitRank, summarizeRanks, type RetrievalMetrics } from '../history/
 export const EVAL_MODES = ['grep', 'lexical', 'semantic', 'hybrid'] as const;
 export type EvalMode = (typeof EVAL_MODES)[number];
 
+/** The one search call eval makes, in one named mode; `Workspace.search` fits. */
+export type EvalSearch = (request: {
+  query: string;
+  k: number;
+  mode: SearchMode;
+  signal?: AbortSignal;
+}) => Promise<Pick<SearchResponse, 'mode' | 'note'> & { results: { path: string }[] }>;
+
+/** What eval measures: one project's index, the embedder that wrote its vectors, and search over them. */
+export interface EvalTarget {
+  /** The project's root; grep reads the indexed files from here. */
+  root: string;
+  store: IndexStore;
+  embedder: Embedder;
+  search: EvalSearch;
+}
+
 export interface EvalOptions {
-  /** The project's history, read before indexing so that a directory without git fails fast (see commitsToRead). */
+  /** The project's history, read before indexing so that a directory without git fails fast (see commitsToRead in commit-miner.ts). */
   history: GitHistory;
   /** Modes to measure; default: grep and lexical, plus semantic and hybrid when the index has usable vectors. */
   modes?: EvalMode[];
@@ -51,21 +70,8 @@ export interface EvalReport {
   fusion?: FusionCalibration | null;
 }
 
-/** `codecarto eval --queries` when not given: the newest this many history queries. */
-export const DEFAULT_EVAL_QUERIES = 200;
-
-/** Commits read per kept query: most histories keep well over 1 in 20 (bots, merges and docs-only commits are the rest). */
-const COMMITS_PER_QUERY = 20;
-const MIN_COMMITS_READ = 1000;
-
-/** How many commits to read from git for `queries` queries. */
-export function commitsToRead(queries: number): number {
-  return Math.max(MIN_COMMITS_READ, queries * COMMITS_PER_QUERY);
-}
-
-export async function runEval(workspace: Workspace, options: EvalOptions): Promise<EvalReport> {
+export async function runEval(project: EvalTarget, options: EvalOptions): Promise<EvalReport> {
   const log = options.log ?? (() => {});
-  const project = await workspace.current();
   const indexed = [...project.store.listFiles().keys()].sort();
   if (indexed.length === 0) {
     throw new CodecartoError(`The index of ${project.root} holds no files: run \`codecarto index ${project.root}\` first, or check what it skipped.`);
@@ -104,7 +110,7 @@ export async function runEval(workspace: Workspace, options: EvalOptions): Promi
       continue;
     }
     const started = performance.now();
-    const rank = mode === 'grep' ? await grepRanker(project.root, indexed, options.signal) : searchRanker(workspace, mode, options.signal);
+    const rank = mode === 'grep' ? await grepRanker(project.root, indexed, options.signal) : searchRanker(project.search, mode, options.signal);
     const ranks: (number | null)[] = [];
     for (const query of mined.queries) {
       if (options.signal?.aborted) throw new AbortError('eval cancelled');
@@ -121,9 +127,9 @@ export async function runEval(workspace: Workspace, options: EvalOptions): Promi
 
 type Ranker = (query: EvalQuery, k: number) => Promise<string[]>;
 
-function searchRanker(workspace: Workspace, mode: SearchMode, signal: AbortSignal | undefined): Ranker {
+function searchRanker(search: EvalSearch, mode: SearchMode, signal: AbortSignal | undefined): Ranker {
   return async (query, k) => {
-    const response = await workspace.search({ query: query.query, k, mode, signal });
+    const response = await search({ query: query.query, k, mode, signal });
     // A silent fallback (hybrid answered lexically) would credit one mode with another's results.
     if (response.mode !== mode) throw new CodecartoError(`Search answered in mode ${response.mode}, not ${mode}: ${response.note ?? ''}`);
     return response.results.map((hit) => hit.path);

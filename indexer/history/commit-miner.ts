@@ -72,6 +72,21 @@ export interface MineOptions {
   limit: number;
 }
 
+/**
+ * The newest history queries `codecarto eval` measures on by default. Fusion calibration leaves exactly
+ * these out, so eval measures on queries the calibration never saw; both read the number from here.
+ */
+export const DEFAULT_EVAL_QUERIES = 200;
+
+/** Commits read per kept query: most histories keep well over 1 in 20 (bots, merges and docs-only commits are the rest). */
+const COMMITS_PER_QUERY = 20;
+const MIN_COMMITS_READ = 1000;
+
+/** How many commits to read from git to mine `queries` queries. */
+export function commitsToRead(queries: number): number {
+  return Math.max(MIN_COMMITS_READ, queries * COMMITS_PER_QUERY);
+}
+
 export const MIN_SUBJECT_WORDS = 3;
 export const MAX_CHANGED_SOURCE_FILES = 5;
 

@@ -8,9 +8,8 @@
  */
 import type { Embedder } from '../../models/embedder.js';
 import { isAbortError } from '../../models/errors.js';
-import { mineQueries, type EvalQuery } from './commit-miner.js';
+import { commitsToRead, DEFAULT_EVAL_QUERIES, mineQueries, type EvalQuery } from './commit-miner.js';
 import { readGitHistory } from './git-history.js';
-import { commitsToRead, DEFAULT_EVAL_QUERIES } from '../eval/run-eval.js';
 import { firstHitRank, summarizeRanks } from './retrieval-metrics.js';
 import { FUSION_META_KEY, type FusionCalibration } from '../search/fusion-weights.js';
 import { candidateDepth, fuseHits, rankHits, semanticCandidates, type SearchHit } from '../search/search.js';
