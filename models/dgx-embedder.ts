@@ -2,6 +2,7 @@ import { CODE_SEARCH_TASK } from './query-instruction.js';
 import { z } from 'zod';
 import type { EmbedPurpose } from './embedder.js';
 import { HttpEmbedder, tuningOf, type HttpTuning, type RawVectors } from './http-embedder.js';
+import { HTTP_EMBEDDER_DEFAULTS } from './http-embedder-defaults.js';
 import { loadMistralTokenizer } from './hf-tokenizer.js';
 import type { TextTokenizer } from './tokenizer.js';
 import { InvalidEmbeddingResponseError } from './errors.js';
@@ -10,15 +11,15 @@ import { InvalidEmbeddingResponseError } from './errors.js';
 /** The default query task (NV-Embed-v2's instruction style, for code search). */
 export const DEFAULT_CODE_SEARCH_INSTRUCTION = CODE_SEARCH_TASK;
 
-/** Time and retry settings (HttpTuning): 60 s for a first answer, 2 min of retries for a refusing endpoint. */
+/** Time and retry settings (HttpTuning) and the sizes below default to HTTP_EMBEDDER_DEFAULTS, shared with OpenAIEmbedder. */
 export interface DgxEmbedderOptions extends HttpTuning {
   /** Full URL of the seed-protocol endpoint, e.g. http://192.168.1.159:8080/embed. */
   endpoint: string;
-  /** Most texts per request, 1..512 (default 32). An upper bound: it shrinks after out-of-memory failures. */
+  /** Most texts per request, 1..512. An upper bound: it shrinks after out-of-memory failures. */
   batchSize?: number;
-  /** Padded tokens (texts x longest) per request the planner aims for (default 48 x 512 = 24,576). */
+  /** Padded tokens (texts x longest) per request the planner aims for. */
   tokenBudget?: number;
-  /** `embed` calls the indexer may keep in flight (default 2: one computing, one uploading). */
+  /** `embed` calls the indexer may keep in flight. */
   maxParallelCalls?: number;
   fetch?: typeof fetch;
   /** Model name for the model id (default nvidia/NV-Embed-v2). */
@@ -54,9 +55,9 @@ export class DgxEmbedder extends HttpEmbedder {
     super({
       ...tuningOf(options),
       endpoint: options.endpoint,
-      batchSize: options.batchSize ?? 32,
-      tokenBudget: options.tokenBudget ?? 48 * 512,
-      maxParallelCalls: options.maxParallelCalls ?? 2,
+      batchSize: options.batchSize ?? HTTP_EMBEDDER_DEFAULTS.batchSize,
+      tokenBudget: options.tokenBudget ?? HTTP_EMBEDDER_DEFAULTS.tokenBudget,
+      maxParallelCalls: options.maxParallelCalls ?? HTTP_EMBEDDER_DEFAULTS.maxParallelCalls,
       maxInputTokens: options.maxInputTokens ?? 4096,
       fetch: options.fetch,
       apiKey: options.apiKey,

@@ -11,6 +11,7 @@ import {
 } from './errors.js';
 import { backoffDelay, DEFAULT_BACKOFF, sleep, type BackoffOptions } from './backoff.js';
 import { EndpointHealth, type EndpointHealthSnapshot } from './endpoint-health.js';
+import { HTTP_EMBEDDER_DEFAULTS } from './http-embedder-defaults.js';
 import { LearnedBatchLimits, type LimitsChange } from './learned-batch-limits.js';
 import { paddedChars, RequestTimeout } from './request-timeout.js';
 
@@ -36,28 +37,33 @@ import { paddedChars, RequestTimeout } from './request-timeout.js';
  * Every request also updates `endpointHealth`, so `health()` answers at once whatever the endpoint does.
  */
 
-/** Time and retry settings; the server's owner sets them (CODECARTO_EMBED_TIMEOUT_MS), tests shorten them. */
+/**
+ * Time and retry settings; the server's owner sets them (CODECARTO_EMBED_TIMEOUT_MS), tests shorten them.
+ * Unset ones take HTTP_EMBEDDER_DEFAULTS (http-embedder-defaults.ts).
+ */
 export interface HttpTuning {
   /**
    * How long the first request waits for an answer (a cold server may be loading its model), and the
-   * most any request waits (default 60 s). Two timeouts of the same texts fail the call, so an
+   * most any request waits. Two timeouts of the same texts fail the call, so an
    * endpoint that never answers fails an index within 2 x this.
    */
   requestTimeoutMs?: number;
-  /** The least a request waits once the endpoint has answered (default 15 s). */
+  /** The least a request waits once the endpoint has answered. */
   minRequestTimeoutMs?: number;
-  /** How long to keep retrying an endpoint that refuses connections or answers 429/503 (default 120 s). */
+  /** How long to keep retrying an endpoint that refuses connections or answers 429/503. */
   retryWindowMs?: number;
-  /** Tries of one batch that keeps getting a plain 5xx (default 5). */
+  /** Tries of one batch that keeps getting a plain 5xx. */
   transientAttempts?: number;
   /** Delays between retries (default 0.5 s doubling to 10 s, with jitter). */
   backoff?: BackoffOptions;
-  /** The longest `health()` waits for its probe (default 800 ms): status must answer within a second. */
+  /** The longest `health()` waits for its probe: status must answer within a second. */
   healthTimeoutMs?: number;
   /** Delays between background probes of an endpoint that is down (default 2 s doubling to 60 s). */
   probeBackoff?: BackoffOptions;
   /** Batches in a row that work at lowered limits before the limits grow back (default 8). */
   limitGrowthAfter?: number;
+  /** How long a search waits for its query vector before answering lexically (CODECARTO_QUERY_TIMEOUT_MS; unset: the search's default). */
+  queryTimeoutMs?: number;
 }
 
 export interface HttpEmbedderOptions extends HttpTuning {
@@ -78,18 +84,10 @@ export interface HttpEmbedderOptions extends HttpTuning {
   log?: (message: string) => void;
 }
 
-export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
-export const DEFAULT_MIN_REQUEST_TIMEOUT_MS = 15_000;
-const DEFAULT_RETRY_WINDOW_MS = 120_000;
-const DEFAULT_TRANSIENT_ATTEMPTS = 5;
-const DEFAULT_HEALTH_TIMEOUT_MS = 800;
-/** A background probe may wait longer than status's: nobody is waiting on it. */
-const BACKGROUND_PROBE_TIMEOUT_MS = 5_000;
-
 /** The tuning fields of `options`, for subclasses passing their options on. */
 export function tuningOf(options: HttpTuning): HttpTuning {
-  const { requestTimeoutMs, minRequestTimeoutMs, retryWindowMs, transientAttempts, backoff, healthTimeoutMs, probeBackoff, limitGrowthAfter } = options;
-  return { requestTimeoutMs, minRequestTimeoutMs, retryWindowMs, transientAttempts, backoff, healthTimeoutMs, probeBackoff, limitGrowthAfter };
+  const { requestTimeoutMs, minRequestTimeoutMs, retryWindowMs, transientAttempts, backoff, healthTimeoutMs, probeBackoff, limitGrowthAfter, queryTimeoutMs } = options;
+  return { requestTimeoutMs, minRequestTimeoutMs, retryWindowMs, transientAttempts, backoff, healthTimeoutMs, probeBackoff, limitGrowthAfter, queryTimeoutMs };
 }
 
 /** What a request gives back before validation: one raw vector per text, in input order. */
@@ -158,6 +156,8 @@ export abstract class HttpEmbedder implements Embedder {
   readonly maxParallelCalls: number;
   /** First-request timeout, and the most any request waits for an answer. */
   readonly requestTimeoutMs: number;
+  /** How long a search waits for its query vector (undefined: the search's default). */
+  readonly queryTimeoutMs: number | undefined;
   /** What is known about the endpoint now: kept by every request, probed in the background while down. */
   readonly endpointHealth: EndpointHealth;
 
@@ -182,10 +182,11 @@ export abstract class HttpEmbedder implements Embedder {
     this.endpoint = checkUrl(options.endpoint);
     this.configuredBatchSize = checkInt('batchSize', options.batchSize, 1, 512);
     this.configuredTokenBudget = checkInt('tokenBudget', options.tokenBudget, 1, 100_000_000);
-    this.requestTimeoutMs = checkInt('requestTimeoutMs', options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, 1, 24 * 3600_000);
-    const minTimeout = checkInt('minRequestTimeoutMs', options.minRequestTimeoutMs ?? DEFAULT_MIN_REQUEST_TIMEOUT_MS, 1, 24 * 3600_000);
-    this.retryWindowMs = checkInt('retryWindowMs', options.retryWindowMs ?? DEFAULT_RETRY_WINDOW_MS, 0, 24 * 3600_000);
-    this.transientAttempts = checkInt('transientAttempts', options.transientAttempts ?? DEFAULT_TRANSIENT_ATTEMPTS, 1, 100);
+    this.requestTimeoutMs = checkInt('requestTimeoutMs', options.requestTimeoutMs ?? HTTP_EMBEDDER_DEFAULTS.requestTimeoutMs, 1, 24 * 3600_000);
+    const minTimeout = checkInt('minRequestTimeoutMs', options.minRequestTimeoutMs ?? HTTP_EMBEDDER_DEFAULTS.minRequestTimeoutMs, 1, 24 * 3600_000);
+    this.retryWindowMs = checkInt('retryWindowMs', options.retryWindowMs ?? HTTP_EMBEDDER_DEFAULTS.retryWindowMs, 0, 24 * 3600_000);
+    this.transientAttempts = checkInt('transientAttempts', options.transientAttempts ?? HTTP_EMBEDDER_DEFAULTS.transientAttempts, 1, 100);
+    this.queryTimeoutMs = options.queryTimeoutMs === undefined ? undefined : checkInt('queryTimeoutMs', options.queryTimeoutMs, 1, 60_000);
     this.maxParallelCalls = checkInt('maxParallelCalls', options.maxParallelCalls, 1, 64);
     this.maxInputTokens = checkInt('maxInputTokens', options.maxInputTokens, 1, 10_000_000);
     this.dims = options.dims === undefined ? null : checkInt('dims', options.dims, 1, 1_000_000);
@@ -195,14 +196,14 @@ export abstract class HttpEmbedder implements Embedder {
     this.tokenizerInstance = options.tokenizer;
     this.log = options.log ?? (() => {});
     this.backoff = options.backoff ?? DEFAULT_BACKOFF;
-    this.healthTimeoutMs = checkInt('healthTimeoutMs', options.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS, 1, 60_000);
+    this.healthTimeoutMs = checkInt('healthTimeoutMs', options.healthTimeoutMs ?? HTTP_EMBEDDER_DEFAULTS.healthTimeoutMs, 1, 60_000);
     this.timeouts = new RequestTimeout({ initialMs: this.requestTimeoutMs, minMs: minTimeout });
     this.limits = new LearnedBatchLimits({ texts: this.configuredBatchSize, tokens: this.configuredTokenBudget, growAfter: options.limitGrowthAfter });
     this.endpointHealth = new EndpointHealth({
       probeBackoff: options.probeBackoff,
       probe: async (signal) => {
         try {
-          await this.request([this.prepareText('ping', 'passage')], 'passage', signal, BACKGROUND_PROBE_TIMEOUT_MS, 'probe');
+          await this.request([this.prepareText('ping', 'passage')], 'passage', signal, HTTP_EMBEDDER_DEFAULTS.backgroundProbeTimeoutMs, 'probe');
         } catch (error) {
           throw new Error(this.describeFailure(error), { cause: error });
         }
@@ -250,6 +251,11 @@ export abstract class HttpEmbedder implements Embedder {
   /** What the requests have seen of the endpoint, without asking it. */
   endpointState(): EndpointHealthSnapshot {
     return this.endpointHealth.snapshot();
+  }
+
+  /** A caller gave up waiting on the endpoint: down (and probed in the background) until it answers. */
+  reportEndpointDown(reason: string): void {
+    this.endpointHealth.recordDown(reason);
   }
 
   /**

@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import type { EmbedPurpose } from './embedder.js';
 import { HttpEmbedder, tuningOf, type HttpTuning, type RawVectors } from './http-embedder.js';
+import { HTTP_EMBEDDER_DEFAULTS } from './http-embedder-defaults.js';
 import { loadMistralTokenizer } from './hf-tokenizer.js';
 import type { TextTokenizer } from './tokenizer.js';
 import { InvalidEmbeddingResponseError } from './errors.js';
 import { preview } from './dgx-embedder.js';
 
+/** Time and retry settings (HttpTuning) and the sizes below default to HTTP_EMBEDDER_DEFAULTS, shared with DgxEmbedder. */
 export interface OpenAIEmbedderOptions extends HttpTuning {
   /** Server root, with or without a trailing `/v1` (e.g. https://api.openai.com/v1, http://dgx:8080). */
   baseUrl: string;
@@ -13,9 +15,9 @@ export interface OpenAIEmbedderOptions extends HttpTuning {
   model: string;
   /** Bearer key; the caller reads it from the env var named by `api_key_env`. */
   apiKey?: string;
-  /** Most texts per request, 1..512 (default 32). */
+  /** Most texts per request, 1..512. */
   batchSize?: number;
-  /** Padded tokens per request the planner aims for (default 48 x 512). */
+  /** Padded tokens per request the planner aims for. */
   tokenBudget?: number;
   maxParallelCalls?: number;
   fetch?: typeof fetch;
@@ -53,9 +55,9 @@ export class OpenAIEmbedder extends HttpEmbedder {
     super({
       ...tuningOf(options),
       endpoint: openAIEmbeddingsUrl(options.baseUrl),
-      batchSize: options.batchSize ?? 32,
-      tokenBudget: options.tokenBudget ?? 48 * 512,
-      maxParallelCalls: options.maxParallelCalls ?? 2,
+      batchSize: options.batchSize ?? HTTP_EMBEDDER_DEFAULTS.batchSize,
+      tokenBudget: options.tokenBudget ?? HTTP_EMBEDDER_DEFAULTS.tokenBudget,
+      maxParallelCalls: options.maxParallelCalls ?? HTTP_EMBEDDER_DEFAULTS.maxParallelCalls,
       maxInputTokens: options.maxInputTokens ?? 8191,
       fetch: options.fetch,
       apiKey: options.apiKey,
