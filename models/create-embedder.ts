@@ -1,16 +1,9 @@
-import type { Embedder, ProviderName } from './embedder.js';
+import type { Embedder } from './embedder.js';
+import type { EmbedderSettings } from './embedder-settings.js';
 import { InvalidInputError } from './errors.js';
 
-/** What a project says about its embedder; mirrors set_project's arguments. */
-export interface EmbedderSettings {
-  provider: ProviderName;
-  dgx_endpoint?: string;
-  batch_size?: number;
-  model?: string;
-  base_url?: string;
-  api_key_env?: string;
-  device?: 'cuda' | 'cpu' | 'auto';
-}
+/** What a project says about its embedder (models/embedder-settings.ts: the schema set_project and project.json share). */
+export type { EmbedderSettings } from './embedder-settings.js';
 
 /**
  * Builds the embedder a project's settings describe. Providers load lazily so that `none` and `dgx`

@@ -1,12 +1,11 @@
 import { resolve } from 'node:path';
-import { projectSettingsSchema, type ProjectSettings, type SettingsInput } from '../indexer/workspace/project-settings.js';
-import { CodecartoError } from '../models/errors.js';
-import { setProjectInput } from '../tools/set-project.js';
+import { projectSettingsSchema, settingsInputSchema, type ProjectSettings, type SettingsInput } from '../indexer/workspace/project-settings.js';
+import { CodecartoError } from '../models/errors/codecarto-error.js';
 
 /**
  * One settings shape, three spellings: the set_project argument (`dgx_endpoint`), the command-line flag
  * (`--dgx-endpoint`) and the environment variable (`CODECARTO_DGX_ENDPOINT`). The keys come from the saved
- * settings schema and every value is checked by set_project's own rule for it, so a new setting is a flag
+ * settings schema and every value is checked by its rule there (the one set_project publishes), so a new setting is a flag
  * and a variable at once and all three accept the same values.
  */
 export type SettingKey = keyof ProjectSettings;
@@ -63,7 +62,7 @@ function readSettings(raw: (key: SettingKey) => string | boolean | undefined, na
       problems.push(`${name(key)} needs a value, e.g. ${name(key)} ${EXAMPLES[key]}.`);
       continue;
     }
-    const rule = setProjectInput[key];
+    const rule = settingsInputSchema.shape[key];
     let parsed = rule.safeParse(value);
     // Flags and variables are text; batch_size's rule wants a number.
     if (!parsed.success && value.trim() !== '' && Number.isFinite(Number(value))) parsed = rule.safeParse(Number(value));

@@ -1,21 +1,16 @@
-import { z } from 'zod';
-import { PROVIDERS } from '../../models/embedder.js';
+import type { z } from 'zod';
+import { embedderSettingsSchema } from '../../models/embedder-settings.js';
 
-/** How a project embeds; persisted in the project's data directory so the next session reuses it. */
-export const projectSettingsSchema = z.object({
-  provider: z.enum(PROVIDERS),
-  dgx_endpoint: z.string().optional(),
-  batch_size: z.number().int().min(1).max(512).optional(),
-  model: z.string().optional(),
-  base_url: z.string().optional(),
-  api_key_env: z.string().optional(),
-  device: z.enum(['cuda', 'cpu', 'auto']).optional(),
-});
+/**
+ * How a project embeds; persisted in the project's data directory (project.json) so the next session reuses
+ * it. The one settings schema lives in models/ (createEmbedder reads it there); tools/ and src/ take it from here.
+ */
+export const projectSettingsSchema = embedderSettingsSchema;
 export type ProjectSettings = z.infer<typeof projectSettingsSchema>;
 
-export type SettingsInput = Partial<ProjectSettings>;
-
-export const DEFAULT_BATCH_SIZE = 32;
+/** The settings a set_project call, a flag or a variable may give: each one optional, each with its own rule. */
+export const settingsInputSchema = projectSettingsSchema.partial();
+export type SettingsInput = z.infer<typeof settingsInputSchema>;
 
 /**
  * New arguments override saved ones field by field, and saved ones override `defaults` (the server's own
