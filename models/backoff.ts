@@ -1,4 +1,4 @@
-import { AbortError } from './errors.js';
+import { AbortError } from './errors/abort-error.js';
 
 /**
  * Resolves after `ms`, or rejects with AbortError as soon as `signal` aborts. The timer and the

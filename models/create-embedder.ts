@@ -1,6 +1,6 @@
 import type { Embedder } from './embedder.js';
 import type { EmbedderSettings } from './embedder-settings.js';
-import { InvalidInputError } from './errors.js';
+import { InvalidInputError } from './errors/codecarto-error.js';
 
 /** What a project says about its embedder (models/embedder-settings.ts: the schema set_project and project.json share). */
 export type { EmbedderSettings } from './embedder-settings.js';

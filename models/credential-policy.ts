@@ -4,7 +4,7 @@
  * read from and the endpoints it may be sent to. The check never looks at the environment, so its
  * refusal reads the same whether the named variable exists or not.
  */
-import { InvalidInputError } from './errors.js';
+import { InvalidInputError } from './errors/codecarto-error.js';
 import { openAIEmbeddingsUrl } from './openai-embedder.js';
 
 /** Without configuration, api_key_env may name only codecarto's own variables. */

@@ -5,7 +5,7 @@ import { HttpEmbedder, tuningOf, type HttpTuning, type RawVectors } from './http
 import { HTTP_EMBEDDER_DEFAULTS } from './http-embedder-defaults.js';
 import { loadMistralTokenizer } from './hf-tokenizer.js';
 import type { TextTokenizer } from './tokenizer.js';
-import { InvalidEmbeddingResponseError } from './errors.js';
+import { InvalidEmbeddingResponseError } from './errors/embedding-errors.js';
 
 /** NV-Embed-v2's retrieval instruction, adapted to code search. */
 /** The default query task (NV-Embed-v2's instruction style, for code search). */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { ModelLoadError } from './errors.js';
+import { ModelLoadError } from './errors/model-load-error.js';
 import type { TextTokenizer, TokenizerFiles } from './tokenizer.js';
 
 /** Special tokens tried, in order, when tokenizer_config.json does not name them. */

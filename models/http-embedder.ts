@@ -1,14 +1,10 @@
 import type { EmbedCall, Embedder, EmbedderHealth, EmbedOutput, EmbedPurpose, ProviderName } from './embedder.js';
 import type { TextTokenizer } from './tokenizer.js';
-import {
-  AbortError,
-  EmbeddingApiError,
-  EndpointUnreachableError,
-  InvalidEmbeddingResponseError,
-  InvalidInputError,
-  TooManyValuesForCallError,
-  throwIfAborted,
-} from './errors.js';
+import { InvalidInputError } from './errors/codecarto-error.js';
+import { AbortError, throwIfAborted } from './errors/abort-error.js';
+import { EmbeddingApiError, EndpointUnreachableError, InvalidEmbeddingResponseError, TooManyValuesForCallError } from './errors/embedding-errors.js';
+import { causeChain } from './errors/cause-chain.js';
+import { isFetchBlockedPort } from './fetch-blocked-ports.js';
 import { backoffDelay, DEFAULT_BACKOFF, sleep, type BackoffOptions } from './backoff.js';
 import { EndpointHealth, type EndpointHealthSnapshot } from './endpoint-health.js';
 import { HTTP_EMBEDDER_DEFAULTS } from './http-embedder-defaults.js';
@@ -587,10 +583,11 @@ export abstract class HttpEmbedder implements Embedder {
         );
       }
       const code = connectionErrorCode(error);
-      if (code === 'bad port' || code === 'ERR_INVALID_URL' || /invalid url/i.test(code)) {
-        // fetch refuses some URLs outright (e.g. ports browsers block); waiting will not help.
+      const reason = code ?? connectionErrorText(error);
+      // fetch refuses an unparsable URL, and a blocked port (with no code), without connecting: waiting will not help.
+      if (code === 'ERR_INVALID_URL' || (code === undefined && isFetchBlockedPort(this.endpoint))) {
         throw new EmbeddingApiError(
-          `Cannot send requests to ${this.endpoint} (${code}): fix the endpoint URL (use another port or host).`,
+          `Cannot send requests to ${this.endpoint} (${reason}): fix the endpoint URL (use another port or host).`,
           { endpoint: this.endpoint, isRetryable: false, cause: error },
         );
       }
@@ -599,13 +596,13 @@ export abstract class HttpEmbedder implements Embedder {
       const waited = performance.now() - sentAt;
       if (texts.length > 1 && code !== 'ECONNREFUSED' && waited >= CRASH_AFTER_MS) {
         throw new NoAnswer(
-          `Embedding endpoint ${this.endpoint} dropped the connection (${code}) while computing ${plural(texts.length, 'text')}; it may have crashed on the batch size.`,
+          `Embedding endpoint ${this.endpoint} dropped the connection (${reason}) while computing ${plural(texts.length, 'text')}; it may have crashed on the batch size.`,
           waited,
           timeoutMs,
           { endpoint: this.endpoint, isBatchTooLarge: true, cause: error },
         );
       }
-      throw new ConnectionFailure(code, { cause: error });
+      throw new ConnectionFailure(reason, { cause: error });
     } finally {
       clearTimeout(timer);
       done();
@@ -731,21 +728,27 @@ function anySignal(a: AbortSignal | undefined, b: AbortSignal): AbortSignal {
   return a ? AbortSignal.any([a, b]) : b;
 }
 
-/** The most specific code in an error's cause chain, e.g. ECONNREFUSED, ECONNRESET, UND_ERR_SOCKET. */
-export function connectionErrorCode(error: unknown): string {
-  let current: unknown = error;
-  let fallback: string | undefined;
-  for (let depth = 0; depth < 6 && current; depth++) {
-    const e = current as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+/** The most specific code in an error's cause chain (ECONNREFUSED, ECONNRESET, UND_ERR_SOCKET, ERR_INVALID_URL), if any. */
+export function connectionErrorCode(error: unknown): string | undefined {
+  for (const link of causeChain(error)) {
+    const e = link as { code?: unknown; errors?: unknown };
     if (typeof e.code === 'string' && e.code) return e.code;
+    // Node's connect to several addresses fails with an AggregateError of the attempts.
     if (Array.isArray(e.errors) && e.errors.length > 0) {
       const inner = connectionErrorCode(e.errors[0]);
-      if (inner !== 'network error') return inner;
+      if (inner) return inner;
     }
-    if (typeof e.message === 'string' && e.message && e.message !== 'fetch failed') fallback ??= e.message;
-    current = e.cause;
   }
-  return fallback ?? 'network error';
+  return undefined;
+}
+
+/** Words for a failure without a code (for messages only): the first below fetch's own "fetch failed". */
+function connectionErrorText(error: unknown): string {
+  for (const link of causeChain(error)) {
+    const message = (link as { message?: unknown }).message;
+    if (typeof message === 'string' && message && message !== 'fetch failed') return message;
+  }
+  return 'network error';
 }
 
 /** The server's own words: FastAPI's `detail`, OpenAI's `error.message`, or the raw body. */

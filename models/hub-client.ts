@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
-import { CodecartoError } from './errors.js';
+import { CodecartoError } from './errors/codecarto-error.js';
 
 export const DEFAULT_HF_ENDPOINT = 'https://huggingface.co';
 

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { ModelLoadError } from './errors.js';
+import { ModelLoadError } from './errors/model-load-error.js';
 
 export const MANIFEST_FILE = 'codecarto.json';
 export const MODEL_FILE = 'model.onnx';

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, posix } from 'node:path';
-import { ModelLoadError } from './errors.js';
+import { ModelLoadError } from './errors/model-load-error.js';
 import { ChecksumMismatchError, HubClient, HubHttpError, type DownloadProgress, type HubClientOptions } from './hub-client.js';
 import { MANIFEST_FILE, MODEL_FILE, parseModelManifest, TOKENIZER_CONFIG_FILE, TOKENIZER_FILE, type ModelManifest, type ModelManifestInput } from './model-manifest.js';
 import { findKnownModel, KNOWN_MODELS, type KnownModel } from './model-registry.js';

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { ModelLoadError } from './errors.js';
+import { ModelLoadError } from './errors/model-load-error.js';
 import { MANIFEST_FILE } from './model-manifest.js';
 import { findKnownModel, KNOWN_MODELS, type KnownModel } from './model-registry.js';
 

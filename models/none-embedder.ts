@@ -1,5 +1,5 @@
 import type { Embedder, EmbedderHealth, EmbedOutput } from './embedder.js';
-import { CodecartoError } from './errors.js';
+import { CodecartoError } from './errors/codecarto-error.js';
 import { loadMistralTokenizer } from './hf-tokenizer.js';
 import type { TextTokenizer } from './tokenizer.js';
 

@@ -4,7 +4,10 @@ import { arch, platform } from 'node:os';
 import { basename } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Embedder, EmbedCall, EmbedderHealth, EmbedOutput, EmbedPurpose } from './embedder.js';
-import { CodecartoError, ModelLoadError, TooManyValuesForCallError, throwIfAborted } from './errors.js';
+import { CodecartoError } from './errors/codecarto-error.js';
+import { throwIfAborted } from './errors/abort-error.js';
+import { TooManyValuesForCallError } from './errors/embedding-errors.js';
+import { ModelLoadError } from './errors/model-load-error.js';
 import { HfTokenizer } from './hf-tokenizer.js';
 import { formatQueryInstruction, loadModelDir, type ModelDir, type ModelManifest } from './model-manifest.js';
 

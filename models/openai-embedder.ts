@@ -4,7 +4,7 @@ import { HttpEmbedder, tuningOf, type HttpTuning, type RawVectors } from './http
 import { HTTP_EMBEDDER_DEFAULTS } from './http-embedder-defaults.js';
 import { loadMistralTokenizer } from './hf-tokenizer.js';
 import type { TextTokenizer } from './tokenizer.js';
-import { InvalidEmbeddingResponseError } from './errors.js';
+import { InvalidEmbeddingResponseError } from './errors/embedding-errors.js';
 import { preview } from './dgx-embedder.js';
 
 /** Time and retry settings (HttpTuning) and the sizes below default to HTTP_EMBEDDER_DEFAULTS, shared with DgxEmbedder. */

@@ -1,6 +1,6 @@
 import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { CodecartoError } from './errors.js';
+import { CodecartoError } from './errors/codecarto-error.js';
 import { CUDA_RUNTIME_FILES, elfArch, findOrtPackage } from './ort-package.js';
 
 export interface InstallOrtOptions {

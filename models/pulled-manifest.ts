@@ -1,4 +1,4 @@
-import { ModelLoadError } from './errors.js';
+import { ModelLoadError } from './errors/model-load-error.js';
 import type { ManifestFacts } from './model-registry.js';
 import { manifestFieldsSchema, manifestInputsSchema, type ModelManifestInput } from './model-manifest.js';
 import type { OnnxSignature, OnnxValueInfo } from './onnx-signature.js';

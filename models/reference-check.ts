@@ -2,7 +2,7 @@ import { cosineSimilarity } from './vector-math.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ModelLoadError } from './errors.js';
+import { ModelLoadError } from './errors/model-load-error.js';
 import { OnnxEmbedder, type OnnxDevice } from './onnx-embedder.js';
 
 /** reference.json as the export recipe writes it; only the fields read here. */

@@ -7,7 +7,7 @@ import { realpathSync } from 'node:fs';
 import { isAbsolute, resolve, sep } from 'node:path';
 import type { SettingsInput } from '../indexer/workspace/project-settings.js';
 import { resolveProjectPath, type ProjectState, type Workspace } from '../indexer/workspace/workspace.js';
-import { InvalidInputError } from '../models/errors.js';
+import { InvalidInputError } from '../models/errors/codecarto-error.js';
 import { CLI_NEXT_STEPS, shellWord } from './cli-next-steps.js';
 import { loadConfig, trustingFlags } from './config.js';
 import { openWorkspace } from './open-workspace.js';

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { CodecartoError } from '../models/errors.js';
+import { CodecartoError } from '../models/errors/codecarto-error.js';
 import { mcpConfig } from './config.js';
 import { logToStderr } from './logger.js';
 import { MODELS_USAGE, modelsListCommand, modelsPullCommand } from './models-cli.js';

@@ -3,7 +3,7 @@ import { arch, platform } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { CodecartoError } from '../models/errors.js';
+import { CodecartoError } from '../models/errors/codecarto-error.js';
 import { inspectModelDir, type ModelDirReport } from '../models/model-dir-report.js';
 import type { OnnxDevice } from '../models/onnx-embedder.js';
 import { findOrtPackage } from '../models/ort-package.js';

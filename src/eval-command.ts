@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { commitsToRead, DEFAULT_EVAL_QUERIES } from '../indexer/history/commit-miner.js';
 import { readGitHistory } from '../indexer/history/git-history.js';
 import { EVAL_MODES, runEval, type EvalMode, type EvalReport } from '../indexer/eval/run-eval.js';
-import { CodecartoError } from '../models/errors.js';
+import { CodecartoError } from '../models/errors/codecarto-error.js';
 import { projectArgument, withCliProject } from './cli-project.js';
 import { PROVIDER_OPTIONS, settingsFromFlags } from './provider-options.js';
 

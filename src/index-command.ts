@@ -1,7 +1,7 @@
 /** `codecarto index [<path>]`: indexes a project (incrementally unless --full), with progress on stderr. */
 import { parseArgs } from 'node:util';
 import { DEFAULT_MAX_FILES, MAX_FILES_CEILING } from '../indexer/walk/file-limit.js';
-import { CodecartoError } from '../models/errors.js';
+import { CodecartoError } from '../models/errors/codecarto-error.js';
 import { formatSummary } from '../tools/index-project.js';
 import { formatProjectState } from '../tools/project-state-format.js';
 import { projectArgument, withCliProject } from './cli-project.js';

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { CodecartoError } from '../models/errors.js';
+import { CodecartoError } from '../models/errors/codecarto-error.js';
 import { installOrt } from '../models/ort-install.js';
 
 /** `codecarto install-ort <build dir> [--force]`: puts a CUDA build of onnxruntime under onnxruntime-node. */

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { CodecartoError } from '../models/errors.js';
+import { CodecartoError } from '../models/errors/codecarto-error.js';
 import type { DownloadProgress } from '../models/hub-client.js';
 import type { ModelManifestInput } from '../models/model-manifest.js';
 import { pullModel } from '../models/model-pull.js';

@@ -1,6 +1,6 @@
 /** `codecarto search "<query>"`: searches the project that holds the current directory (or --project). */
 import { parseArgs } from 'node:util';
-import { CodecartoError } from '../models/errors.js';
+import { CodecartoError } from '../models/errors/codecarto-error.js';
 import { formatResults, freshnessNote } from '../tools/search-code.js';
 import { CLI_NEXT_STEPS } from './cli-next-steps.js';
 import { withCliProject } from './cli-project.js';

@@ -1,12 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DgxEmbedder, DEFAULT_CODE_SEARCH_INSTRUCTION, type DgxEmbedderOptions } from '../models/dgx-embedder.js';
-import {
-  AbortError,
-  EmbeddingApiError,
-  EndpointUnreachableError,
-  InvalidEmbeddingResponseError,
-  TooManyValuesForCallError,
-} from '../models/errors.js';
+import { AbortError } from '../models/errors/abort-error.js';
+import { EmbeddingApiError, EndpointUnreachableError, InvalidEmbeddingResponseError, TooManyValuesForCallError } from '../models/errors/embedding-errors.js';
 import { planBatches } from '../indexer/run/batch-planner.js';
 import { FakeEmbeddingServer, OOM_BODY, fakeEmbedding, wordTokenizer, type FakeServerOptions } from './helpers/fake-embedding-server.js';
 

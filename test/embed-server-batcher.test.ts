@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EmbeddingBatcher, type BatchRunStats } from '../src/embed-server/embedding-batcher.js';
-import { AbortError, CodecartoError } from '../models/errors.js';
+import { CodecartoError } from '../models/errors/codecarto-error.js';
+import { AbortError } from '../models/errors/abort-error.js';
 
 /**
  * The embedding server's cross-request batching, driven with a recording `run` so the schedule itself

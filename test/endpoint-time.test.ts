@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DgxEmbedder, type DgxEmbedderOptions } from '../models/dgx-embedder.js';
 import { OpenAIEmbedder } from '../models/openai-embedder.js';
-import { EmbeddingApiError, EndpointUnreachableError } from '../models/errors.js';
+import { EmbeddingApiError, EndpointUnreachableError } from '../models/errors/embedding-errors.js';
 import { runIndex } from '../indexer/run/run-index.js';
 import { openIndexStore } from '../indexer/store/sqlite-index-store.js';
 import { FakeEmbeddingServer, wordTokenizer, type FakeServerOptions } from './helpers/fake-embedding-server.js';

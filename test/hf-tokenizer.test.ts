@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ModelLoadError } from '../models/errors.js';
+import { ModelLoadError } from '../models/errors/model-load-error.js';
 import { HfTokenizer, loadMistralTokenizer, mistralTokenizerFiles } from '../models/hf-tokenizer.js';
 
 describe('HfTokenizer over Mistral-7B (NV-Embed-v2) tokenizer.json', () => {

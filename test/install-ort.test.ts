@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, 
 import { arch as osArch, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CodecartoError } from '../models/errors.js';
+import { CodecartoError } from '../models/errors/codecarto-error.js';
 import { installOrt } from '../models/ort-install.js';
 import { CUDA_RUNTIME_FILES, elfArch } from '../models/ort-package.js';
 

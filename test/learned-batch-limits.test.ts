@@ -6,7 +6,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { DgxEmbedder, type DgxEmbedderOptions } from '../models/dgx-embedder.js';
-import { CodecartoError, EmbeddingApiError } from '../models/errors.js';
+import { CodecartoError } from '../models/errors/codecarto-error.js';
+import { EmbeddingApiError } from '../models/errors/embedding-errors.js';
 import { LearnedBatchLimits } from '../models/learned-batch-limits.js';
 import { planBatches } from '../indexer/run/batch-planner.js';
 import { EmbeddingBatcher } from '../src/embed-server/embedding-batcher.js';

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ModelLoadError } from '../models/errors.js';
+import { ModelLoadError } from '../models/errors/model-load-error.js';
 import { formatQueryInstruction, loadModelDir, parseModelManifest } from '../models/model-manifest.js';
 
 const valid = {

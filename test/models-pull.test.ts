@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEmbedder } from '../models/create-embedder.js';
-import { ModelLoadError } from '../models/errors.js';
+import { ModelLoadError } from '../models/errors/model-load-error.js';
 import { ChecksumMismatchError, HubHttpError, HubTransferError, HubUnreachableError } from '../models/hub-client.js';
 import { parseModelManifest } from '../models/model-manifest.js';
 import { pullModel, type PullOptions } from '../models/model-pull.js';

@@ -2,7 +2,10 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AbortError, CodecartoError, ModelLoadError, TooManyValuesForCallError } from '../models/errors.js';
+import { CodecartoError } from '../models/errors/codecarto-error.js';
+import { AbortError } from '../models/errors/abort-error.js';
+import { TooManyValuesForCallError } from '../models/errors/embedding-errors.js';
+import { ModelLoadError } from '../models/errors/model-load-error.js';
 import { NoneEmbedder } from '../models/none-embedder.js';
 import { OnnxEmbedder } from '../models/onnx-embedder.js';
 import { makeTestModel } from '../models/test-model.js';

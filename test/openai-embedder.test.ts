@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { OpenAIEmbedder, openAIEmbeddingsUrl, type OpenAIEmbedderOptions } from '../models/openai-embedder.js';
-import { EmbeddingApiError, EndpointUnreachableError, InvalidEmbeddingResponseError } from '../models/errors.js';
+import { EmbeddingApiError, EndpointUnreachableError, InvalidEmbeddingResponseError } from '../models/errors/embedding-errors.js';
 import { FakeEmbeddingServer, fakeEmbedding, wordTokenizer, type FakeServerOptions } from './helpers/fake-embedding-server.js';
 
 const servers: FakeEmbeddingServer[] = [];

@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, s
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AbortError } from '../models/errors.js';
+import { AbortError } from '../models/errors/abort-error.js';
 import { isSecretPath, walkRepository, WalkStats, type SkipReason, type WalkOptions } from '../indexer/walk/walker.js';
 
 const temps: string[] = [];

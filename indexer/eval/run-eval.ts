@@ -6,7 +6,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AbortError, CodecartoError } from '../../models/errors.js';
+import { CodecartoError } from '../../models/errors/codecarto-error.js';
+import { AbortError } from '../../models/errors/abort-error.js';
 import { storedFusion, type FusionCalibration } from '../search/fusion-weights.js';
 import { canSearchSemantically, type SearchMode, type SearchResponse } from '../search/search.js';
 import type { IndexStore } from '../store/store-types.js';

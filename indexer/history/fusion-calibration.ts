@@ -7,7 +7,7 @@
  * queries are left out, so `codecarto eval` measures on queries the calibration never saw.
  */
 import type { Embedder } from '../../models/embedder.js';
-import { isAbortError } from '../../models/errors.js';
+import { isAbortError } from '../../models/errors/abort-error.js';
 import { commitsToRead, DEFAULT_EVAL_QUERIES, mineQueries, type EvalQuery } from './commit-miner.js';
 import { readGitHistory } from './git-history.js';
 import { firstHitRank, summarizeRanks } from './retrieval-metrics.js';

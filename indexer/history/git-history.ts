@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { CodecartoError } from '../../models/errors.js';
+import { CodecartoError } from '../../models/errors/codecarto-error.js';
 import type { CommitRecord } from './commit-miner.js';
 
 const run = promisify(execFile);

@@ -1,5 +1,5 @@
 import type { Embedder } from '../../models/embedder.js';
-import { isAbortError } from '../../models/errors.js';
+import { isAbortError } from '../../models/errors/abort-error.js';
 import { calibrateFusion } from '../history/fusion-calibration.js';
 import { storedFusion } from '../search/fusion-weights.js';
 import { startingProgress, type IndexProgress } from './index-progress.js';

@@ -1,11 +1,12 @@
 import type { Embedder, EmbedOutput } from '../../models/embedder.js';
-import { CodecartoError, isAbortError, throwIfAborted } from '../../models/errors.js';
+import { CodecartoError } from '../../models/errors/codecarto-error.js';
+import { isAbortError, throwIfAborted } from '../../models/errors/abort-error.js';
 import { planBatches, type PlanItem, type PlannedBatch } from './batch-planner.js';
 import type { PreparedFile } from '../prepare/prepare-file.js';
 import { ChunkTally } from './chunk-tally.js';
 import { startingProgress, type IndexProgress, type IndexWait } from './index-progress.js';
 import { emptySummary, SECRET_FILES_LISTED, type IndexSummary } from './index-summary.js';
-import { describeStorageError } from '../store/storage-errors.js';
+import { storageErrorFrom } from '../../models/errors/storage-error.js';
 import { languageForPath } from '../chunk/languages.js';
 import { defaultPrepareWorkers, FilePreparer } from '../prepare/file-preparer.js';
 import { SECRET_RULES_VERSION } from '../prepare/secrets/secret-scanner.js';
@@ -293,8 +294,8 @@ function prepareModel(store: IndexStore, embedder: Embedder, full: boolean, log:
 }
 
 function describeFailure(error: unknown, summary: IndexSummary, dataDir: string): string {
-  const storage = describeStorageError(error, dataDir);
-  if (storage) return storage;
+  const storage = storageErrorFrom(error, dataDir);
+  if (storage) return storage.message;
   // Its message says what to do; an incremental run that met it stored nothing new worth counting.
   if (error instanceof TooManyFilesError) return error.message;
   const message = error instanceof Error ? error.message : String(error);

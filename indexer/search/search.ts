@@ -1,6 +1,6 @@
 import picomatch from 'picomatch';
 import type { Embedder } from '../../models/embedder.js';
-import { InvalidInputError } from '../../models/errors.js';
+import { InvalidInputError } from '../../models/errors/codecarto-error.js';
 import { semanticWeightFor } from './fusion-weights.js';
 import { MCP_NEXT_STEPS, type NextSteps } from '../workspace/next-steps.js';
 import type { ChunkRow, IndexStore, ScoredChunkId, SearchFilter } from '../store/store-types.js';

@@ -1,4 +1,4 @@
-import { CodecartoError } from '../../models/errors.js';
+import { CodecartoError } from '../../models/errors/codecarto-error.js';
 
 /** A vector's length is not the dims of the index's model (or of the query's index). */
 export class VectorDimensionsError extends CodecartoError {

@@ -16,7 +16,8 @@ import { constants as fsConstants, type Dirent, type Stats } from 'node:fs';
 import { access, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
-import { AbortError, CodecartoError } from '../../models/errors.js';
+import { CodecartoError } from '../../models/errors/codecarto-error.js';
+import { AbortError } from '../../models/errors/abort-error.js';
 
 export interface WalkedFile {
   /** Repo-relative, forward slashes; for a followed symlink, the link's path, not its target's. */

@@ -17,7 +17,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { CodecartoError } from '../../models/errors.js';
+import { CodecartoError } from '../../models/errors/codecarto-error.js';
 import { languageForPath } from '../chunk/languages.js';
 import { exclusionByName, IGNORE_FILE_NAMES, loadDirectoryRules, type DirectoryRules } from '../walk/walker.js';
 

@@ -6,7 +6,7 @@
 import { realpathSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { parse, resolve, sep } from 'node:path';
-import { InvalidInputError } from '../../models/errors.js';
+import { InvalidInputError } from '../../models/errors/codecarto-error.js';
 
 export interface ProjectRootPolicy {
   /** The user's home directory (refused, as are its parents); default os.homedir(). */

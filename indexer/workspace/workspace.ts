@@ -4,7 +4,7 @@ import { homedir, hostname } from 'node:os';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import type { Embedder, ProviderName } from '../../models/embedder.js';
 import { CredentialPolicy } from '../../models/credential-policy.js';
-import { CodecartoError, InvalidInputError } from '../../models/errors.js';
+import { CodecartoError, InvalidInputError } from '../../models/errors/codecarto-error.js';
 import { COUNT_BUDGET_MS, countFilesUpTo, DEFAULT_MAX_FILES, MAX_FILES_CEILING } from '../walk/file-limit.js';
 import { IndexJob } from '../run/index-job.js';
 import { ProjectLock } from '../run/project-lock.js';
@@ -16,7 +16,7 @@ import { mergeSettings, type ProjectSettings, type SettingsInput } from './proje
 import { ProjectWatcher, type WatchingState, type WatchSetting } from '../watch/project-watcher.js';
 import { search, type SearchRequest, type SearchResponse } from '../search/search.js';
 import { checkStaleness, type Staleness } from '../watch/staleness.js';
-import { describeStorageError } from '../store/storage-errors.js';
+import { storageErrorFrom } from '../../models/errors/storage-error.js';
 import type { IndexStore, StoreCounts } from '../store/store-types.js';
 import { TooManyFilesError } from '../walk/walker.js';
 
@@ -234,8 +234,7 @@ export class Workspace {
         store = this.options.openStore(dataDir, this.log);
       } catch (error) {
         await embedder.close();
-        const storage = describeStorageError(error, dataDir);
-        throw storage ? new CodecartoError(storage, { cause: error }) : error;
+        throw storageErrorFrom(error, dataDir) ?? error;
       }
       this.projects.set(root, {
         root, dataDir, settings, store, embedder, job: null, jobIsAuto: false, lastSummary: null,
@@ -564,8 +563,7 @@ export class Workspace {
       writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
       renameSync(tmp, file);
     } catch (error) {
-      const storage = describeStorageError(error, this.options.home);
-      throw storage ? new CodecartoError(storage, { cause: error }) : error;
+      throw storageErrorFrom(error, this.options.home) ?? error;
     }
   }
 }

@@ -14,7 +14,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { CodecartoError, isAbortError } from '../../models/errors.js';
+import { CodecartoError } from '../../models/errors/codecarto-error.js';
+import { isAbortError } from '../../models/errors/abort-error.js';
 import type { OnnxDevice } from '../../models/onnx-embedder.js';
 import { BodyBudget, type BodyReservation } from './body-budget.js';
 import { EmbedService } from './embed-service.js';

@@ -5,7 +5,8 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { EmbeddingBatcher } from './embedding-batcher.js';
 import type { EmbedPurpose } from '../../models/embedder.js';
-import { CodecartoError, throwIfAborted } from '../../models/errors.js';
+import { CodecartoError } from '../../models/errors/codecarto-error.js';
+import { throwIfAborted } from '../../models/errors/abort-error.js';
 import { joinPreparedBatches } from '../../models/join-prepared-batches.js';
 import { OnnxEmbedder, type OnnxDevice, type PreparedBatch } from '../../models/onnx-embedder.js';
 import { EmbedMetrics } from './embed-metrics.js';

@@ -16,7 +16,7 @@
  * a fixed overhead; what is left joins the next plan, where it meets texts of its own length.
  */
 import { planBatches, type PlanItem } from '../../indexer/run/batch-planner.js';
-import { AbortError } from '../../models/errors.js';
+import { AbortError } from '../../models/errors/abort-error.js';
 import { LearnedBatchLimits } from '../../models/learned-batch-limits.js';
 
 export interface BatchItem {
