@@ -1,6 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { CHUNK_COUNTS, SECRET_COUNTS, SECRET_FILES_LISTED, type IndexSummary } from '../indexer/run/index-summary.js';
+import { indexSummarySchema, SECRET_FILES_LISTED, type IndexSummary } from '../indexer/run/index-summary.js';
 import type { Workspace } from '../indexer/workspace/workspace.js';
 
 export const indexInput = {
@@ -14,27 +14,9 @@ export const indexInput = {
     .describe('How long to wait for the run to finish before returning its progress (0-3600, default 45). The run goes on in the background.'),
 };
 
+/** The run's summary as indexer/run/index-summary.ts declares it (descriptions included), plus what only the tool says. */
 export const indexOutput = {
-  state: z.enum(['done', 'running', 'cancelled', 'failed']),
-  files_scanned: z.number(),
-  files_added: z.number(),
-  files_changed: z.number(),
-  files_removed: z.number(),
-  files_skipped: z.record(z.string(), z.number()).describe(SECRET_COUNTS.files_skipped),
-  chunks_skipped_secret: z.number().describe(SECRET_COUNTS.chunks_skipped_secret),
-  secret_files: z.array(z.string()).describe(SECRET_COUNTS.secret_files),
-  chunks_total: z.number().describe(CHUNK_COUNTS.chunks_total),
-  chunks_embedded: z.number().describe(CHUNK_COUNTS.chunks_embedded),
-  chunks_shared: z.number().describe(CHUNK_COUNTS.chunks_shared),
-  chunks_reused: z.number().describe(CHUNK_COUNTS.chunks_reused),
-  chunks_unchanged: z.number().describe(CHUNK_COUNTS.chunks_unchanged),
-  chunks_unembedded: z.number().describe(CHUNK_COUNTS.chunks_unembedded),
-  chunks_deleted: z.number().describe(CHUNK_COUNTS.chunks_deleted),
-  chunks_pending: z.number(),
-  tokens_embedded: z.number(),
-  tokens_padded: z.number(),
-  seconds: z.number(),
-  error: z.string().optional(),
+  ...indexSummarySchema.shape,
 };
 
 const DEFAULT_WAIT_SECONDS = 45;

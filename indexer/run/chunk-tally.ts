@@ -2,7 +2,7 @@ import type { IndexSummary } from './index-summary.js';
 import type { IndexStore, StoreCounts } from '../store/store-types.js';
 
 /**
- * Sorts the chunks of one index run into the summary's chunk counts (CHUNK_COUNTS in index-summary.ts),
+ * Sorts the chunks of one index run into the summary's chunk counts (their descriptions in indexSummarySchema, index-summary.ts),
  * so that when the run ends every chunk in the index is in exactly one of them. During the run it keeps
  * rough counts for progress; `finish` replaces them with exact ones read from the store.
  */
