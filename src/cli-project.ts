@@ -6,7 +6,8 @@
 import { realpathSync } from 'node:fs';
 import { isAbsolute, resolve, sep } from 'node:path';
 import type { SettingsInput } from '../indexer/workspace/project-settings.js';
-import { resolveProjectPath, type ProjectState, type Workspace } from '../indexer/workspace/workspace.js';
+import { resolveProjectPath } from '../indexer/workspace/project-path.js';
+import type { ProjectState, Workspace } from '../indexer/workspace/workspace.js';
 import { InvalidInputError } from '../models/errors/codecarto-error.js';
 import { CLI_NEXT_STEPS, shellWord } from './cli-next-steps.js';
 import { loadConfig, trustingFlags } from './config.js';

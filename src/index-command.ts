@@ -28,7 +28,7 @@ export async function indexCommand(args: string[]): Promise<number> {
     process.off('SIGINT', cancel);
     progress.finish(summary);
     // The state after the run: its notes are about the index as it now is (provider, staleness, watching).
-    if (!values.json) process.stderr.write(`${formatProjectState((await workspace.status()).state)}\n`);
+    if (!values.json) process.stderr.write(`${formatProjectState(await workspace.projectState())}\n`);
     process.stdout.write(values.json ? `${JSON.stringify({ project: project.root, ...summary })}\n` : `${formatSummary(summary)}\n`);
     return summary.state === 'done' ? 0 : 1;
   });

@@ -1,7 +1,6 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { storedFusion } from '../indexer/search/fusion-weights.js';
-import type { Workspace } from '../indexer/workspace/workspace.js';
+import type { NoProjectStatus, Workspace } from '../indexer/workspace/workspace.js';
 import { orNull } from './or-null.js';
 import { formatProjectState } from './project-state-format.js';
 
@@ -66,47 +65,33 @@ export function registerStatusTool(server: McpServer, workspace: Workspace): voi
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     async (_args, extra) => {
-      if (!(await workspace.hasProject())) return noProjectStatus(workspace);
-      const { open, state, watch } = await workspace.status();
-      const projects = workspace.knownProjects();
-      const problems = [...workspace.configProblems(), ...(open.problem ? [open.problem] : [])];
-      const health = await open.embedder.health(AbortSignal.any([extra.signal, AbortSignal.timeout(10_000)]));
-      const job = open.job;
-      const indexing = job?.running
-        ? {
-            state: job.summary.state,
-            files_scanned: job.summary.files_scanned,
-            chunks_embedded: job.summary.chunks_embedded,
-            chunks_pending: job.summary.chunks_pending,
-            seconds: job.summary.seconds,
-          }
-        : null;
-      const last = open.lastSummary;
+      const status = await workspace.status(extra.signal);
+      if (status.state === null) return noProjectStatus(status);
+      const { state, health, indexing, last_index, watching, fusion, projects, problems } = status;
       const structured = {
         project: state.project,
         provider: state.provider,
         model: state.model,
         dims: state.dims,
-        device: health.executionProvider ?? null,
+        device: health.execution_provider,
         files: state.files,
         chunks: state.chunks,
         chunks_with_vectors: state.chunks_with_vectors,
         indexing,
-        last_index: last ? { state: last.state, seconds: last.seconds, ...(last.error ? { error: last.error } : {}) } : null,
+        last_index,
         stale_files: state.stale_files,
         last_indexed: state.last_indexed,
-        watching: watch,
+        watching,
         projects,
-        health: { ok: health.ok, detail: health.detail, execution_provider: health.executionProvider ?? null },
-        fusion: fusionState(open.store, open.embedder.modelId),
+        health,
+        fusion,
         problems,
         // The problems lead the workspace's notes; listed once, under `problems`.
         notes: state.notes.filter((note) => !problems.includes(note)),
       };
       const lines = [formatProjectState(state), `Provider health: ${health.ok ? 'ok' : 'PROBLEM'}: ${health.detail}`];
       if (indexing) lines.push(`Indexing: ${indexing.files_scanned} files scanned, ${indexing.chunks_embedded} chunks embedded, ${indexing.chunks_pending} waiting (${indexing.seconds.toFixed(0)} s).`);
-      if (last?.error) lines.push(`Last index failed: ${last.error}`);
-      const fusion = structured.fusion;
+      if (last_index?.error) lines.push(`Last index failed: ${last_index.error}`);
       if (fusion) {
         lines.push(
           fusion.method === 'calibrated'
@@ -114,7 +99,7 @@ export function registerStatusTool(server: McpServer, workspace: Workspace): voi
             : `Hybrid search: plain rank fusion (${fusion.reason ?? 'not calibrated'}).`,
         );
       }
-      if (watch.runs > 0 || watch.pending) lines.push(`Background re-index runs: ${watch.runs}${watch.pending ? ' (changes pending)' : ''}`);
+      if (watching.runs > 0 || watching.pending) lines.push(`Background re-index runs: ${watching.runs}${watching.pending ? ' (changes pending)' : ''}`);
       if (projects.length > 1) {
         lines.push('', `Known projects (${projects.length}):`);
         for (const p of projects) lines.push(formatKnownProject(p));
@@ -125,9 +110,7 @@ export function registerStatusTool(server: McpServer, workspace: Workspace): voi
 }
 
 /** Status before any project is chosen: not an error, but the known projects and how to pick one. */
-function noProjectStatus(workspace: Workspace) {
-  const projects = workspace.knownProjects();
-  const problems = [...workspace.configProblems()];
+function noProjectStatus({ projects, problems }: NoProjectStatus) {
   const choose =
     'No project is chosen. Call `set_project` with the path of a repository' +
     (projects.length > 0 ? ' (one of the known projects below, or a new one)' : '') +
@@ -139,11 +122,6 @@ function noProjectStatus(workspace: Workspace) {
     for (const p of projects) lines.push(formatKnownProject(p));
   }
   return { content: [{ type: 'text' as const, text: lines.join('\n') }], structuredContent: structured };
-}
-
-function fusionState(store: Parameters<typeof storedFusion>[0], modelId: string): z.infer<typeof statusOutput.fusion> {
-  const f = storedFusion(store, modelId);
-  return f ? { semantic_weight: f.semantic_weight, method: f.method, queries: f.queries, ...(f.reason ? { reason: f.reason } : {}) } : null;
 }
 
 function formatKnownProject(p: z.infer<typeof knownProject>): string {
