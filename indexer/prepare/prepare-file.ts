@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { TextTokenizer } from '../../models/tokenizer.js';
-import { embeddingText } from '../chunk/chunk.js';
+import { embeddingText, type Chunk } from '../chunk/chunk.js';
 import { chunkFile } from '../chunk/chunk-file.js';
 import { readSourceFile } from './file-reader.js';
 import { chunkHasSecret, scanForSecrets } from './secrets/secret-scanner.js';
@@ -24,7 +24,7 @@ export interface PrepareTask {
 }
 
 /** A chunk ready for the store, with the chunker's token count of its embedding text. */
-export type PreparedChunk = ChunkInput & { tokens?: number };
+export type PreparedChunk = ChunkInput & Pick<Chunk, 'tokens'>;
 
 export type PreparedFile =
   | { kind: 'skipped'; reason: string; detail?: string }

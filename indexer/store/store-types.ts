@@ -1,4 +1,5 @@
 /** Shapes the index store reads and writes. SQLite is the source of truth; HNSW is derived from it. */
+import type { Chunk } from '../chunk/chunk.js';
 
 export interface FileRecord {
   path: string;
@@ -9,38 +10,24 @@ export interface FileRecord {
   language: string;
 }
 
-export interface ChunkInput {
-  language: string;
-  symbol: string | null;
-  kind: string;
-  startLine: number;
-  endLine: number;
-  /** The chunk's code. Stored once per distinct textHash. */
-  text: string;
+/**
+ * A chunk as the store writes it: the chunker's fields (indexer/chunk/chunk.ts; the path is the file's), plus
+ * what its vector is keyed by. `text` is stored once per distinct textHash.
+ */
+export interface ChunkInput extends Omit<Chunk, 'path' | 'tokens'>, PendingText {}
+
+/** A stored chunk as read back: the chunker's fields with its row id and text hash. */
+export interface ChunkRow extends Omit<Chunk, 'tokens'>, Pick<PendingText, 'textHash'> {
+  id: number;
+}
+
+export interface PendingText {
   /**
    * sha256 hex of `embedText` (the vector cache key): a vector is reused only for the same header and code,
    * so a renamed file's chunks are embedded again with their new path (docs/quality.md, "The path header").
    */
   textHash: string;
-  /** The text the embedder should see (header + code). Stored beside the text for embedding later. */
-  embedText: string;
-}
-
-export interface ChunkRow {
-  id: number;
-  path: string;
-  language: string;
-  symbol: string | null;
-  kind: string;
-  startLine: number;
-  endLine: number;
-  textHash: string;
-  text: string;
-}
-
-export interface PendingText {
-  textHash: string;
-  /** Header + code, as sent to the embedder. */
+  /** Header + code, as sent to the embedder; stored beside the text for embedding later. */
   embedText: string;
 }
 
