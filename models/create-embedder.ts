@@ -24,6 +24,7 @@ export async function createEmbedder(settings: EmbedderSettings, log: (message: 
         apiKey,
         log,
         requestTimeoutMs: requestTimeoutFrom(env),
+        queryTimeoutMs: queryTimeoutFrom(env),
         // For servers that ignore the seed protocol's "instruction" field: put it into the query text.
         instruction: env.CODECARTO_QUERY_INSTRUCTION,
         instructionMode: env.CODECARTO_INSTRUCTION_MODE === 'prefix' ? 'prefix' : 'field',
@@ -38,6 +39,7 @@ export async function createEmbedder(settings: EmbedderSettings, log: (message: 
         apiKey,
         log,
         requestTimeoutMs: requestTimeoutFrom(env),
+        queryTimeoutMs: queryTimeoutFrom(env),
         instruction: env.CODECARTO_QUERY_INSTRUCTION,
       });
     }
@@ -81,6 +83,22 @@ export function requestTimeoutFrom(env: NodeJS.ProcessEnv): number | undefined {
   if (!Number.isInteger(ms) || ms < 1_000 || ms > 3_600_000) {
     throw new InvalidInputError(
       `CODECARTO_EMBED_TIMEOUT_MS must be a whole number of milliseconds from 1000 to 3600000 (how long an embedding request waits for an answer); got ${JSON.stringify(raw)}.`,
+    );
+  }
+  return ms;
+}
+
+/**
+ * CODECARTO_QUERY_TIMEOUT_MS: how long a search waits for its query vector before it answers from the
+ * lexical index alone (default 2 s, so that a search answers within 3 s whatever the endpoint does).
+ */
+export function queryTimeoutFrom(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env.CODECARTO_QUERY_TIMEOUT_MS?.trim();
+  if (!raw) return undefined;
+  const ms = Number(raw);
+  if (!Number.isInteger(ms) || ms < 100 || ms > 60_000) {
+    throw new InvalidInputError(
+      `CODECARTO_QUERY_TIMEOUT_MS must be a whole number of milliseconds from 100 to 60000 (how long a search waits for its query vector); got ${JSON.stringify(raw)}.`,
     );
   }
   return ms;

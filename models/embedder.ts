@@ -63,5 +63,12 @@ export interface Embedder {
    * it. While down, a background probe watches for it to come back.
    */
   endpointState?(): EndpointHealthSnapshot;
+  /**
+   * Remote embedders: a caller that could not wait for the endpoint (a search's query vector) says so; the
+   * endpoint counts as down, so later searches skip it, until the background probe gets an answer.
+   */
+  reportEndpointDown?(reason: string): void;
+  /** Remote embedders: how long a search waits for its query vector before answering lexically. */
+  readonly queryTimeoutMs?: number;
   close(): Promise<void>;
 }

@@ -72,6 +72,12 @@ const envSchema = z.object({
     .min(1000, { error: 'CODECARTO_EMBED_TIMEOUT_MS must be a whole number of milliseconds from 1000 to 3600000' })
     .max(3_600_000, { error: 'CODECARTO_EMBED_TIMEOUT_MS must be a whole number of milliseconds from 1000 to 3600000' })
     .optional(),
+  CODECARTO_QUERY_TIMEOUT_MS: z.coerce
+    .number({ error: 'CODECARTO_QUERY_TIMEOUT_MS must be a whole number of milliseconds from 100 to 60000' })
+    .int({ error: 'CODECARTO_QUERY_TIMEOUT_MS must be a whole number of milliseconds from 100 to 60000' })
+    .min(100, { error: 'CODECARTO_QUERY_TIMEOUT_MS must be a whole number of milliseconds from 100 to 60000' })
+    .max(60_000, { error: 'CODECARTO_QUERY_TIMEOUT_MS must be a whole number of milliseconds from 100 to 60000' })
+    .optional(),
   CODECARTO_ALLOWED_KEY_ENVS: commaList
     .refine((names) => names.every(isKeyEnvPattern), { error: 'CODECARTO_ALLOWED_KEY_ENVS must be a comma list of variable names or NAME_* prefixes, e.g. "CODECARTO_*,OPENAI_API_KEY"' })
     .optional(),

@@ -1,6 +1,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { indexSummarySchema, SECRET_FILES_LISTED, type IndexSummary } from '../indexer/run/index-summary.js';
+import type { IndexWait } from '../indexer/run/index-progress.js';
 import type { Workspace } from '../indexer/workspace/workspace.js';
 
 export const indexInput = {
@@ -17,7 +18,14 @@ export const indexInput = {
 /** The run's summary as indexer/run/index-summary.ts declares it (descriptions included), plus what only the tool says. */
 export const indexOutput = {
   ...indexSummarySchema.shape,
+  waiting: z
+    .object({ what: z.string(), seconds: z.number() })
+    .optional()
+    .describe('While the run is blocked: what it waits for (an embedding endpoint that refuses, fails or does not answer) and for how many seconds so far.'),
 };
+
+/** While a run waits on something, progress notifications repeat this often, so the client sees the wait grow. */
+const WAIT_HEARTBEAT_MS = 2_000;
 
 const DEFAULT_WAIT_SECONDS = 45;
 
@@ -40,28 +48,41 @@ export function registerIndexTool(server: McpServer, workspace: Workspace): void
       let unsubscribe = () => {};
       if (progressToken !== undefined) {
         let lastSent = 0;
-        unsubscribe = job.onProgress((summary) => {
-          const now = Date.now();
-          if (now - lastSent < 200 && summary.state === 'running') return;
-          lastSent = now;
+        const send = (summary: Readonly<IndexSummary>) => {
+          lastSent = Date.now();
           void extra
             .sendNotification({
               method: 'notifications/progress',
               params: {
                 progressToken,
                 progress: summary.files_scanned + summary.chunks_embedded,
-                message: progressMessage(summary),
+                message: progressMessage(summary, job.progress.waiting),
               },
             })
             .catch(() => {});
+        };
+        const stop = job.onProgress((summary) => {
+          if (Date.now() - lastSent < 200 && summary.state === 'running') return;
+          send(summary);
         });
+        // A run blocked on an endpoint reports nothing new: say what it waits for, and for how long, meanwhile.
+        const heartbeat = setInterval(() => {
+          if (job.running && job.progress.waiting && Date.now() - lastSent >= WAIT_HEARTBEAT_MS) send(job.summary);
+        }, WAIT_HEARTBEAT_MS / 4);
+        unsubscribe = () => {
+          stop();
+          clearInterval(heartbeat);
+        };
       }
       // Cancelling this call cancels the run; a call that merely returns early leaves it running.
       const onCancel = () => job.cancel();
       extra.signal.addEventListener('abort', onCancel, { once: true });
       try {
         const summary = await job.waitFor((wait_seconds ?? DEFAULT_WAIT_SECONDS) * 1000, extra.signal);
-        return { content: [{ type: 'text', text: formatSummary(summary) }], structuredContent: { ...summary } };
+        const wait = summary.state === 'running' ? job.progress.waiting : null;
+        const structuredContent = { ...summary, ...(wait ? { waiting: { what: wait.what, seconds: Math.round((Date.now() - wait.since) / 1000) } } : {}) };
+        // A failed run is an error for the caller, with its summary still attached (what was kept, what to do).
+        return { content: [{ type: 'text', text: formatSummary(summary, wait) }], structuredContent, ...(summary.state === 'failed' ? { isError: true } : {}) };
       } finally {
         extra.signal.removeEventListener('abort', onCancel);
         unsubscribe();
@@ -70,8 +91,9 @@ export function registerIndexTool(server: McpServer, workspace: Workspace): void
   );
 }
 
-function progressMessage(s: Readonly<IndexSummary>): string {
-  return `scanned ${s.files_scanned} files, embedded ${s.chunks_embedded} chunks${s.chunks_pending ? `, ${s.chunks_pending} waiting` : ''}`;
+function progressMessage(s: Readonly<IndexSummary>, wait: IndexWait | null = null): string {
+  const waiting = wait ? `; waiting for ${wait.what} for ${Math.round((Date.now() - wait.since) / 1000)} s` : '';
+  return `scanned ${s.files_scanned} files, embedded ${s.chunks_embedded} chunks${s.chunks_pending ? `, ${s.chunks_pending} waiting` : ''}${waiting}`;
 }
 
 /**
@@ -105,14 +127,15 @@ function secretLine(s: Readonly<IndexSummary>): string[] {
   return [`Secrets: ${[files, chunks].filter(Boolean).join(', ')}; never stored, embedded or searchable. Found in: ${s.secret_files.join(', ')}${s.secret_files.length >= SECRET_FILES_LISTED ? ` (the first ${SECRET_FILES_LISTED})` : ''}.`];
 }
 
-export function formatSummary(s: Readonly<IndexSummary>): string {
+/** `wait`: what a running run is blocked on, said in its first line. */
+export function formatSummary(s: Readonly<IndexSummary>, wait: IndexWait | null = null): string {
   const skipped = Object.entries(s.files_skipped)
     .filter(([, n]) => n > 0)
     .map(([reason, n]) => `${n} ${reason}`)
     .join(', ');
   const head =
     s.state === 'running'
-      ? `Still indexing (${s.seconds.toFixed(0)} s so far): ${progressMessage(s)}. Call \`index\` again to keep waiting; \`search\` already works on what is indexed.`
+      ? `Still indexing (${s.seconds.toFixed(0)} s so far): ${progressMessage(s, wait)}. Call \`index\` again to keep waiting; \`search\` already works on what is indexed.`
       : s.state === 'done'
         ? `Indexed in ${s.seconds.toFixed(1)} s.`
         : s.state === 'cancelled'

@@ -48,6 +48,10 @@ export const searchOutput = {
   mode: z.enum(['hybrid', 'semantic', 'lexical']),
   partial: z.boolean(),
   note: z.string().optional(),
+  degraded: z
+    .object({ requested: z.enum(['hybrid', 'semantic']), reason: z.string() })
+    .optional()
+    .describe('Present when the semantic half is missing (the embedding endpoint is down, slow or refusing): the results are lexical; the mode asked for resumes by itself when the endpoint answers.'),
   stale_files: orNull(z.number(), 'not checked (watching keeps the index fresh, a run is going, or never indexed)'),
   refreshed: z.enum(['done', 'running', 'busy', 'failed', 'cancelled']).optional(),
 };

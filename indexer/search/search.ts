@@ -2,6 +2,7 @@ import picomatch from 'picomatch';
 import type { Embedder } from '../../models/embedder.js';
 import { InvalidInputError } from '../../models/errors/codecarto-error.js';
 import { semanticWeightFor } from './fusion-weights.js';
+import { degradedNote, embedQuery, type DegradedSearch } from './query-embedding.js';
 import { MCP_NEXT_STEPS, type NextSteps } from '../workspace/next-steps.js';
 import type { ChunkRow, IndexStore, ScoredChunkId, SearchFilter } from '../store/store-types.js';
 
@@ -33,6 +34,8 @@ export interface SearchResponse {
   mode: SearchMode;
   /** Why the mode differs from the one asked for, if it does. */
   note?: string;
+  /** Set when a hybrid or semantic search answered lexically because the query got no vector in time. */
+  degraded?: DegradedSearch;
 }
 
 /**
@@ -101,8 +104,14 @@ export async function search(
   const depth = candidateDepth(request.k);
   const lexical = store.lexicalSearch(request.query, depth, filter);
   if (mode === 'lexical') return { results: rankHits(store, lexical).slice(0, request.k), mode, ...(note ? { note } : {}) };
-  const { embeddings } = await embedder.embed({ texts: [request.query], purpose: 'query', signal: request.signal });
-  const semantic = semanticCandidates(store, embeddings[0], depth, filter, lexical);
+  // An endpoint that is down, slow or refusing costs the semantic half, never the answer.
+  const query = await embedQuery(embedder, request.query, request.signal);
+  if (query.vector === null) {
+    const degraded: DegradedSearch = { requested: mode, reason: query.reason };
+    const notes = [note, degradedNote(degraded)].filter((n) => n !== undefined).join(' ');
+    return { results: rankHits(store, lexical).slice(0, request.k), mode: 'lexical', note: notes, degraded };
+  }
+  const semantic = semanticCandidates(store, query.vector, depth, filter, lexical);
   const hits = mode === 'hybrid' ? fuseHits(store, lexical, semantic, semanticWeightFor(store, embedder.modelId)) : rankHits(store, semantic);
   return { results: hits.slice(0, request.k), mode, ...(note ? { note } : {}) };
 }
