@@ -1,11 +1,2 @@
-import { z } from 'zod';
-
-/**
- * `schema | null`, with what null means written on the null branch. zod 4 prints a plain `.nullable()` of a
- * string or number as `type: ["string", "null"]`, which clients that map tool schemas onto a single-type
- * dialect (Gemini's OpenAPI subset) reject, and which `mcp-inspector --cli --strict` flags; a described null
- * branch keeps the portable `anyOf: [{type: "string"}, {type: "null", description}]`.
- */
-export function orNull<T extends z.ZodType>(schema: T, nullMeans: string): z.ZodUnion<[T, z.ZodNull]> {
-  return z.union([schema, z.null().describe(nullMeans)]);
-}
+/** The tools' nullable fields use the contracts' own helper (the schemas in indexer/ need it too). */
+export { orNull } from '../indexer/workspace/or-null.js';

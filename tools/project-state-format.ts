@@ -1,21 +1,7 @@
-import { z } from 'zod';
-import type { ProjectState } from '../indexer/workspace/workspace.js';
-import { orNull } from './or-null.js';
+import { projectStateSchema, type ProjectState } from '../indexer/workspace/project-state-schema.js';
 
-export const projectStateShape = {
-  project: z.string(),
-  data_dir: z.string(),
-  provider: z.string(),
-  model: orNull(z.string(), 'no embedding model (provider "none", nothing embedded yet)'),
-  dims: orNull(z.number(), 'vector size not known yet'),
-  files: z.number(),
-  chunks: z.number(),
-  chunks_with_vectors: z.number(),
-  last_indexed: orNull(z.string(), 'never indexed'),
-  stale_files: orNull(z.number(), 'not checked (empty index, or an index run is going)'),
-  watching: z.enum(['starting', 'events', 'polling', 'off']),
-  notes: z.array(z.string()),
-};
+/** set_project's outputSchema: the project state as indexer/workspace/project-state-schema.ts declares it. */
+export const projectStateShape = projectStateSchema.shape;
 
 export function formatProjectState(state: ProjectState): string {
   const lines = [

@@ -2,6 +2,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { MCP_NEXT_STEPS, type NextSteps } from '../indexer/workspace/next-steps.js';
 import type { SearchHit } from '../indexer/search/search.js';
+import { searchHitSchema as hitShape } from '../indexer/search/search-hit.js';
 import type { Workspace } from '../indexer/workspace/workspace.js';
 import { orNull } from './or-null.js';
 
@@ -31,17 +32,6 @@ export const searchInput = {
     .optional()
     .describe('Index changed files first (incremental; waits up to 30 s). Useful when the response reports stale files.'),
 };
-
-const hitShape = z.object({
-  path: z.string(),
-  start_line: z.number(),
-  end_line: z.number(),
-  language: z.string(),
-  symbol: orNull(z.string(), 'the code is not inside a named symbol'),
-  kind: z.string(),
-  score: z.number(),
-  snippet: z.string(),
-});
 
 export const searchOutput = {
   results: z.array(hitShape),

@@ -5,6 +5,7 @@ import { semanticWeightFor } from './fusion-weights.js';
 import { degradedNote, embedQuery, type DegradedSearch } from './query-embedding.js';
 import { MCP_NEXT_STEPS, type NextSteps } from '../workspace/next-steps.js';
 import type { ChunkRow, IndexStore, ScoredChunkId, SearchFilter } from '../store/store-types.js';
+import type { SearchHit } from './search-hit.js';
 
 export type SearchMode = 'hybrid' | 'semantic' | 'lexical';
 
@@ -17,16 +18,7 @@ export interface SearchRequest {
   signal?: AbortSignal;
 }
 
-export interface SearchHit {
-  path: string;
-  start_line: number;
-  end_line: number;
-  language: string;
-  symbol: string | null;
-  kind: string;
-  score: number;
-  snippet: string;
-}
+export type { SearchHit } from './search-hit.js';
 
 export interface SearchResponse {
   results: SearchHit[];

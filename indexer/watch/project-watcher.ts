@@ -11,7 +11,8 @@ export const WATCH_SETTINGS = ['auto', 'off', 'directories', 'recursive', 'poll'
 export type WatchSetting = (typeof WATCH_SETTINGS)[number];
 
 /** What a project's watcher is doing, as status reports it. */
-export type WatchingState = 'starting' | 'events' | 'polling' | 'off';
+export const WATCHING_STATES = ['starting', 'events', 'polling', 'off'] as const;
+export type WatchingState = (typeof WATCHING_STATES)[number];
 
 export interface ProjectWatcherOptions {
   root: string;
