@@ -4,7 +4,7 @@ import { DEFAULT_MAX_FILES, MAX_FILES_CEILING } from '../indexer/walk/file-limit
 import { settingsInputSchema } from '../indexer/workspace/project-settings.js';
 import type { Workspace } from '../indexer/workspace/workspace.js';
 import { formatProjectState, projectStateShape } from './project-state-format.js';
-import { endpointWarning } from './endpoint-warning.js';
+import { endpointWarning } from '../indexer/workspace/endpoint-warning.js';
 
 /** The path, the provider settings (their rules and words are the saved settings' own), and per-project options. */
 export const setProjectInput = {

@@ -1,5 +1,5 @@
-import type { Embedder } from '../models/embedder.js';
-import { embedWithin } from '../models/embed-within.js';
+import type { Embedder } from '../../models/embedder.js';
+import { embedWithin } from '../../models/embed-within.js';
 
 /** set_project answers within 5 s even when the endpoint does not: the check gets what is left of 4 s (0.5 to 3.5 s). */
 const ENDPOINT_CHECK_DEADLINE_MS = 4_000;
