@@ -1,24 +1,11 @@
-import type { ProviderName } from '../../models/embedder.js';
 import type { WatchingState, WatchSetting } from '../watch/project-watcher.js';
 import { checkStaleness } from '../watch/staleness.js';
 import type { NextSteps } from './next-steps.js';
 import { LAST_INDEXED_KEY, type OpenProject } from './open-project.js';
+import type { ProjectState } from './project-state-schema.js';
 
-export interface ProjectState {
-  project: string;
-  data_dir: string;
-  provider: ProviderName;
-  model: string | null;
-  dims: number | null;
-  files: number;
-  chunks: number;
-  chunks_with_vectors: number;
-  last_indexed: string | null;
-  stale_files: number | null;
-  watching: WatchingState;
-  /** Plain words on what the state means for the user: lexical-only, re-embed needed, never indexed. */
-  notes: string[];
-}
+/** Declared once, as the zod schema set_project publishes (project-state-schema.ts). */
+export type { ProjectState } from './project-state-schema.js';
 
 export interface ProjectStateContext {
   /** The server's configuration problems; they lead the notes. */
