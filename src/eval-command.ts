@@ -94,16 +94,21 @@ function wholeNumber(name: string, text: string | undefined, fallback: number, m
 /** The table: one row per mode, rates to 3 decimals, then the modes that could not run and why. */
 export function formatEvalReport(report: EvalReport): string {
   const k = report.k;
-  const header = ['mode', 'queries', 'recall@1', `recall@${k}`, `MRR@${k}`, 'seconds'];
+  const header = ['mode', 'queries', 'recall@1', `recall@${k}`, `MRR@${k}`, `fn recall@${k}`, `fn MRR@${k}`, 'seconds'];
+  // Function figures are over the queries with function answers; grep ranks files only ("-").
+  const rate = (value: number | null) => (value === null ? '-' : value.toFixed(3));
   const rows = EVAL_MODES.flatMap((mode) => {
     const m = report.modes[mode];
-    return m ? [[mode, String(m.queries), m.recall_at_1.toFixed(3), m.recall_at_k.toFixed(3), m.mrr_at_k.toFixed(3), m.seconds.toFixed(1)]] : [];
+    return m
+      ? [[mode, String(m.queries), m.recall_at_1.toFixed(3), m.recall_at_k.toFixed(3), m.mrr_at_k.toFixed(3), rate(m.function_recall_at_k), rate(m.function_mrr_at_k), m.seconds.toFixed(1)]]
+      : [];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const lines = [
     `Search quality on ${report.project}, measured against the index of the working tree (${report.index_files} files; history read at HEAD ${report.head.slice(0, 12)}).`,
     `Queries: subjects of ${report.queries} of the last ${report.commits_scanned} commits; answers: the indexed source files each changed.`,
+    `Function answers (fn columns, over ${report.function_queries} queries): the functions each commit changed, as defined in the working tree; a hit counts when its lines hold one's first line.`,
     '',
     line(header),
     ...rows.map(line),

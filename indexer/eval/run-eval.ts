@@ -16,6 +16,7 @@ import { mineQueries, SKIP_REASONS, type EvalQuery, type SkipReason } from '../h
 import type { GitHistory } from '../history/git-history.js';
 import { GrepBaseline } from './grep-baseline.js';
 import { firstHitRank, summarizeRanks, type RetrievalMetrics } from '../history/retrieval-metrics.js';
+import { commitFunctionAnswers, firstFunctionHitRank, type FunctionAnswer } from '../history/commit-functions.js';
 
 export const EVAL_MODES = ['grep', 'lexical', 'semantic', 'hybrid'] as const;
 export type EvalMode = (typeof EVAL_MODES)[number];
@@ -26,7 +27,14 @@ export type EvalSearch = (request: {
   k: number;
   mode: SearchMode;
   signal?: AbortSignal;
-}) => Promise<Pick<SearchResponse, 'mode' | 'note'> & { results: { path: string }[] }>;
+}) => Promise<Pick<SearchResponse, 'mode' | 'note'> & { results: RankedHit[] }>;
+
+/** A search hit as eval judges it: its file, and its lines for the function figures. */
+export interface RankedHit {
+  path: string;
+  start_line: number;
+  end_line: number;
+}
 
 /** What eval measures: one project's index, the embedder that wrote its vectors, and search over them. */
 export interface EvalTarget {
@@ -52,6 +60,15 @@ export interface EvalOptions {
 
 export interface ModeResult extends RetrievalMetrics {
   seconds: number;
+  /**
+   * Function level, over the queries with function answers (indexer/history/commit-functions.ts): a hit
+   * within the first k counts when its lines hold an answer function's first line. null for grep, which
+   * ranks files only.
+   */
+  function_queries: number | null;
+  function_hits_at_k: number | null;
+  function_recall_at_k: number | null;
+  function_mrr_at_k: number | null;
 }
 
 export interface EvalReport {
@@ -63,6 +80,8 @@ export interface EvalReport {
   k: number;
   commits_scanned: number;
   queries: number;
+  /** Queries with at least one function answer: a function of the working tree holding a line the commit changed that no later change rewrote. */
+  function_queries: number;
   skipped: Record<SkipReason, number>;
   modes: Partial<Record<EvalMode, ModeResult>>;
   /** Modes asked for that could not run, with the reason. */
@@ -89,6 +108,10 @@ export async function runEval(project: EvalTarget, options: EvalOptions): Promis
     );
   }
 
+  const functionAnswers = await commitFunctionAnswers(mined.queries, { root: project.root, pathPrefix: history.pathPrefix, signal: options.signal });
+  const functionQueries = mined.queries.filter((q) => (functionAnswers.get(q.commit)?.length ?? 0) > 0).length;
+  log(`${functionQueries} of them changed functions that are still in the working tree (the function answers).`);
+
   const semanticReady = canSearchSemantically(project.store, project.embedder);
   const modes = options.modes ?? EVAL_MODES.filter((m) => semanticReady || m === 'grep' || m === 'lexical');
   const report: EvalReport = {
@@ -99,6 +122,7 @@ export async function runEval(project: EvalTarget, options: EvalOptions): Promis
     k: options.k,
     commits_scanned: mined.scanned,
     queries: mined.queries.length,
+    function_queries: functionQueries,
     skipped: mined.skipped,
     modes: {},
     unavailable: {},
@@ -113,27 +137,40 @@ export async function runEval(project: EvalTarget, options: EvalOptions): Promis
     const started = performance.now();
     const rank = mode === 'grep' ? await grepRanker(project.root, indexed, options.signal) : searchRanker(project.search, mode, options.signal);
     const ranks: (number | null)[] = [];
+    const functionRanks: (number | null)[] = [];
     for (const query of mined.queries) {
       if (options.signal?.aborted) throw new AbortError('eval cancelled');
-      ranks.push(firstHitRank(await rank(query, options.k), query.answers, options.k));
+      const ranked = await rank(query, options.k);
+      ranks.push(firstHitRank(ranked.paths, query.answers, options.k));
+      const functions: FunctionAnswer[] = functionAnswers.get(query.commit) ?? [];
+      if (ranked.hits && functions.length > 0) functionRanks.push(firstFunctionHitRank(ranked.hits, functions, options.k));
       if (ranks.length % 50 === 0) log(`${mode}: ${ranks.length}/${mined.queries.length} queries`);
     }
     const seconds = (performance.now() - started) / 1000;
-    report.modes[mode] = { ...summarizeRanks(ranks, options.k), seconds };
+    const byFunction = mode === 'grep' ? null : summarizeRanks(functionRanks, options.k);
+    report.modes[mode] = {
+      ...summarizeRanks(ranks, options.k),
+      seconds,
+      function_queries: byFunction?.queries ?? null,
+      function_hits_at_k: byFunction?.hits_at_k ?? null,
+      function_recall_at_k: byFunction?.recall_at_k ?? null,
+      function_mrr_at_k: byFunction?.mrr_at_k ?? null,
+    };
     if (mode === 'hybrid') report.fusion = storedFusion(project.store, project.embedder.modelId);
     log(`${mode}: done in ${seconds.toFixed(1)} s`);
   }
   return report;
 }
 
-type Ranker = (query: EvalQuery, k: number) => Promise<string[]>;
+/** Ranked paths for the file figures, and the hits with their lines for the function figures (null: a ranker of files only). */
+type Ranker = (query: EvalQuery, k: number) => Promise<{ paths: string[]; hits: RankedHit[] | null }>;
 
 function searchRanker(search: EvalSearch, mode: SearchMode, signal: AbortSignal | undefined): Ranker {
   return async (query, k) => {
     const response = await search({ query: query.query, k, mode, signal });
     // A silent fallback (hybrid answered lexically) would credit one mode with another's results.
     if (response.mode !== mode) throw new CodecartoError(`Search answered in mode ${response.mode}, not ${mode}: ${response.note ?? ''}`);
-    return response.results.map((hit) => hit.path);
+    return { paths: response.results.map((hit) => hit.path), hits: response.results };
   };
 }
 
@@ -149,5 +186,5 @@ async function grepRanker(root: string, paths: string[], signal: AbortSignal | u
     }
   }
   const baseline = new GrepBaseline(files);
-  return async (query, k) => baseline.rank(query.query, k).map((hit) => hit.path);
+  return async (query, k) => ({ paths: baseline.rank(query.query, k).map((hit) => hit.path), hits: null });
 }

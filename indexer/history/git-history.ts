@@ -29,7 +29,7 @@ const FIELD = '\x1f';
 const RECORD = '\x1e';
 
 /** Runs one git command in `cwd` and returns its stdout. */
-async function git(cwd: string, args: string[], options: { timeoutMs: number; signal?: AbortSignal }): Promise<string> {
+export async function git(cwd: string, args: string[], options: { timeoutMs: number; signal?: AbortSignal }): Promise<string> {
   try {
     const { stdout } = await run('git', args, {
       cwd,
