@@ -32,7 +32,8 @@ ${MODELS_USAGE}
 
 Environment: CODECARTO_HOME (data, default ~/.local/share/codecarto), CODECARTO_PROJECT, CODECARTO_PROVIDER and the other settings above,
   CODECARTO_WATCH (0/false/off: never re-index in the background; poll: stat scans instead of file events),
-  CODECARTO_EMBED_TIMEOUT_MS (longest wait for an embedding request's answer, default 60000), CODECARTO_INDEX_WORKERS.`;
+  CODECARTO_EMBED_TIMEOUT_MS (longest wait for an embedding request's answer, default 60000),
+  CODECARTO_QUERY_TIMEOUT_MS (longest wait for a search's query vector before it answers lexically, default 2000), CODECARTO_INDEX_WORKERS.`;
 
 async function main(argv: string[]): Promise<number> {
   const [command = 'mcp', ...rest] = argv;
