@@ -1,52 +1,45 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
+import { projectStateSchema } from '../indexer/workspace/project-state-schema.js';
+import {
+  fusionStateSchema,
+  indexingProgressSchema,
+  knownProjectSchema,
+  lastIndexRunSchema,
+  providerHealthSchema,
+  watchInfoSchema,
+  type KnownProject,
+} from '../indexer/workspace/status-schema.js';
 import type { NoProjectStatus, Workspace } from '../indexer/workspace/workspace.js';
 import { orNull } from './or-null.js';
 import { formatProjectState } from './project-state-format.js';
 
-const watchingState = z.enum(['starting', 'events', 'polling', 'off']);
-
-const knownProject = z.object({
-  project: z.string(),
-  data_dir: z.string(),
-  provider: orNull(z.string(), 'not recorded'),
-  files: orNull(z.number(), 'not known: not open and no complete index run'),
-  chunks: orNull(z.number(), 'not known: not open and no complete index run'),
-  bytes: z.number(),
-  last_indexed: orNull(z.string(), 'never indexed'),
-  open: z.boolean(),
-  current: z.boolean(),
-  watching: watchingState,
-});
+const stateFields = projectStateSchema.shape;
 
 /**
  * With a project, every field describes it. With none (project null), only `projects`, `problems` and
- * `notes` are there: the known projects and how to choose one.
+ * `notes` are there: the known projects and how to choose one. Every part is a schema of indexer/workspace/
+ * (the project state's fields, status-schema.ts), optional here because a status without a project has none.
  */
 export const statusOutput = {
   project: orNull(z.string(), 'no project is chosen: see projects and notes'),
-  provider: z.string().optional(),
-  model: orNull(z.string(), 'no embedding model (provider "none", nothing embedded yet)').optional(),
-  dims: orNull(z.number(), 'vector size not known yet').optional(),
-  device: orNull(z.string(), 'no in-process ONNX model loaded').optional(),
-  files: z.number().optional(),
-  chunks: z.number().optional(),
-  chunks_with_vectors: z.number().optional(),
-  indexing: orNull(
-    z.object({ state: z.string(), files_scanned: z.number(), chunks_embedded: z.number(), chunks_pending: z.number(), seconds: z.number() }),
-    'no index run is going',
-  ).optional(),
-  last_index: orNull(z.object({ state: z.string(), seconds: z.number(), error: z.string().optional() }), 'no index run finished in this process').optional(),
-  stale_files: orNull(z.number(), 'not checked (empty index, or an index run is going)').optional(),
-  last_indexed: orNull(z.string(), 'never indexed').optional(),
-  watching: z.object({ state: watchingState, runs: z.number(), pending: z.boolean() }).optional(),
-  projects: z.array(knownProject),
-  health: z.object({ ok: z.boolean(), detail: z.string(), execution_provider: orNull(z.string(), 'no in-process ONNX model loaded') }).optional(),
+  provider: stateFields.provider.optional(),
+  model: stateFields.model.optional(),
+  dims: stateFields.dims.optional(),
+  /** The health's execution_provider. */
+  device: providerHealthSchema.shape.execution_provider.optional(),
+  files: stateFields.files.optional(),
+  chunks: stateFields.chunks.optional(),
+  chunks_with_vectors: stateFields.chunks_with_vectors.optional(),
+  indexing: orNull(indexingProgressSchema, 'no index run is going').optional(),
+  last_index: orNull(lastIndexRunSchema, 'no index run finished in this process').optional(),
+  stale_files: stateFields.stale_files.optional(),
+  last_indexed: stateFields.last_indexed.optional(),
+  watching: watchInfoSchema.optional(),
+  projects: z.array(knownProjectSchema),
+  health: providerHealthSchema.optional(),
   /** How hybrid search weighs the semantic list for this model (null: not measured yet, plain fusion). */
-  fusion: orNull(
-    z.object({ semantic_weight: z.number(), method: z.enum(['calibrated', 'default']), queries: z.number(), reason: z.string().optional() }),
-    'not measured yet: plain rank fusion',
-  ).optional(),
+  fusion: orNull(fusionStateSchema, 'not measured yet: plain rank fusion').optional(),
   /** What is wrong with the server's configuration or the project's settings, and how to fix it; empty when nothing is. */
   problems: z.array(z.string()),
   notes: z.array(z.string()),
@@ -124,7 +117,7 @@ function noProjectStatus({ projects, problems }: NoProjectStatus) {
   return { content: [{ type: 'text' as const, text: lines.join('\n') }], structuredContent: structured };
 }
 
-function formatKnownProject(p: z.infer<typeof knownProject>): string {
+function formatKnownProject(p: KnownProject): string {
   const size = p.bytes >= 1 << 20 ? `${(p.bytes / (1 << 20)).toFixed(1)} MiB` : `${Math.ceil(p.bytes / 1024)} KiB`;
   const counts = p.files === null ? '' : `${p.files} files, ${p.chunks ?? 0} chunks, `;
   return `${p.current ? '* ' : '  '}${p.project}  (${p.provider ?? 'unknown provider'}; ${counts}${size}; last index ${p.last_indexed ?? 'never'}${p.open ? `; watching ${p.watching}` : ''})`;

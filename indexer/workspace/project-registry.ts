@@ -4,26 +4,13 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ProviderName } from '../../models/embedder.js';
 import type { WatchingState } from '../watch/project-watcher.js';
 import { LAST_INDEXED_KEY, type OpenProject } from './open-project.js';
 import { listProjects, readProjectFile, type ProjectFile } from './project-catalog.js';
 import { projectDataDir, readCurrentRoot, updateProjectFile, writeCurrentRoot } from './state-files.js';
+import type { KnownProject } from './status-schema.js';
 
-/** A project with a data directory under $CODECARTO_HOME, open in this process or not. */
-export interface KnownProject {
-  project: string;
-  data_dir: string;
-  provider: ProviderName | null;
-  /** From the open index, else from the last complete run's record; null when neither is known. */
-  files: number | null;
-  chunks: number | null;
-  bytes: number;
-  last_indexed: string | null;
-  open: boolean;
-  current: boolean;
-  watching: WatchingState;
-}
+export type { KnownProject } from './status-schema.js';
 
 export interface ProjectRegistryOptions {
   /** Reopen the project that was current when the last process ended (default true). */

@@ -4,52 +4,13 @@
  */
 import type { Embedder } from '../../models/embedder.js';
 import type { IndexJob } from '../run/index-job.js';
-import type { IndexState, IndexSummary } from '../run/index-summary.js';
+import type { IndexSummary } from '../run/index-summary.js';
 import { storedFusion } from '../search/fusion-weights.js';
 import type { IndexStore } from '../store/store-types.js';
-import type { WatchingState } from '../watch/project-watcher.js';
-import type { KnownProject } from './project-registry.js';
 import type { ProjectState } from './project-state.js';
+import type { FusionState, IndexingProgress, KnownProject, LastIndexRun, ProviderHealth, WatchInfo } from './status-schema.js';
 
-export interface ProviderHealth {
-  ok: boolean;
-  /** e.g. "endpoint http://host:8080/embed reachable, 4096 dims, 12 ms". */
-  detail: string;
-  /** Execution provider of an in-process ONNX model ("cuda" | "cpu"); null otherwise. */
-  execution_provider: string | null;
-}
-
-/** A running index run's progress. */
-export interface IndexingProgress {
-  state: IndexState;
-  files_scanned: number;
-  chunks_embedded: number;
-  chunks_pending: number;
-  seconds: number;
-}
-
-/** How the last index run of this process ended. */
-export interface LastIndexRun {
-  state: IndexState;
-  seconds: number;
-  error?: string;
-}
-
-export interface WatchInfo {
-  state: WatchingState;
-  /** Index runs that watching started in this process. */
-  runs: number;
-  /** Changes seen and not yet indexed (or being indexed). */
-  pending: boolean;
-}
-
-/** How hybrid search weighs the semantic list for the project's model. */
-export interface FusionState {
-  semantic_weight: number;
-  method: 'calibrated' | 'default';
-  queries: number;
-  reason?: string;
-}
+export type { FusionState, IndexingProgress, LastIndexRun, ProviderHealth, WatchInfo } from './status-schema.js';
 
 /** Status with a current project. */
 export interface ProjectStatus {
