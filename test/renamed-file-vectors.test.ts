@@ -38,7 +38,7 @@ function storedChunks(dataDir: string): StoredChunk[] {
       .all() as { path: string; startLine: number; embedText: string; vector: Buffer | null }[];
     return rows.map((r) => {
       expect(r.vector, `${r.path}:${r.startLine} has a vector`).not.toBeNull();
-      return { ...r, vector: decodeVector(r.vector!) };
+      return { ...r, vector: decodeVector(r.vector!, 256) };
     });
   } finally {
     db.close();

@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { decodeHalf, encodeHalf, roundToHalf } from '../indexer/store/float16.js';
 import { DEFAULT_HNSW_PARAMS, VectorIndex } from '../indexer/store/vector-index.js';
 
 const temps: string[] = [];
@@ -102,6 +103,43 @@ describe('VectorIndex', () => {
     expect(() => VectorIndex.load(path.join(dir, 'missing.hnsw'), 8, DEFAULT_HNSW_PARAMS, 0)).toThrow();
   });
 
+  it('reuses deleted points\' slots, so an index under edits does not grow, and never returns a deleted point', () => {
+    const index = VectorIndex.create(8, DEFAULT_HNSW_PARAMS, 128);
+    const vectors = randomUnitVectors(130, 8, 11);
+    index.add(vectors.slice(0, 100).map((_, i) => i + 1), vectors.slice(0, 100));
+    expect(index.markDeleted(Array.from({ length: 30 }, (_, i) => i + 1))).toBe(30);
+    index.add(vectors.slice(100).map((_, i) => i + 101), vectors.slice(100));
+    expect({ points: index.pointCount, deleted: index.deletedCount, size: index.size, capacity: index.capacity }).toEqual({ points: 100, deleted: 0, size: 100, capacity: 128 });
+    for (let i = 100; i < 130; i += 7) expect(index.search(vectors[i], 1)[0].label).toBe(i + 1);
+    const labels = index.search(vectors[0], 100).map((n) => n.label);
+    expect(labels.filter((l) => l <= 30)).toEqual([]);
+  });
+
+  it('flat points are searched exactly beside the graph, deleted like graph points, and merged into the graph for a snapshot', () => {
+    const dir = tempDir();
+    const vectors = randomUnitVectors(60, 8, 12);
+    const index = VectorIndex.create(8, DEFAULT_HNSW_PARAMS);
+    index.add(vectors.slice(0, 50).map((_, i) => i + 1), vectors.slice(0, 50));
+    index.addFlat(vectors.slice(50).map((_, i) => i + 51), vectors.slice(50).map((v) => v.map((x) => x * 3)));
+    expect({ size: index.size, points: index.pointCount, flat: index.flatCount }).toEqual({ size: 60, points: 50, flat: 10 });
+    const [best] = index.search(vectors[55], 1);
+    expect(best.label).toBe(56);
+    expect(best.distance).toBeCloseTo(0, 5);
+    // Exact over everything: the same order as a brute-force ranking.
+    const q = randomUnitVectors(1, 8, 13)[0];
+    const exact = vectors.map((v, i) => ({ label: i + 1, d: 1 - dot(v, q) })).sort((a, b) => a.d - b.d).slice(0, 10).map((r) => r.label);
+    expect(index.search(q, 10).map((n) => n.label)).toEqual(exact);
+    expect(index.markDeleted([56, 3])).toBe(2);
+    expect(index.search(vectors[55], 60).map((n) => n.label)).not.toContain(56);
+    expect(() => index.writeAtomic(path.join(dir, 'v.hnsw'))).toThrow(/mergeFlat/);
+    index.mergeFlat();
+    expect({ size: index.size, flat: index.flatCount }).toEqual({ size: 58, flat: 0 });
+    index.writeAtomic(path.join(dir, 'v.hnsw'));
+    const loaded = VectorIndex.load(path.join(dir, 'v.hnsw'), 8, DEFAULT_HNSW_PARAMS, 58);
+    expect(loaded.search(vectors[57], 1)[0].label).toBe(58);
+    expect(loaded.search(vectors[55], 60).map((n) => n.label)).not.toContain(56);
+  });
+
   it('4096 dims: HNSW knn recall@10 vs exact search is at least 0.95', () => {
     const dims = 4096;
     const n = 300;
@@ -120,5 +158,31 @@ describe('VectorIndex', () => {
       found += exact.filter((l) => approx.has(l)).length;
     }
     expect(found / (queries.length * 10)).toBeGreaterThanOrEqual(0.95);
+  });
+});
+
+describe('float16 vectors', () => {
+  it('encodes exactly representable values exactly and rounds to the nearest half, ties to even', () => {
+    const values = [0, -0, 1, -2, 0.5, 65504, 2 ** -14, 2 ** -24, -(2 ** -20)];
+    expect(Array.from(roundToHalf(values))).toEqual(values);
+    expect(roundToHalf([1 + 2 ** -11])[0]).toBe(1); // tie: to even (1.0)
+    expect(roundToHalf([1 + 3 * 2 ** -11])[0]).toBe(1 + 2 ** -9); // tie: to even (up)
+    expect(roundToHalf([1 + 2 ** -11 + 2 ** -20])[0]).toBe(1 + 2 ** -10);
+    expect(roundToHalf([2 ** -26])[0]).toBe(0);
+    expect(roundToHalf([3 * 2 ** -26])[0]).toBe(2 ** -24);
+    expect(roundToHalf([70000])[0]).toBe(Infinity);
+    expect(roundToHalf([-Infinity])[0]).toBe(-Infinity);
+    expect(Number.isNaN(roundToHalf([NaN])[0])).toBe(true);
+  });
+
+  it('round-trips through bytes and keeps unit vectors within 1e-6 of their cosine', () => {
+    for (const v of randomUnitVectors(20, 4096, 21)) {
+      const blob = encodeHalf(v);
+      expect(blob.length).toBe(8192);
+      const back = decodeHalf(blob);
+      expect(back).toEqual(roundToHalf(v));
+      for (let i = 0; i < v.length; i += 97) expect(Math.abs(back[i] - v[i])).toBeLessThanOrEqual(Math.abs(v[i]) * 2 ** -11 + 2 ** -25);
+      expect(dot(back, v) / Math.sqrt(dot(back, back))).toBeGreaterThan(1 - 1e-6);
+    }
   });
 });

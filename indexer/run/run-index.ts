@@ -45,7 +45,7 @@ const MIN_PLAN = 128;
 const PLAN_WINDOW = 1024;
 /** A full batch this tight (padded / real tokens) goes out at once. */
 const TIGHT_PAD = 1.05;
-/** The HNSW file is rewritten at most this often during a run, so a crash costs a small rebuild. */
+/** The store may write an HNSW snapshot at most this often during a run (it decides whether its log is long enough). */
 const FLUSH_INTERVAL_MS = 60_000;
 /**
  * An incremental run prepares this many changed files on the main thread before it starts workers:
@@ -183,7 +183,7 @@ export async function runIndex(options: IndexRunOptions): Promise<IndexSummary> 
       }
       if (batch) dispatch(batch);
       if (now() - lastFlush > FLUSH_INTERVAL_MS) {
-        store.flushVectorIndex();
+        store.flushVectorIndex({ periodic: true });
         lastFlush = now();
       }
     }

@@ -1,19 +1,26 @@
 /**
  * The index store: SQLite (source of truth, see sqlite-store.ts) plus an in-memory HNSW graph derived from
- * its `vectors` table (see vector-index.ts). The graph is written to `vectors.hnsw` only by
- * flushVectorIndex(), which records in meta which state of SQLite the file holds; on open, a file that does
- * not match SQLite (missing, unreadable, or older than the last vector write, e.g. after a crash between a
- * commit and a flush) is rebuilt from the stored vectors. Nothing is ever re-embedded.
+ * its `vectors` table (see vector-index.ts).
+ *
+ * Persistence costs what changed, not the index (issue 20): every vector added or deleted is logged in
+ * `hnsw_log` in the same transaction that stores or deletes it. A snapshot of the graph
+ * (`vectors-<seq>-<id>.hnsw`) is written only now and then, and meta `hnsw_state` records which log seq
+ * it includes. Opening loads the snapshot and replays the log after it (added vectors go to an exact flat
+ * set, deletions are marked), so a crash at any moment loses nothing and re-embeds nothing; a snapshot
+ * that does not match SQLite is rebuilt from the stored vectors. The previous snapshot stays valid until
+ * the new one is recorded, so a crash while writing one costs a replay, not a rebuild.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { crashPoint } from './crash-point.js';
 import { toFtsMatchExpression } from './fts-tokens.js';
-import { openDatabase, RESERVED_META_KEYS, SqliteStore, type VectorStats } from './sqlite-store.js';
+import { openDatabase, RESERVED_META_KEYS, SqliteStore, type SnapshotRecord, type VectorStats } from './sqlite-store.js';
 import { IndexStoreError, VectorDimensionsError } from './store-errors.js';
 import type {
   ChunkInput,
   ChunkRow,
   FileRecord,
+  FlushOptions,
   IndexedModel,
   IndexStore,
   PendingText,
@@ -24,7 +31,12 @@ import type {
 import { DEFAULT_HNSW_PARAMS, VectorIndex, type HnswParams } from './vector-index.js';
 
 export const INDEX_DB_FILE = 'index.db';
+/** The snapshot's name before schema version 2 (still loaded once if its record matches). */
 export const HNSW_FILE = 'vectors.hnsw';
+/** Snapshot files: `vectors-<seq>-<id>.hnsw`, or the version 1 name. */
+const SNAPSHOT_NAME = /^vectors(?:-(\d+)-[0-9a-z]+)?\.hnsw$/;
+/** Temp files of an atomic write: `.<name>.<pid>.tmp` (see VectorIndex.writeAtomic). */
+const SNAPSHOT_TMP = /^\.vectors.*\.hnsw\.(\d+)\.tmp$/;
 
 export interface OpenIndexStoreOptions {
   /** HNSW parameters; defaults M=16, efConstruction=100, ef=256 (measured: docs/performance.md). M and efConstruction apply to graphs built from now on. */
@@ -33,27 +45,26 @@ export interface OpenIndexStoreOptions {
   log?: (msg: string) => void;
 }
 
-/** What flushVectorIndex() wrote, recorded in meta `hnsw_state`; the file is trusted only if SQLite still matches it. */
-interface HnswFileState {
-  /** meta `vectors_gen` when the file was written (bumped by every vector insert or delete). */
-  gen: number;
-  /** Live vectors in the file = SQLite's vector count then. */
-  vectors: number;
-  maxLabel: number;
-  /** Points in the file including deleted ones (what hnswlib's getCurrentCount() reads back). */
-  points: number;
-  dims: number;
-}
-
 /** Semantic over-fetch rounds when a filter or label aliasing leaves fewer than k hits; each round fetches 4x more. */
 const MAX_FETCH_ROUNDS = 4;
 const FETCH_GROWTH = 4;
 /** Ranked lexical rows a filtered search reads at most before giving up on finding k survivors. */
 const MAX_FILTERED_LEXICAL_ROWS = 100_000;
-/** Deleted points beyond this share of the graph make the next flush rebuild it compactly. */
+/** Deleted points beyond this share of the graph make the next snapshot rebuild it compactly. */
 const MAX_DELETED_SHARE = 0.25;
 /** Vectors added to HNSW per batch during a rebuild (bounds the decoded vectors held at once). */
 const REBUILD_BATCH = 1000;
+/**
+ * A snapshot is written when the log holds this many added vectors: opening replays at most this many
+ * into the exact flat set (~4 ms per search at 4096 dims) instead of inserting them (~4 ms each).
+ */
+const LOG_ADDS_MAX = 1024;
+/** ... or this many entries in all (deletions replay cheaply, but the log should not grow without end). */
+const LOG_ENTRIES_MAX = 16_384;
+/** During a long run a snapshot waits until the log holds this share of the graph, so a full build writes a few, not one a minute. */
+const PERIODIC_SHARE = 0.25;
+/** Opening replays up to this many added vectors into the flat set; more (after a crash mid-build) are inserted into the graph. */
+const FLAT_MAX = 2048;
 
 /** Opens (creating if needed) the index in `dataDir`: `index.db` and, when vectors exist, `vectors.hnsw`. */
 export function openIndexStore(dataDir: string, options: OpenIndexStoreOptions = {}): IndexStore {
@@ -65,22 +76,20 @@ class SqliteIndexStore implements IndexStore {
   private readonly sql: SqliteStore;
   private readonly params: HnswParams;
   private readonly log: (msg: string) => void;
-  private readonly hnswFile: string;
   /** The graph of the current model's vectors; null while no model is recorded. */
   private hnsw: VectorIndex | null = null;
-  /** Set when an HNSW update failed after its SQLite commit: the graph may miss points until rebuilt. */
+  /** Set when an HNSW update failed after its SQLite commit: the graph may miss points until reloaded. */
   private hnswStale = false;
-  /** The graph changed since the file was last written (or the file was never written). */
-  private hnswDirty = false;
-  /** meta `vectors_gen` that the in-memory graph reflects; another process's writes move it on. */
-  private knownGen = -1;
+  /** The hnsw_log seq that the in-memory graph reflects; another process's writes move the log on. */
+  private appliedSeq = 0;
+  /** Added vectors the last snapshot load replayed from the log. */
+  private replayed = 0;
 
   private constructor(dataDir: string, sql: SqliteStore, params: HnswParams, log: (msg: string) => void) {
     this.dataDir = dataDir;
     this.sql = sql;
     this.params = params;
     this.log = log;
-    this.hnswFile = join(dataDir, HNSW_FILE);
   }
 
   static open(dataDir: string, options: OpenIndexStoreOptions): SqliteIndexStore {
@@ -118,7 +127,6 @@ class SqliteIndexStore implements IndexStore {
     const changed = current !== null;
     this.sql.writeModel(model, changed || this.sql.vectorStats().count > 0);
     this.resetVectorIndex(model.dims);
-    this.syncGen();
     if (changed) this.log(`index store: model changed from ${current.modelId} (${current.dims} dims) to ${model.modelId} (${model.dims} dims); all vectors dropped`);
     return changed;
   }
@@ -127,8 +135,10 @@ class SqliteIndexStore implements IndexStore {
     this.sql.deleteAllVectors();
     const model = this.sql.getModel();
     if (model) this.resetVectorIndex(model.dims);
-    else this.hnsw = null;
-    this.syncGen();
+    else {
+      this.hnsw = null;
+      this.appliedSeq = this.sql.logHead();
+    }
   }
 
   pendingTexts(limit?: number): PendingText[] {
@@ -165,41 +175,53 @@ class SqliteIndexStore implements IndexStore {
         }
       }
     }
+    const head = this.sql.logHead();
     const added = this.sql.insertVectors(items);
     if (added.labels.length === 0) return;
-    this.syncGen();
-    // SQLite has committed; the graph follows. If it fails, the next flush (or open) rebuilds from SQLite.
+    crashPoint('vectors-committed');
+    // SQLite has committed (vectors and their log entries); the graph follows with the vectors as stored.
     try {
       this.hnsw ??= VectorIndex.create(model.dims, this.params);
       this.hnsw.add(added.labels, added.vectors);
     } catch (err) {
       this.hnswStale = true;
-      this.log(`index store: adding ${added.labels.length} vectors to HNSW failed (${(err as Error).message}); it will be rebuilt from SQLite`);
+      this.log(`index store: adding ${added.labels.length} vectors to HNSW failed (${(err as Error).message}); it will be reloaded from SQLite`);
     }
-    this.hnswDirty = true;
+    this.advance(head, added.seq, added.labels.length);
   }
 
-  flushVectorIndex(): void {
+  flushVectorIndex(options: FlushOptions = {}): void {
     const model = this.sql.getModel();
+    if (!model) return;
     const stats = this.sql.vectorStats();
-    if (!model || stats.count === 0) {
-      rmSync(this.hnswFile, { force: true });
-      this.recordFileState({ gen: stats.gen, vectors: 0, maxLabel: stats.maxLabel, points: 0, dims: model?.dims ?? 0 });
-      this.hnswDirty = false;
+    const record = this.currentRecord(stats);
+    if (stats.count === 0) {
+      // Nothing to snapshot: record the empty one (no file) once the log holds anything.
+      if (record?.file === null && record.seq === this.sql.logHead()) return;
+      this.hnsw = VectorIndex.create(model.dims, this.params);
+      this.hnswStale = false;
+      this.appliedSeq = this.sql.logHead();
+      this.sql.recordSnapshot({ seq: this.appliedSeq, file: null, points: 0, live: 0, dims: model.dims });
+      this.removeSnapshotFiles(null);
       return;
     }
-    if (!this.hnsw || this.hnswStale || this.hnsw.size !== stats.count || this.hnsw.dims !== model.dims) {
-      this.rebuildVectorIndex(model.dims, stats, 'the in-memory graph does not match SQLite');
-    } else if (this.hnsw.deletedCount > MAX_DELETED_SHARE * this.hnsw.pointCount) {
-      this.rebuildVectorIndex(model.dims, stats, `${this.hnsw.deletedCount} of ${this.hnsw.pointCount} points are deleted`);
+    let rebuilt = false;
+    if (!this.hnsw || this.hnswStale || this.hnsw.dims !== model.dims || this.hnsw.size !== stats.count || this.appliedSeq !== this.sql.logHead()) {
+      const problem = this.loadSnapshot(model);
+      if (problem !== null) {
+        this.rebuildVectorIndex(model.dims, stats, `the in-memory graph does not match SQLite and ${problem}`);
+        rebuilt = true;
+      }
     }
-    if (!this.hnswDirty && existsSync(this.hnswFile)) return;
     const hnsw = this.hnsw as VectorIndex;
-    // Forget the old record first: a crash between the rename and the new record then means "rebuild", never "trust".
-    this.sql.deleteMeta('hnsw_state');
-    hnsw.writeAtomic(this.hnswFile);
-    this.recordFileState({ gen: stats.gen, vectors: stats.count, maxLabel: stats.maxLabel, points: hnsw.pointCount, dims: model.dims });
-    this.hnswDirty = false;
+    const since = record ? this.sql.logCounts(record.seq) : { adds: stats.count, deletes: 0 };
+    const addsDue = options.periodic ? Math.max(LOG_ADDS_MAX, PERIODIC_SHARE * stats.count) : LOG_ADDS_MAX;
+    const due = options.force || rebuilt || !record || since.adds >= addsDue || since.adds + since.deletes >= LOG_ENTRIES_MAX;
+    if (!due) return;
+    if (hnsw.deletedCount > MAX_DELETED_SHARE * (hnsw.pointCount + hnsw.flatCount)) {
+      this.rebuildVectorIndex(model.dims, stats, `${hnsw.deletedCount} of ${hnsw.pointCount} points are deleted`);
+    }
+    this.writeSnapshot(model.dims);
   }
 
   // ---- files and chunks ----
@@ -222,12 +244,12 @@ class SqliteIndexStore implements IndexStore {
   }
 
   collectGarbage(): number {
+    const head = this.sql.logHead();
     const { texts, labels } = this.sql.collectGarbage();
-    this.syncGen();
-    if (labels.length > 0 && this.hnsw) {
-      const marked = this.hnsw.markDeleted(labels);
-      if (marked !== labels.length) this.hnswStale = true;
-      this.hnswDirty = true;
+    if (labels.length > 0) {
+      crashPoint('garbage-committed');
+      if (this.hnsw && this.hnsw.markDeleted(labels) !== labels.length) this.hnswStale = true;
+      this.advance(head, this.sql.logHead(), labels.length);
     }
     return texts;
   }
@@ -258,7 +280,7 @@ class SqliteIndexStore implements IndexStore {
     }
     if (!model || !this.hnsw || this.hnsw.size === 0 || !(want > 0)) return [];
     const keep = compileFilter(filter);
-    const total = this.hnsw.pointCount;
+    const total = this.hnsw.pointCount + this.hnsw.flatCount;
     // One text can back several chunks, so k labels usually give k chunks; a filter needs more.
     let fetch = Math.min(total, keep ? Math.max(want * 4, 50) : want);
     let hits: ScoredChunkId[] = [];
@@ -292,7 +314,7 @@ class SqliteIndexStore implements IndexStore {
     for (let i = 0; i < vector.length; i++) squares += vector[i] * vector[i];
     const queryNorm = Math.sqrt(squares) || 1;
     return this.sql
-      .vectorsOfChunks(chunkIds)
+      .vectorsOfChunks(chunkIds, model.dims)
       .map(({ id, vector: stored }) => {
         let dot = 0;
         let norm = 0;
@@ -329,7 +351,7 @@ class SqliteIndexStore implements IndexStore {
     this.sql.setMeta(key, value);
   }
 
-  /** Closes the database. Does not write the HNSW file: call flushVectorIndex() first to save a rebuild on next open. */
+  /** Closes the database. Writes no snapshot: everything since the last one is in the log, replayed on open. */
   close(): void {
     this.hnsw = null;
     this.sql.close();
@@ -337,65 +359,156 @@ class SqliteIndexStore implements IndexStore {
 
   // ---- HNSW lifecycle ----
 
-  /** On open: load `vectors.hnsw` if it matches SQLite, else rebuild it from the stored vectors and write it. */
+  /** On open: the snapshot plus the log after it if they match SQLite, else a rebuild from the stored vectors. */
   private loadVectorIndex(): void {
-    this.syncGen();
+    this.appliedSeq = this.sql.logHead();
     const model = this.sql.getModel();
     if (!model) return;
+    if (this.sql.getMeta('vector_format') === 'float32') this.convertLegacyVectors(model.dims);
+    const problem = this.loadSnapshot(model);
+    const hnsw = this.hnsw as VectorIndex | null;
+    if (problem === null && hnsw) {
+      this.removeStaleFiles();
+      this.log(`index store: loaded HNSW index with ${hnsw.size} vectors (${this.replayed} replayed from the log)`);
+      // A long log (a crash during a big run) went into the graph: write it so the next open is quick.
+      if (this.replayed > FLAT_MAX) this.tryWriteSnapshot(model.dims);
+      return;
+    }
     const stats = this.sql.vectorStats();
-    if (stats.count === 0) {
-      this.hnsw = VectorIndex.create(model.dims, this.params);
-      return;
-    }
-    const problem = this.tryLoadFile(model, stats);
-    if (problem === null) {
-      this.log(`index store: loaded HNSW index with ${stats.count} vectors from ${HNSW_FILE}`);
-      return;
-    }
-    this.rebuildVectorIndex(model.dims, stats, problem);
+    this.rebuildVectorIndex(model.dims, stats, problem ?? 'no graph');
+    this.tryWriteSnapshot(model.dims);
+  }
+
+  private tryWriteSnapshot(dims: number): void {
     try {
-      this.flushVectorIndex();
+      this.writeSnapshot(dims);
     } catch (err) {
-      this.log(`index store: could not write ${HNSW_FILE} after the rebuild (${(err as Error).message})`);
+      this.log(`index store: could not write the HNSW snapshot (${(err as Error).message}); the log keeps every change`);
     }
   }
 
-  /** Loads the file into this.hnsw if it matches SQLite; otherwise returns why not. */
-  private tryLoadFile(model: IndexedModel, stats: VectorStats): string | null {
-    if (!existsSync(this.hnswFile)) return `${HNSW_FILE} is missing`;
-    const state = parseFileState(this.sql.getMeta('hnsw_state'));
-    if (!state) return `no record says what ${HNSW_FILE} holds`;
-    if (state.gen !== stats.gen || state.vectors !== stats.count || state.maxLabel !== stats.maxLabel) {
-      return `${HNSW_FILE} is older than the database (it holds ${state.vectors} vectors, SQLite ${stats.count})`;
-    }
-    if (state.dims !== model.dims) return `${HNSW_FILE} holds ${state.dims}-dim vectors, the model has ${model.dims}`;
-    let index: VectorIndex;
+  /** The snapshot record, with a version 1 record (`vectors.hnsw`, matched by generation) read as one at seq 0. */
+  private currentRecord(stats: VectorStats): SnapshotRecord | null {
+    const { record, raw } = this.sql.readSnapshot();
+    if (record || raw === null) return record ?? { seq: 0, file: null, points: 0, live: 0, dims: 0 };
     try {
-      index = VectorIndex.load(this.hnswFile, model.dims, this.params, stats.count);
-    } catch (err) {
-      return `${HNSW_FILE} is unreadable (${(err as Error).message})`;
+      const old = JSON.parse(raw) as { gen?: number; vectors?: number; maxLabel?: number; points?: number; dims?: number };
+      // Version 1 wrote no log: its file is current only if no vector changed since (same generation and count).
+      if (old.gen === stats.gen && old.vectors === stats.count && old.maxLabel === stats.maxLabel && typeof old.points === 'number' && typeof old.dims === 'number') {
+        return { seq: 0, file: HNSW_FILE, points: old.points, live: old.vectors, dims: old.dims };
+      }
+    } catch {
+      // Unreadable: no record.
     }
-    if (index.pointCount !== state.points) {
-      return `${HNSW_FILE} holds ${index.pointCount} points, its record says ${state.points}`;
-    }
-    this.hnsw = index;
-    this.hnswStale = false;
-    this.hnswDirty = false;
     return null;
+  }
+
+  /**
+   * Loads the recorded snapshot and replays the log after it into a new graph, and adopts it if the result
+   * holds exactly SQLite's vectors; otherwise returns why not (and keeps the graph it had).
+   */
+  private loadSnapshot(model: IndexedModel): string | null {
+    let problem: string | null = null;
+    // A writer that records a newer snapshot meanwhile deletes the file we were about to read: try its new one.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const raw = this.sql.readSnapshot().raw;
+      problem = this.tryLoadSnapshot(model);
+      if (problem === null || this.sql.readSnapshot().raw === raw) break;
+    }
+    return problem;
+  }
+
+  private tryLoadSnapshot(model: IndexedModel): string | null {
+    // Read the record, the log and the added vectors in one read transaction: a consistent view even while
+    // another process writes.
+    const view = this.sql.db.transaction(() => {
+      const now = this.sql.vectorStats();
+      const record = this.currentRecord(now);
+      if (!record) return null;
+      const tail = this.sql.logAfter(record.seq);
+      const added = this.sql.vectorsOfLabels(tail.added, model.dims);
+      return { record, tail, added, head: this.sql.logHead(), count: now.count, wanted: tail.added.length };
+    })();
+    if (!view) return `no record says what the HNSW snapshot holds`;
+    const { record, tail, added } = view;
+    if (record.file !== null && record.dims !== model.dims) return `the snapshot holds ${record.dims}-dim vectors, the model has ${model.dims}`;
+    if (added.length !== view.wanted) return `the log names ${view.wanted - added.length} added vectors that SQLite does not hold`;
+    let index: VectorIndex;
+    if (record.file === null) {
+      index = VectorIndex.create(model.dims, this.params, Math.max(1024, Math.ceil(view.count * 1.25)));
+    } else {
+      const file = join(this.dataDir, record.file);
+      if (!existsSync(file)) return `${record.file} is missing`;
+      try {
+        index = VectorIndex.load(file, model.dims, this.params, record.live);
+      } catch (err) {
+        return `${record.file} is unreadable (${(err as Error).message})`;
+      }
+      if (index.pointCount !== record.points) return `${record.file} holds ${index.pointCount} points, its record says ${record.points}`;
+    }
+    if (index.markDeleted(tail.deleted) !== tail.deleted.length) return `the log deletes vectors the snapshot does not hold`;
+    const labels = added.map((a) => a.label);
+    const vectors = added.map((a) => a.vector);
+    if (added.length <= FLAT_MAX) index.addFlat(labels, vectors);
+    else {
+      this.log(`index store: inserting ${added.length} vectors from the log into the HNSW graph`);
+      index.add(labels, vectors);
+    }
+    if (index.size !== view.count) return `the snapshot and its log hold ${index.size} vectors, SQLite ${view.count}`;
+    this.hnsw = index;
+    this.replayed = added.length;
+    this.hnswStale = false;
+    this.appliedSeq = view.head;
+    return null;
+  }
+
+  /**
+   * Writes the graph as a new snapshot file and records it with the log seq it includes (dropping those log
+   * entries) in one transaction; only then are older snapshot files deleted.
+   */
+  private writeSnapshot(dims: number): void {
+    const hnsw = this.hnsw as VectorIndex;
+    hnsw.mergeFlat();
+    const seq = this.appliedSeq;
+    const name = `vectors-${seq}-${Date.now().toString(36)}.hnsw`;
+    hnsw.writeAtomic(join(this.dataDir, name));
+    crashPoint('snapshot-written');
+    this.sql.recordSnapshot({ seq, file: name, points: hnsw.pointCount, live: hnsw.size, dims });
+    crashPoint('snapshot-recorded');
+    this.removeSnapshotFiles(name);
+  }
+
+  /** Deletes every snapshot file but `keep` (the writer's own, just recorded). */
+  private removeSnapshotFiles(keep: string | null): void {
+    for (const name of readdirSync(this.dataDir)) {
+      if (name !== keep && SNAPSHOT_NAME.test(name)) rmSync(join(this.dataDir, name), { force: true });
+    }
+  }
+
+  /**
+   * On open: deletes snapshot files older than the recorded one, and temp files of writers that died.
+   * Newer unrecorded files may be another process's write in progress; that writer deletes them.
+   */
+  private removeStaleFiles(): void {
+    const record = this.sql.readSnapshot().record;
+    for (const name of readdirSync(this.dataDir)) {
+      const snapshot = SNAPSHOT_NAME.exec(name);
+      const tmp = SNAPSHOT_TMP.exec(name);
+      const stale =
+        (snapshot && record && name !== record.file && Number(snapshot[1] ?? 0) <= record.seq) || (tmp && !processAlive(Number(tmp[1])));
+      if (stale) rmSync(join(this.dataDir, name), { force: true });
+    }
   }
 
   private rebuildVectorIndex(dims: number, stats: VectorStats, reason: string): void {
     const started = Date.now();
     this.log(`index store: rebuilding HNSW index from ${stats.count} stored vectors (${reason})`);
+    // The log head first: the vectors read below include at least every change up to it.
+    const head = this.sql.logHead();
     const index = VectorIndex.create(dims, this.params, Math.max(1024, Math.ceil(stats.count * 1.25)));
     let labels: number[] = [];
     let vectors: Float32Array[] = [];
-    for (const row of this.sql.iterateVectors()) {
-      if (row.vector.length !== dims) {
-        throw new IndexStoreError(
-          `Stored vector ${row.label} has ${row.vector.length} dims, the model has ${dims}; the index is corrupt: delete ${this.dataDir} and re-index.`,
-        );
-      }
+    for (const row of this.sql.iterateVectors(dims)) {
       labels.push(row.label);
       vectors.push(row.vector);
       if (labels.length >= REBUILD_BATCH) {
@@ -407,43 +520,82 @@ class SqliteIndexStore implements IndexStore {
     index.add(labels, vectors);
     this.hnsw = index;
     this.hnswStale = false;
-    this.hnswDirty = true;
+    this.appliedSeq = head;
     this.log(`index store: rebuilt HNSW index (${index.size} vectors) in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
 
-  private syncGen(): void {
-    this.knownGen = Number(this.sql.getMeta('vectors_gen') ?? 0);
+  /** After a write of ours that logged `entries` changes: the graph is current unless another writer logged some too. */
+  private advance(headBefore: number, headAfter: number, entries: number): void {
+    if (headBefore !== this.appliedSeq || headAfter !== headBefore + entries) this.hnswStale = true;
+    this.appliedSeq = headAfter;
   }
 
   /**
-   * Another process (a second server, the CLI) may have written vectors since the graph was built: load
-   * its flushed HNSW file when it matches SQLite; until it does, keep searching the graph we have (a
-   * rebuild here would block searches for minutes on a big index).
+   * Another process (a second server, the CLI) may have changed vectors since the graph was built: apply
+   * its log entries (added vectors to the flat set), or load its newer snapshot. If that fails, keep
+   * searching the graph we have (a rebuild here would block searches for minutes on a big index).
    */
   private followOtherWriter(): void {
-    const gen = Number(this.sql.getMeta('vectors_gen') ?? 0);
-    if (gen === this.knownGen) return;
+    const head = this.sql.logHead();
+    if (head === this.appliedSeq) return;
     const model = this.sql.getModel();
     if (!model) {
       this.hnsw = null;
-      this.knownGen = gen;
+      this.appliedSeq = head;
       return;
     }
     const stats = this.sql.vectorStats();
-    if (this.tryLoadFile(model, stats) === null) {
-      this.knownGen = stats.gen;
-      this.log(`index store: loaded HNSW index with ${stats.count} vectors written by another process`);
+    const record = this.currentRecord(stats);
+    if (this.hnsw && !this.hnswStale && this.hnsw.dims === model.dims && record && record.seq <= this.appliedSeq) {
+      const update = this.sql.db.transaction(() => {
+        const tail = this.sql.logAfter(this.appliedSeq);
+        if (tail.added.length + this.hnsw!.flatCount > FLAT_MAX) return null;
+        return { tail, added: this.sql.vectorsOfLabels(tail.added, model.dims), head: this.sql.logHead() };
+      })();
+      if (update) {
+        this.hnsw.markDeleted(update.tail.deleted);
+        this.hnsw.addFlat(
+          update.added.map((a) => a.label),
+          update.added.map((a) => a.vector),
+        );
+        this.appliedSeq = update.head;
+        return;
+      }
+    }
+    if (this.loadSnapshot(model) === null) {
+      this.log(`index store: loaded HNSW index with ${this.hnsw?.size ?? 0} vectors written by another process`);
     }
   }
 
   private resetVectorIndex(dims: number): void {
     this.hnsw = VectorIndex.create(dims, this.params);
     this.hnswStale = false;
-    this.hnswDirty = true;
+    this.appliedSeq = this.sql.logHead();
+    this.removeSnapshotFiles(null);
   }
 
-  private recordFileState(state: HnswFileState): void {
-    this.sql.setMeta('hnsw_state', JSON.stringify(state));
+  /** Schema version 1 stored float32 vectors: rewrite them as float16 once, then give the space back. */
+  private convertLegacyVectors(dims: number): void {
+    const started = Date.now();
+    const converted = this.sql.convertVectorsToHalf(dims);
+    if (converted === 0) return;
+    this.log(`index store: stored ${converted} vectors as float16 in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    try {
+      this.sql.db.exec('VACUUM');
+    } catch (err) {
+      // Another connection is reading; the freed pages are reused by later writes instead.
+      this.log(`index store: could not compact the database after the conversion (${(err as Error).message})`);
+    }
+  }
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -459,17 +611,6 @@ function resolveParams(hnsw: OpenIndexStoreOptions['hnsw']): HnswParams {
     }
   }
   return params;
-}
-
-function parseFileState(raw: string | null): HnswFileState | null {
-  if (raw === null) return null;
-  try {
-    const s = JSON.parse(raw) as Partial<HnswFileState>;
-    const fields = [s.gen, s.vectors, s.maxLabel, s.points, s.dims];
-    return fields.every((v) => typeof v === 'number' && Number.isFinite(v)) ? (s as HnswFileState) : null;
-  } catch {
-    return null;
-  }
 }
 
 function compileFilter(filter: SearchFilter | undefined): ((path: string, language: string) => boolean) | null {

@@ -5,11 +5,17 @@
  */
 import { endianness } from 'node:os';
 import Database from 'better-sqlite3';
+import { crashPoint } from './crash-point.js';
+import { decodeHalf, encodeHalf } from './float16.js';
 import type { ChunkInput, ChunkRow, FileRecord, IndexedModel, PendingText, StoreCounts } from './store-types.js';
 import { pathTokenText, tokenText } from './fts-tokens.js';
 import { IndexStoreError } from './store-errors.js';
 
-export const SCHEMA_VERSION = 1;
+/**
+ * 2: hnsw_log (HNSW changes since the last snapshot), gc_candidates and unembedded (work lists, so an
+ * incremental run never scans every text), vectors stored as float16.
+ */
+export const SCHEMA_VERSION = 2;
 
 /** Meta keys the store owns; setMeta() refuses them so a caller cannot corrupt the store's records. */
 export const RESERVED_META_KEYS: ReadonlySet<string> = new Set([
@@ -19,6 +25,7 @@ export const RESERVED_META_KEYS: ReadonlySet<string> = new Set([
   'model_distance',
   'vectors_gen',
   'hnsw_state',
+  'vector_format',
 ]);
 
 /** bm25 column weights, in FTS column order (path, symbol, body): names weigh more than bodies; path 4 beat 1 and 2 on history queries (docs/quality.md). */
@@ -73,6 +80,26 @@ CREATE TABLE IF NOT EXISTS vectors (
 `;
 
 /**
+ * Work lists kept in the same transactions as the rows they describe, so that what an incremental run
+ * looks at grows with the change, not with the index (issue 20).
+ * - hnsw_log: vectors added (op 1) or deleted (op 0) since the HNSW snapshot was written; the snapshot
+ *   records the last seq it includes, open replays the rest, writing a snapshot truncates it.
+ * - gc_candidates: texts that lost a chunk since the last garbage collection (the only possible orphans).
+ * - unembedded: texts without a vector (pending work, when a chunk still uses them).
+ */
+const WORK_SCHEMA = `
+CREATE TABLE IF NOT EXISTS hnsw_log (
+  seq   INTEGER PRIMARY KEY AUTOINCREMENT,
+  op    INTEGER NOT NULL,
+  label INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS gc_candidates (hash TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS unembedded (hash TEXT PRIMARY KEY) WITHOUT ROWID;
+`;
+const LOG_ADD = 1;
+const LOG_DELETE = 0;
+
+/**
  * rowid = chunks.id; columns hold identifier-split token text. It keeps its own copy of that text (about
  * the size of the code) because bm25 needs exact totals: a contentless_delete table drops a deleted row's
  * postings but never subtracts it from the row count and column sizes, so incremental runs drifted from a
@@ -109,6 +136,25 @@ export interface VectorStats {
   gen: number;
 }
 
+/** What the HNSW snapshot file holds (meta `hnsw_state`); the store trusts it only as far as SQLite agrees. */
+export interface SnapshotRecord {
+  /** The last hnsw_log seq the snapshot includes; later entries are replayed on open. */
+  seq: number;
+  /** File name in the data directory; null for an empty snapshot (no file). */
+  file: string | null;
+  /** Points in the file, deleted ones included (what hnswlib's getCurrentCount() reads back). */
+  points: number;
+  /** Live points in the file. */
+  live: number;
+  dims: number;
+}
+
+/** HNSW changes recorded since a snapshot: labels added (their vectors still stored) and deleted. */
+export interface LogTail {
+  added: number[];
+  deleted: number[];
+}
+
 /** Opens (creating if needed) `file` with WAL, synchronous=NORMAL and foreign keys, and migrates it. */
 export function openDatabase(file: string): Database.Database {
   const db = new Database(file);
@@ -130,7 +176,7 @@ function migrate(db: Database.Database): void {
   const version = hasMeta
     ? (db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as { value: string } | undefined)?.value
     : undefined;
-  if (version !== undefined && Number(version) !== SCHEMA_VERSION) {
+  if (version !== undefined && !(Number(version) <= SCHEMA_VERSION)) {
     throw new IndexStoreError(
       `Index database has schema version ${version}, this codecarto reads version ${SCHEMA_VERSION}; ` +
         'delete the project data directory to re-index, or use the codecarto version that wrote it.',
@@ -139,7 +185,17 @@ function migrate(db: Database.Database): void {
   db.transaction(() => {
     db.exec(SCHEMA);
     migrateFts(db);
+    db.exec(WORK_SCHEMA);
+    // Version 1 kept no work lists: fill them once from a full scan (a new database starts with them empty).
+    if (version !== undefined && Number(version) < 2) {
+      db.exec(`INSERT OR IGNORE INTO gc_candidates SELECT hash FROM texts t WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.text_hash = t.hash);
+        INSERT OR IGNORE INTO unembedded SELECT hash FROM texts t WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.text_hash = t.hash);`);
+    }
+    // Version 1 stored float32 vectors; convertVectorsToHalf() rewrites them after the migration.
+    const format = version === undefined || Number(version) >= 2 ? 'float16' : 'float32';
+    db.prepare("INSERT OR IGNORE INTO meta(key, value) VALUES ('vector_format', ?)").run(format);
     db.prepare("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
+    db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION));
     db.prepare("INSERT OR IGNORE INTO meta(key, value) VALUES ('vectors_gen', '0')").run();
   })();
 }
@@ -169,19 +225,30 @@ function migrateFts(db: Database.Database): void {
 }
 
 const INSERT_FTS = 'INSERT INTO chunks_fts(rowid, path, symbol, body) VALUES (?, ?, ?, ?)';
+/** Candidates no chunk uses any more: the texts garbage collection deletes. */
+const ORPHAN_CANDIDATES = 'SELECT g.hash FROM gc_candidates g WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.text_hash = g.hash)';
+/** Vectors converted from float32 per transaction when a version 1 database is upgraded. */
+const CONVERT_BATCH = 500;
 
 const LITTLE_ENDIAN = endianness() === 'LE';
 
-/** float32 little-endian bytes of a vector (the `vectors.vector` format). */
+/** float16 little-endian bytes of a vector (the `vectors.vector` format since schema version 2). */
 export function encodeVector(vector: Float32Array): Buffer {
+  return encodeHalf(vector);
+}
+
+/** float32 little-endian bytes (the format of schema version 1, still read until converted). */
+export function encodeVectorFloat32(vector: Float32Array): Buffer {
   if (LITTLE_ENDIAN) return Buffer.from(Float32Array.from(vector).buffer);
   const buf = Buffer.allocUnsafe(vector.length * 4);
   for (let i = 0; i < vector.length; i++) buf.writeFloatLE(vector[i], i * 4);
   return buf;
 }
 
-export function decodeVector(blob: Buffer): Float32Array {
-  if (blob.length % 4 !== 0) throw new IndexStoreError(`Stored vector blob of ${blob.length} bytes is not float32 data`);
+/** A stored vector of `dims` dims: float16, or float32 when written by schema version 1. */
+export function decodeVector(blob: Buffer, dims: number): Float32Array {
+  if (blob.length === dims * 2) return decodeHalf(blob);
+  if (blob.length !== dims * 4) throw new IndexStoreError(`Stored vector blob of ${blob.length} bytes holds neither ${dims} float16 nor float32 values`);
   if (LITTLE_ENDIAN) {
     // Copy: the blob's byteOffset need not be 4-aligned.
     return new Float32Array(blob.buffer.slice(blob.byteOffset, blob.byteOffset + blob.length));
@@ -218,25 +285,41 @@ function prepareStatements(db: Database.Database) {
     ),
     insertFts: p(INSERT_FTS),
 
+    // Garbage collection looks only at texts that lost a chunk since the last one.
+    noteGcCandidates: p('INSERT OR IGNORE INTO gc_candidates SELECT text_hash FROM chunks WHERE file_id = ?'),
     orphanVectorLabels: p(
-      'SELECT label FROM vectors v WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.text_hash = v.text_hash)',
+      `SELECT v.label FROM gc_candidates g JOIN vectors v ON v.text_hash = g.hash
+       WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.text_hash = g.hash)`,
     ).pluck(),
-    deleteOrphanVectors: p(
-      'DELETE FROM vectors WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.text_hash = vectors.text_hash)',
-    ),
-    deleteOrphanTexts: p('DELETE FROM texts WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.text_hash = texts.hash)'),
+    deleteOrphanVectors: p(`DELETE FROM vectors WHERE text_hash IN (${ORPHAN_CANDIDATES})`),
+    deleteOrphanUnembedded: p(`DELETE FROM unembedded WHERE hash IN (${ORPHAN_CANDIDATES})`),
+    deleteOrphanTexts: p(`DELETE FROM texts WHERE hash IN (${ORPHAN_CANDIDATES})`),
+    clearGcCandidates: p('DELETE FROM gc_candidates'),
 
+    insertUnembedded: p('INSERT OR IGNORE INTO unembedded(hash) VALUES (?)'),
+    unembedAll: p('INSERT OR IGNORE INTO unembedded SELECT hash FROM texts'),
     pendingTexts: p(
-      `SELECT t.hash AS textHash, t.embed_text AS embedText FROM texts t
-       WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.text_hash = t.hash)
-         AND EXISTS (SELECT 1 FROM chunks c WHERE c.text_hash = t.hash)
-       ORDER BY t.hash LIMIT ?`,
+      `SELECT t.hash AS textHash, t.embed_text AS embedText FROM unembedded u JOIN texts t ON t.hash = u.hash
+       WHERE EXISTS (SELECT 1 FROM chunks c WHERE c.text_hash = u.hash)
+       ORDER BY u.hash LIMIT ?`,
     ),
     countPending: p(
-      `SELECT count(*) FROM texts t
-       WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.text_hash = t.hash)
-         AND EXISTS (SELECT 1 FROM chunks c WHERE c.text_hash = t.hash)`,
+      'SELECT count(*) FROM unembedded u WHERE EXISTS (SELECT 1 FROM chunks c WHERE c.text_hash = u.hash)',
     ).pluck(),
+    deleteUnembedded: p('DELETE FROM unembedded WHERE hash = ?'),
+
+    logChange: p('INSERT INTO hnsw_log(op, label) VALUES (?, ?)'),
+    logHead: p("SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'hnsw_log'), 0)").pluck(),
+    logAfter: p('SELECT op, label FROM hnsw_log WHERE seq > ? ORDER BY seq'),
+    logCounts: p(
+      `SELECT coalesce(sum(op = ${LOG_ADD}), 0) AS adds, coalesce(sum(op = ${LOG_DELETE}), 0) AS deletes
+       FROM hnsw_log WHERE seq > ?`,
+    ),
+    truncateLog: p('DELETE FROM hnsw_log WHERE seq <= ?'),
+    vectorsOfLabels: p('SELECT v.label AS label, v.vector AS vector FROM json_each(?) j JOIN vectors v ON v.label = j.value'),
+    legacyVectors: p('SELECT label, vector FROM vectors WHERE label > ? ORDER BY label LIMIT ?'),
+    rewriteVector: p('UPDATE vectors SET vector = ? WHERE label = ?'),
+
     insertVector: p(
       `INSERT INTO vectors(text_hash, vector) SELECT @hash, @vector
        WHERE EXISTS (SELECT 1 FROM chunks c WHERE c.text_hash = @hash)
@@ -286,12 +369,13 @@ function prepareStatements(db: Database.Database) {
        JOIN texts t ON t.hash = c.text_hash`,
     ),
     hasVectors: p('SELECT EXISTS (SELECT 1 FROM vectors) AS present').pluck(),
+    // From the work lists rather than a scan of every chunk: texts without a vector are in unembedded,
+    // texts no chunk uses any more are among gc_candidates.
     counts: p(
       `SELECT (SELECT count(*) FROM files) AS files,
          (SELECT count(*) FROM chunks) AS chunks,
-         (SELECT count(*) FROM chunks c WHERE EXISTS (SELECT 1 FROM vectors v WHERE v.text_hash = c.text_hash))
-           AS chunksWithVectors,
-         (SELECT count(DISTINCT text_hash) FROM chunks) AS texts,
+         (SELECT count(*) FROM unembedded u JOIN chunks c ON c.text_hash = u.hash) AS chunksUnembedded,
+         (SELECT count(*) FROM texts) - (SELECT count(*) FROM (${ORPHAN_CANDIDATES})) AS texts,
          (SELECT count(*) FROM vectors) AS vectors`,
     ),
   };
@@ -342,8 +426,93 @@ export class SqliteStore {
     this.db.transaction(() => this.deleteAllVectorsInTx())();
   }
 
+  /** Every vector goes, every text becomes unembedded, and the HNSW snapshot becomes the empty one. */
   private deleteAllVectorsInTx(): void {
     if (this.s.deleteAllVectors.run().changes > 0) this.s.bumpGen.run();
+    this.s.unembedAll.run();
+    // A new log head (inserted and dropped) tells another process's graph that it is out of date.
+    this.s.logChange.run(LOG_DELETE, 0);
+    const seq = this.logHead();
+    this.recordSnapshotInTx({ seq, file: null, points: 0, live: 0, dims: 0 });
+  }
+
+  /** The last hnsw_log seq ever written (0 if none); it only grows. */
+  logHead(): number {
+    return this.s.logHead.get() as number;
+  }
+
+  /** The snapshot record, or null when none was ever written (an empty snapshot at seq 0) or it is unreadable. */
+  readSnapshot(): { record: SnapshotRecord | null; raw: string | null } {
+    const raw = this.getMeta('hnsw_state');
+    if (raw === null) return { record: null, raw };
+    try {
+      const r = JSON.parse(raw) as Partial<SnapshotRecord>;
+      const numbers = [r.seq, r.points, r.live, r.dims];
+      const ok = numbers.every((v) => typeof v === 'number' && Number.isFinite(v)) && (r.file === null || typeof r.file === 'string');
+      return { record: ok ? (r as SnapshotRecord) : null, raw };
+    } catch {
+      return { record: null, raw };
+    }
+  }
+
+  /** Records that the snapshot now holds `record` and drops the log entries it includes, in one transaction. */
+  recordSnapshot(record: SnapshotRecord): void {
+    this.db.transaction(() => this.recordSnapshotInTx(record))();
+  }
+
+  private recordSnapshotInTx(record: SnapshotRecord): void {
+    this.setMeta('hnsw_state', JSON.stringify(record));
+    this.s.truncateLog.run(record.seq);
+  }
+
+  /** Changes logged after `seq`, reduced to their net effect (a label added then deleted is in neither list). */
+  logAfter(seq: number): LogTail {
+    const added = new Set<number>();
+    const deleted: number[] = [];
+    for (const row of this.s.logAfter.iterate(seq) as IterableIterator<{ op: number; label: number }>) {
+      if (row.op === LOG_ADD) added.add(row.label);
+      else if (row.label !== 0 && !added.delete(row.label)) deleted.push(row.label);
+    }
+    return { added: [...added], deleted };
+  }
+
+  logCounts(seq: number): { adds: number; deletes: number } {
+    return this.s.logCounts.get(seq) as { adds: number; deletes: number };
+  }
+
+  /** Stored vectors of these labels (labels without one are left out). */
+  vectorsOfLabels(labels: number[], dims: number): { label: number; vector: Float32Array }[] {
+    const out: { label: number; vector: Float32Array }[] = [];
+    for (let i = 0; i < labels.length; i += ID_BATCH) {
+      const batch = JSON.stringify(labels.slice(i, i + ID_BATCH));
+      for (const row of this.s.vectorsOfLabels.all(batch) as { label: number; vector: Buffer }[]) {
+        out.push({ label: row.label, vector: decodeVector(row.vector, dims) });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Rewrites float32 vectors of schema version 1 as float16, a batch per transaction (a crash leaves both
+   * formats, which read fine, and the next open goes on); returns how many it converted.
+   */
+  convertVectorsToHalf(dims: number): number {
+    let converted = 0;
+    for (let after = 0; ; ) {
+      const rows = this.s.legacyVectors.all(after, CONVERT_BATCH) as { label: number; vector: Buffer }[];
+      if (rows.length === 0) break;
+      this.db.transaction(() => {
+        for (const row of rows) {
+          if (row.vector.length !== dims * 4) continue;
+          this.s.rewriteVector.run(encodeVector(decodeVector(row.vector, dims)), row.label);
+          converted++;
+        }
+      })();
+      crashPoint('vectors-converted');
+      after = rows[rows.length - 1].label;
+    }
+    this.setMeta('vector_format', 'float16');
+    return converted;
   }
 
   listFiles(): Map<string, FileRecord> {
@@ -357,10 +526,12 @@ export class SqliteStore {
     this.db.transaction(() => {
       const fileId = this.s.upsertFile.get(file) as number;
       this.s.deleteFtsOfFile.run(fileId);
+      this.s.noteGcCandidates.run(fileId);
       this.s.deleteChunksOfFile.run(fileId);
       const bodyTokens = new Map<string, string>();
       for (const chunk of chunks) {
-        this.s.insertText.run(chunk.textHash, chunk.text, chunk.embedText);
+        // A new text has no vector yet (a vector's text row exists as long as the vector does).
+        if (this.s.insertText.run(chunk.textHash, chunk.text, chunk.embedText).changes > 0) this.s.insertUnembedded.run(chunk.textHash);
         const id = this.s.insertChunk.run(
           fileId,
           chunk.startLine,
@@ -392,6 +563,7 @@ export class SqliteStore {
         const id = this.s.fileId.get(path) as number | undefined;
         if (id === undefined) continue;
         this.s.deleteFtsOfFile.run(id);
+        this.s.noteGcCandidates.run(id);
         removed += this.s.deleteChunksOfFile.run(id).changes;
         this.s.deleteFile.run(id);
       }
@@ -399,15 +571,21 @@ export class SqliteStore {
     })();
   }
 
-  /** Deletes unreferenced texts and their vectors; returns the texts deleted and the vector labels removed. */
+  /**
+   * Deletes texts no chunk uses any more, with their vectors (each logged for HNSW), looking only at texts
+   * that lost a chunk since the last collection; returns the texts deleted and the vector labels removed.
+   */
   collectGarbage(): { texts: number; labels: number[] } {
     return this.db.transaction(() => {
       const labels = this.s.orphanVectorLabels.all() as number[];
       if (labels.length > 0) {
         this.s.deleteOrphanVectors.run();
+        for (const label of labels) this.s.logChange.run(LOG_DELETE, label);
         this.s.bumpGen.run();
       }
+      this.s.deleteOrphanUnembedded.run();
       const texts = this.s.deleteOrphanTexts.run().changes;
+      this.s.clearGcCandidates.run();
       return { texts, labels };
     })();
   }
@@ -443,23 +621,25 @@ export class SqliteStore {
   }
 
   /**
-   * Inserts vectors for hashes still referenced by a chunk and without a vector (others are skipped), in
-   * one transaction; returns the labels assigned with their vectors, in input order.
+   * Inserts vectors for hashes still referenced by a chunk and without a vector (others are skipped), and
+   * logs each for HNSW, in one transaction; returns the labels assigned with their vectors as stored
+   * (float16, read back as float32), in input order, and the log head after them.
    */
-  insertVectors(items: { textHash: string; vector: Float32Array }[]): { labels: number[]; vectors: Float32Array[] } {
+  insertVectors(items: { textHash: string; vector: Float32Array }[]): { labels: number[]; vectors: Float32Array[]; seq: number } {
     return this.db.transaction(() => {
       const labels: number[] = [];
       const vectors: Float32Array[] = [];
       for (const item of items) {
-        const label = this.s.insertVector.get({ hash: item.textHash, vector: encodeVector(item.vector) }) as
-          | number
-          | undefined;
+        const blob = encodeVector(item.vector);
+        const label = this.s.insertVector.get({ hash: item.textHash, vector: blob }) as number | undefined;
         if (label === undefined) continue;
+        this.s.deleteUnembedded.run(item.textHash);
+        this.s.logChange.run(LOG_ADD, label);
         labels.push(label);
-        vectors.push(item.vector);
+        vectors.push(decodeVector(blob, item.vector.length));
       }
       if (labels.length > 0) this.s.bumpGen.run();
-      return { labels, vectors };
+      return { labels, vectors, seq: this.logHead() };
     })();
   }
 
@@ -472,9 +652,9 @@ export class SqliteStore {
   }
 
   /** Every stored vector in label order, streamed (the caller must not write to the DB meanwhile). */
-  *iterateVectors(): IterableIterator<{ label: number; vector: Float32Array }> {
+  *iterateVectors(dims: number): IterableIterator<{ label: number; vector: Float32Array }> {
     for (const row of this.s.iterateVectors.iterate() as IterableIterator<{ label: number; vector: Buffer }>) {
-      yield { label: row.label, vector: decodeVector(row.vector) };
+      yield { label: row.label, vector: decodeVector(row.vector, dims) };
     }
   }
 
@@ -488,12 +668,12 @@ export class SqliteStore {
 
   /** Every chunk whose text has one of these vector labels (a label can map to several chunks). */
   /** Stored vectors of these chunks (chunks without one are left out). */
-  vectorsOfChunks(ids: number[]): { id: number; vector: Float32Array }[] {
+  vectorsOfChunks(ids: number[], dims: number): { id: number; vector: Float32Array }[] {
     const out: { id: number; vector: Float32Array }[] = [];
     for (let i = 0; i < ids.length; i += ID_BATCH) {
       const batch = JSON.stringify(ids.slice(i, i + ID_BATCH));
       for (const row of this.s.vectorsOfChunks.all(batch) as { id: number; vector: Buffer }[]) {
-        out.push({ id: row.id, vector: decodeVector(row.vector) });
+        out.push({ id: row.id, vector: decodeVector(row.vector, dims) });
       }
     }
     return out;
@@ -524,7 +704,9 @@ export class SqliteStore {
   }
 
   counts(): StoreCounts {
-    return this.s.counts.get() as StoreCounts;
+    const row = this.s.counts.get() as Omit<StoreCounts, 'chunksWithVectors'> & { chunksUnembedded: number };
+    const { chunksUnembedded, ...rest } = row;
+    return { files: rest.files, chunks: rest.chunks, chunksWithVectors: rest.chunks - chunksUnembedded, texts: rest.texts, vectors: rest.vectors };
   }
 
   close(): void {

@@ -54,6 +54,13 @@ export interface SearchFilter {
   languages?: string[];
 }
 
+export interface FlushOptions {
+  /** Write a snapshot whatever the log holds. */
+  force?: boolean;
+  /** Called during a long run: wait for a longer log (a share of the index), so a full build writes few snapshots. */
+  periodic?: boolean;
+}
+
 export interface ScoredChunkId {
   chunkId: number;
   /** Higher is better (BM25 negated for lexical, 1 - cosine distance for semantic). */
@@ -95,8 +102,12 @@ export interface IndexStore {
   countChunksOfTexts(textHashes: string[]): { chunks: number; texts: number };
   /** Stores vectors (one SQLite transaction), then adds them to HNSW. Unknown or already-stored hashes are ignored. */
   putVectors(items: { textHash: string; vector: Float32Array }[]): void;
-  /** Writes the HNSW file atomically and records that it matches SQLite. */
-  flushVectorIndex(): void;
+  /**
+   * Every vector change is durable once stored (it is logged in SQLite and replayed on open); this writes a
+   * new HNSW snapshot only when the log since the last one is long (or `force`), so a run that changed a few
+   * vectors writes nothing big.
+   */
+  flushVectorIndex(options?: FlushOptions): void;
 
   lexicalSearch(query: string, k: number, filter?: SearchFilter): ScoredChunkId[];
   semanticSearch(vector: Float32Array, k: number, filter?: SearchFilter): ScoredChunkId[];

@@ -2,6 +2,10 @@
  * A thin wrapper over hnswlib-node's HierarchicalNSW (cosine space) that hides its pitfalls: it takes plain
  * arrays, forgets ef on load, records neither space nor dims in its file, throws when full, and counts
  * deleted points in getCurrentCount(). Labels are the SQLite `vectors` rowids; this class knows nothing else.
+ *
+ * Beside the graph it keeps a small flat set searched exactly: points replayed from the store's change log
+ * on open go there, because inserting them into the graph costs milliseconds each at 4096 dims and would
+ * make opening slow; mergeFlat() moves them into the graph before a snapshot is written.
  */
 import { closeSync, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -35,9 +39,12 @@ export class VectorIndex {
   readonly dims: number;
   private readonly params: HnswParams;
   private index: HierarchicalNSW;
-  /** Points ever added to this graph, deleted ones included (what getCurrentCount() reports). */
+  /** Slots in use in the graph, deleted points included (what getCurrentCount() reports). */
   private points: number;
+  /** Deleted points still in the graph; a new point takes one's slot (allowReplaceDeleted). */
   private deleted: number;
+  /** Points searched exactly, not (yet) in the graph: label -> unit vector. */
+  private readonly flat = new Map<number, Float32Array>();
 
   private constructor(index: HierarchicalNSW, dims: number, params: HnswParams, points: number, deleted: number) {
     this.index = index;
@@ -52,7 +59,8 @@ export class VectorIndex {
   static create(dims: number, params: HnswParams, capacity = INITIAL_CAPACITY): VectorIndex {
     assertDims(dims);
     const index = new hnswlib.HierarchicalNSW('cosine', dims);
-    index.initIndex({ maxElements: Math.max(16, Math.ceil(capacity)), m: params.M, efConstruction: params.efConstruction });
+    // Deleted slots are reused by later points, so an index under edits does not grow or need rebuilding.
+    index.initIndex({ maxElements: Math.max(16, Math.ceil(capacity)), m: params.M, efConstruction: params.efConstruction, allowReplaceDeleted: true });
     return new VectorIndex(index, dims, params, 0, 0);
   }
 
@@ -64,7 +72,7 @@ export class VectorIndex {
   static load(file: string, dims: number, params: HnswParams, livePoints: number): VectorIndex {
     assertDims(dims);
     const index = new hnswlib.HierarchicalNSW('cosine', dims);
-    index.readIndexSync(file);
+    index.readIndexSync(file, true);
     const points = index.getCurrentCount();
     if (points < livePoints) {
       throw new Error(`HNSW file ${file} holds ${points} points, fewer than the ${livePoints} expected`);
@@ -72,14 +80,19 @@ export class VectorIndex {
     return new VectorIndex(index, dims, params, points, points - livePoints);
   }
 
-  /** Points that searches can return. */
+  /** Points that searches can return (graph and flat set). */
   get size(): number {
-    return this.points - this.deleted;
+    return this.points - this.deleted + this.flat.size;
   }
 
   /** Points in the graph including deleted ones. */
   get pointCount(): number {
     return this.points;
+  }
+
+  /** Points in the flat set (searched exactly, not in the graph). */
+  get flatCount(): number {
+    return this.flat.size;
   }
 
   get deletedCount(): number {
@@ -90,34 +103,56 @@ export class VectorIndex {
     return this.index.getMaxElements();
   }
 
-  /** Adds points under new labels, growing the index (capacity doubles) before it would overflow. */
+  /**
+   * Adds points under new labels to the graph, reusing deleted points' slots first and growing the index
+   * (capacity doubles) before it would overflow.
+   */
   add(labels: readonly number[], vectors: readonly Float32Array[]): void {
     if (labels.length !== vectors.length) throw new Error('VectorIndex.add: labels and vectors differ in length');
-    this.reserve(this.points + labels.length);
+    this.checkDims(labels, vectors);
+    this.reserve(this.points + Math.max(0, labels.length - this.deleted));
     for (let i = 0; i < labels.length; i++) {
-      const vector = vectors[i];
-      if (vector.length !== this.dims) {
-        throw new Error(`VectorIndex.add: vector for label ${labels[i]} has ${vector.length} dims, index has ${this.dims}`);
-      }
-      // hnswlib-node reads plain JS arrays only.
-      this.index.addPoint(Array.from(vector), labels[i]);
-      this.points++;
+      // hnswlib-node reads plain JS arrays only. With replaceDeleted it takes a deleted slot when there is one.
+      this.index.addPoint(Array.from(vectors[i]), labels[i], true);
+      if (this.deleted > 0) this.deleted--;
+      else this.points++;
     }
+  }
+
+  /** Adds points under new labels to the flat set (exact search; no graph insert). */
+  addFlat(labels: readonly number[], vectors: readonly Float32Array[]): void {
+    if (labels.length !== vectors.length) throw new Error('VectorIndex.addFlat: labels and vectors differ in length');
+    this.checkDims(labels, vectors);
+    for (let i = 0; i < labels.length; i++) this.flat.set(labels[i], unit(vectors[i]));
+  }
+
+  /** Inserts the flat set's points into the graph (what a snapshot must hold). */
+  mergeFlat(): void {
+    if (this.flat.size === 0) return;
+    const labels = [...this.flat.keys()];
+    const vectors = [...this.flat.values()];
+    this.flat.clear();
+    this.add(labels, vectors);
   }
 
   /** Marks labels deleted; labels not in the index (or already deleted) are ignored. Returns how many were marked. */
   markDeleted(labels: Iterable<number>): number {
     let marked = 0;
+    let inGraph = 0;
     for (const label of labels) {
+      if (this.flat.delete(label)) {
+        marked++;
+        continue;
+      }
       try {
         this.index.markDelete(label);
-        marked++;
+        inGraph++;
       } catch {
         // Unknown or already deleted label: nothing to do.
       }
     }
-    this.deleted += marked;
-    return marked;
+    this.deleted += inGraph;
+    return marked + inGraph;
   }
 
   /** Up to k nearest live points, nearest first. May return fewer than k when points are deleted. */
@@ -125,14 +160,26 @@ export class VectorIndex {
     if (query.length !== this.dims) {
       throw new Error(`Query vector has ${query.length} dims, the index has ${this.dims}`);
     }
-    const n = Math.min(Math.floor(k), this.points, this.index.getMaxElements());
-    if (n <= 0 || this.size === 0) return [];
-    const { neighbors, distances } = this.index.searchKnn(Array.from(query), n);
-    return neighbors.map((label, i) => ({ label, distance: distances[i] }));
+    const want = Math.floor(k);
+    const n = Math.min(want, this.points, this.index.getMaxElements());
+    let found: Neighbor[] = [];
+    if (n > 0 && this.points > this.deleted) {
+      const { neighbors, distances } = this.index.searchKnn(Array.from(query), n);
+      found = neighbors.map((label, i) => ({ label, distance: distances[i] }));
+    }
+    if (this.flat.size === 0 || want <= 0) return found;
+    const q = unit(query);
+    for (const [label, vector] of this.flat) {
+      let dot = 0;
+      for (let i = 0; i < vector.length; i++) dot += vector[i] * q[i];
+      found.push({ label, distance: 1 - dot });
+    }
+    return found.sort((a, b) => a.distance - b.distance).slice(0, want);
   }
 
-  /** Writes the index to a temp file beside `file`, fsyncs it, then renames it over `file`. */
+  /** Writes the graph to a temp file beside `file`, fsyncs it, then renames it over `file`. The flat set must be merged first. */
   writeAtomic(file: string): void {
+    if (this.flat.size > 0) throw new Error(`VectorIndex.writeAtomic: ${this.flat.size} flat points are not in the graph; call mergeFlat() first`);
     const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
     try {
       this.index.writeIndexSync(tmp);
@@ -147,6 +194,14 @@ export class VectorIndex {
     } catch (err) {
       rmSync(tmp, { force: true });
       throw err;
+    }
+  }
+
+  private checkDims(labels: readonly number[], vectors: readonly Float32Array[]): void {
+    for (let i = 0; i < vectors.length; i++) {
+      if (vectors[i].length !== this.dims) {
+        throw new Error(`VectorIndex.add: vector for label ${labels[i]} has ${vectors[i].length} dims, index has ${this.dims}`);
+      }
     }
   }
 
@@ -169,6 +224,16 @@ function fsyncDirectory(dir: string): void {
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
+}
+
+/** The vector scaled to length 1 (as hnswlib's cosine space stores it), in float32 like its distances. */
+function unit(vector: Float32Array): Float32Array {
+  let squares = 0;
+  for (let i = 0; i < vector.length; i++) squares += vector[i] * vector[i];
+  const norm = Math.sqrt(squares) || 1;
+  const out = new Float32Array(vector.length);
+  for (let i = 0; i < vector.length; i++) out[i] = vector[i] / norm;
+  return out;
 }
 
 function assertDims(dims: number): void {
