@@ -4,6 +4,7 @@ import { arch, platform } from 'node:os';
 import { basename } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Embedder, EmbedCall, EmbedderHealth, EmbedOutput, EmbedPurpose } from './embedder.js';
+import type { DEVICES } from './embedder-settings.js';
 import { CodecartoError } from './errors/codecarto-error.js';
 import { throwIfAborted } from './errors/abort-error.js';
 import { TooManyValuesForCallError } from './errors/embedding-errors.js';
@@ -11,7 +12,8 @@ import { ModelLoadError } from './errors/model-load-error.js';
 import { HfTokenizer } from './hf-tokenizer.js';
 import { formatQueryInstruction, loadModelDir, type ModelDir, type ModelManifest } from './model-manifest.js';
 
-export type OnnxDevice = 'cpu' | 'cuda' | 'auto';
+/** The settings' `device` values (embedder-settings.ts), declared there once. */
+export type OnnxDevice = (typeof DEVICES)[number];
 
 export interface OnnxEmbedderOptions {
   /** Directory with model.onnx, tokenizer.json (+ tokenizer_config.json) and codecarto.json. */

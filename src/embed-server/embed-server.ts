@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { CodecartoError } from '../../models/errors/codecarto-error.js';
 import { isAbortError } from '../../models/errors/abort-error.js';
+import { DEVICES } from '../../models/embedder-settings.js';
 import type { OnnxDevice } from '../../models/onnx-embedder.js';
 import { BodyBudget, type BodyReservation } from './body-budget.js';
 import { EmbedService } from './embed-service.js';
@@ -368,7 +369,7 @@ export async function embedServerCommand(args: string[]): Promise<number> {
   }
   if (!values.model) throw new CodecartoError(`--model <dir> is required.\n${EMBED_SERVER_USAGE}`);
   const device = values.device ?? 'auto';
-  if (!['auto', 'cuda', 'cpu'].includes(device)) throw new CodecartoError(`Unknown --device "${device}": use auto, cuda or cpu.`);
+  if (!(DEVICES as readonly string[]).includes(device)) throw new CodecartoError(`Unknown --device "${device}": use auto, cuda or cpu.`);
   let authToken: string | undefined;
   const authVar = values['auth-token-env'];
   if (authVar !== undefined) {
