@@ -9,6 +9,8 @@ import type { OnnxDevice } from '../models/onnx-embedder.js';
 import { findOrtPackage } from '../models/ort-package.js';
 import { probeExecutionProviders, type ExecutionProviderStatus } from '../models/ort-probe.js';
 import { checkAgainstReference, type ReferenceCheck } from '../models/reference-check.js';
+import { readProjectFile } from '../indexer/workspace/project-catalog.js';
+import type { ProjectSettings } from '../indexer/workspace/project-settings.js';
 import { loadConfig } from './config.js';
 import { probeEndpoint, type EndpointReport } from './doctor-endpoint.js';
 import { detectGpu, type GpuReport } from './doctor-gpu.js';
@@ -158,16 +160,15 @@ function firstSentence(text: string): string {
 }
 
 /** The current project's saved settings, read from CODECARTO_HOME without opening its store. */
-function currentProjectSettings(home: string): { root: string; settings: { provider?: string; model?: string; dgx_endpoint?: string } } | undefined {
+function currentProjectSettings(home: string): { root: string; settings: ProjectSettings } | undefined {
   try {
     const current = (JSON.parse(readFileSync(join(home, 'state.json'), 'utf8')) as { current?: string }).current;
     const projects = join(home, 'projects');
     if (current === undefined || !existsSync(projects)) return undefined;
     for (const entry of readdirSync(projects)) {
-      const file = join(projects, entry, 'project.json');
-      if (!existsSync(file)) continue;
-      const saved = JSON.parse(readFileSync(file, 'utf8')) as { root?: string; settings?: Record<string, string> };
-      if (saved.root === current && saved.settings) return { root: current, settings: saved.settings };
+      // Read as the workspace reads it: settings that fail the settings schema count as none.
+      const saved = readProjectFile(join(projects, entry));
+      if (saved?.root === current && saved.settings) return { root: current, settings: saved.settings };
     }
   } catch {
     // No readable state: nothing configured.
