@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import {
   identifierTokens,
@@ -7,6 +8,7 @@ import {
   toFtsMatchExpression,
   tokenText,
 } from '../indexer/store/fts-tokens.js';
+import { porterStem } from '../indexer/store/porter-stem.js';
 
 describe('splitIdentifier', () => {
   it.each([
@@ -86,5 +88,43 @@ describe('queries', () => {
   it('caps the number of terms', () => {
     const words = Array.from({ length: 200 }, (_, i) => `w${i}x`).join(' ');
     expect(queryTerms(words).length).toBeLessThanOrEqual(64);
+  });
+});
+
+describe('porterStem', () => {
+  // Word forms from the Porter paper's examples and from code and docs (inflections, derivations, short and odd words).
+  const WORDS = (
+    'caresses ponies ties caress cats feed agreed plastered bled motoring sing conflated troubled sized hopping tanned ' +
+    'falling hissing fizzed failing filing happy sky relational conditional rational valenci hesitanci digitizer ' +
+    'conformabli radicalli differentli vileli analogousli vietnamization predication operator feudalism decisiveness ' +
+    'hopefulness callousness formaliti sensitiviti sensibiliti triplicate formative formalize electriciti electrical ' +
+    'hopeful goodness revival allowance inference airliner gyroscopic adjustable defensible irritant replacement ' +
+    'adjustment dependent adoption homologou communism activate angulariti homologous effective bowdlerize probate ' +
+    'rate cease controll roll pushed pushes pushing signed signing signatures redirects redirected following ' +
+    'flags flag errors handler handlers handling registered registration hooks generated generating generation ' +
+    'completions completion matched matching matches ignored ignoring threads threading parsed parsing sizes ' +
+    'cookies cookie encoded encoding decoding the was is a an be by xyz utf8 k8s http2 yes ages sses ies'
+  ).split(' ');
+
+  it('stems every word exactly as SQLite FTS5\'s porter tokenizer does', () => {
+    const db = new Database(':memory:');
+    try {
+      db.exec(`CREATE VIRTUAL TABLE t USING fts5(x, tokenize = 'porter unicode61 remove_diacritics 2');
+        CREATE VIRTUAL TABLE v USING fts5vocab(t, instance);`);
+      const insert = db.prepare('INSERT INTO t(rowid, x) VALUES (?, ?)');
+      WORDS.forEach((word, i) => insert.run(i + 1, word));
+      const sqlite = (db.prepare('SELECT term, doc FROM v ORDER BY doc').all() as { term: string; doc: number }[]).map((r) => [WORDS[r.doc - 1], r.term]);
+      expect(sqlite).toHaveLength(WORDS.length);
+      expect(WORDS.map((word) => [word, porterStem(word)])).toEqual(sqlite);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('meets word forms and leaves tokens with digits, non-ASCII letters or under 3 letters alone', () => {
+    expect(['push', 'pushed', 'pushes', 'pushing'].map(porterStem)).toEqual(['push', 'push', 'push', 'push']);
+    expect(porterStem('http2')).toBe('http2');
+    expect(porterStem('öffnen')).toBe('öffnen');
+    expect(porterStem('is')).toBe('is');
   });
 });

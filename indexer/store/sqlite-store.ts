@@ -109,7 +109,7 @@ const LOG_DELETE = 0;
 const FTS_SCHEMA = `
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
   path, symbol, body,
-  tokenize = 'unicode61 remove_diacritics 2'
+  tokenize = 'porter unicode61 remove_diacritics 2'
 );
 `;
 /** Chunks re-tokenized per statement when the FTS table is rebuilt. */
@@ -201,12 +201,14 @@ function migrate(db: Database.Database): void {
 }
 
 /**
- * Creates chunks_fts, or rebuilds it from chunks, files and texts when it is the contentless_delete table of
- * earlier versions (whose bm25 statistics still count every row ever deleted).
+ * Creates chunks_fts, or rebuilds it from chunks, files and texts when an earlier version made it: the
+ * contentless_delete table (whose bm25 statistics still count every row ever deleted) or a table without
+ * the porter stemmer (its tokens are unstemmed, so stemmed queries would miss them). It runs inside
+ * migrate()'s transaction: a crash leaves the old table or the whole new one.
  */
 function migrateFts(db: Database.Database): void {
   const sql = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'chunks_fts'").pluck().get() as string | undefined;
-  if (sql !== undefined && !/contentless_delete/i.test(sql)) return;
+  if (sql !== undefined && !/contentless_delete/i.test(sql) && /porter/i.test(sql)) return;
   if (sql !== undefined) db.exec('DROP TABLE chunks_fts');
   db.exec(FTS_SCHEMA);
   if (sql === undefined) return;
