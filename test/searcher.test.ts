@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { capSnippet, mergeAdjacent, reciprocalRankFusion, RRF_K } from '../indexer/search/search.js';
+import { mergeAdjacent, reciprocalRankFusion, RRF_K } from '../indexer/search/search.js';
 import type { ChunkRow } from '../indexer/store/store-types.js';
 
 const row = (id: number, path: string, startLine: number, endLine: number, text = `chunk ${id}`): ChunkRow => ({
@@ -58,11 +58,13 @@ describe('merging hits', () => {
     expect(hits[0].symbol).toBe('s2');
   });
 
-  it('caps long snippets and says how long the code is', () => {
-    const text = Array.from({ length: 200 }, (_, i) => `line ${i}`).join('\n');
-    const capped = capSnippet(text);
-    expect(capped.split('\n').length).toBe(61);
-    expect(capped).toMatch(/200 lines in all/);
-    expect(capSnippet('short')).toBe('short');
+  it('keeps the whole code of a hit, each line once, so an answer can show the matching lines past its top', () => {
+    const lines = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => `line ${from + i}`).join('\n');
+    // Two chunks that share lines 150-160 (the chunker can emit such a pair): the shared lines appear once.
+    const [hit] = mergeAdjacent([
+      { row: row(1, 'a.ts', 1, 160, lines(1, 160)), score: 0.9 },
+      { row: row(2, 'a.ts', 150, 200, lines(150, 200)), score: 0.5 },
+    ]);
+    expect(hit.snippet).toBe(lines(1, 200));
   });
 });

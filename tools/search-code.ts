@@ -1,10 +1,11 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { MCP_NEXT_STEPS, type NextSteps } from '../indexer/workspace/next-steps.js';
-import type { SearchHit } from '../indexer/search/search.js';
-import { searchHitSchema as hitShape } from '../indexer/search/search-hit.js';
+import { EMPTY_REASONS } from '../indexer/search/empty-search.js';
+import { answerHitSchema } from '../indexer/search/search-hit.js';
 import type { Workspace } from '../indexer/workspace/workspace.js';
 import { orNull } from './or-null.js';
+import { MAX_ANSWER_TOKENS, MIN_ANSWER_TOKENS, SEARCH_DETAILS, searchAnswer } from './search-answer.js';
 
 export const searchInput = {
   query: z
@@ -22,7 +23,7 @@ export const searchInput = {
     .array(z.string().min(1).max(32))
     .max(32)
     .optional()
-    .describe('Only these languages, e.g. ["typescript", "python"].'),
+    .describe('Only these languages, e.g. ["typescript", "python"]; aliases and extensions work (py, ts, js, rs, golang, c++, c#, rb, kt, sh). An unknown name is an error that lists the accepted ones.'),
   mode: z
     .enum(['hybrid', 'semantic', 'lexical'], { error: 'mode must be "hybrid", "semantic" or "lexical"' })
     .optional()
@@ -31,10 +32,27 @@ export const searchInput = {
     .boolean({ error: 'refresh must be true or false' })
     .optional()
     .describe('Index changed files first (incremental; waits up to 30 s). Useful when the response reports stale files.'),
+  detail: z
+    .enum(SEARCH_DETAILS, { error: 'detail must be "locations", "lines" or "full"' })
+    .optional()
+    .describe(
+      'How much code each result shows: "lines" (default: the signature line and the lines that match the query, "⋮ line N" marking skipped lines), ' +
+        '"locations" (path, line range, symbol and score only; cheapest, for a long list) or "full" (the whole range as far as max_tokens allows).',
+    ),
+  max_tokens: z
+    .number({ error: `max_tokens must be a whole number from ${MIN_ANSWER_TOKENS} to ${MAX_ANSWER_TOKENS}` })
+    .int()
+    .min(MIN_ANSWER_TOKENS)
+    .max(MAX_ANSWER_TOKENS)
+    .optional()
+    .describe(
+      `Cap on the answer's size in tokens (${MIN_ANSWER_TOKENS}-${MAX_ANSWER_TOKENS}). Default: 120 per result for "lines" (1,200 for k = 10), ` +
+        '600 per result for "full", 100 per result for "locations" (for at least 10 results, at most 20,000). Snippets shrink first, then the last results are left out and counted in results_omitted.',
+    ),
 };
 
 export const searchOutput = {
-  results: z.array(hitShape),
+  results: z.array(answerHitSchema),
   mode: z.enum(['hybrid', 'semantic', 'lexical']),
   partial: z.boolean(),
   note: z.string().optional(),
@@ -44,6 +62,11 @@ export const searchOutput = {
     .describe('Present when the semantic half is missing (the embedding endpoint is down, slow or refusing): the results are lexical; the mode asked for resumes by itself when the endpoint answers.'),
   stale_files: orNull(z.number(), 'not checked (watching keeps the index fresh, a run is going, or never indexed)'),
   refreshed: z.enum(['done', 'running', 'busy', 'failed', 'cancelled']).optional(),
+  reason: z
+    .enum(EMPTY_REASONS)
+    .optional()
+    .describe('Present when results is empty: why ("not_indexed": call `index`; a path_glob or language that matches no indexed file; or "no_match"). note says what to do.'),
+  results_omitted: z.number().optional().describe('Results found but left out to stay within max_tokens: raise max_tokens, lower k or use detail "locations".'),
 };
 
 const DEFAULT_K = 10;
@@ -55,32 +78,24 @@ export function registerSearchTool(server: McpServer, workspace: Workspace): voi
       title: 'Search code',
       description:
         'Find code in the current project by meaning or by name: "where do we retry failed HTTP requests", "JWT validation", "UserRepository.save". ' +
-        'Use it before grepping when you do not know the exact identifiers. Returns file paths, line ranges, symbols and the code. ' +
+        'Use it before grepping when you do not know the exact identifiers. Returns file paths, line ranges, symbols and, for each result, ' +
+        'its signature line and the lines that match (about 1,200 tokens for the default 10 results). ' +
+        'For less, pass detail: "locations"; for more code per result, detail: "full" and/or a larger max_tokens (up to 20,000), or read the file at the line range. ' +
         'Needs `set_project` (and `index`) first; works while indexing runs, on what is indexed so far.',
       inputSchema: searchInput,
       outputSchema: searchOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    async ({ query, k, path_glob, language, mode, refresh }, extra) => {
+    async ({ query, k, path_glob, language, mode, refresh, detail, max_tokens }, extra) => {
+      const wanted = k ?? DEFAULT_K;
       const { stale_complete, ...response } = await workspace.search({
-        query, k: k ?? DEFAULT_K, pathGlob: path_glob, language, mode, refresh, signal: extra.signal,
+        query, k: wanted, pathGlob: path_glob, language, mode, refresh, signal: extra.signal,
       });
-      const notes = [response.note, freshnessNote(response.stale_files, stale_complete, response.refreshed)].filter((n) => n !== undefined);
-      return {
-        content: [{ type: 'text', text: formatResults(query, response.results, response.mode, response.partial, notes.join(' ') || undefined) }],
-        structuredContent: { ...response },
-      };
+      const freshness = freshnessNote(response.stale_files, stale_complete, response.refreshed);
+      const answer = searchAnswer(query, response, { k: wanted, detail, maxTokens: max_tokens, textNotes: freshness ? [freshness] : [] });
+      return { content: [{ type: 'text', text: answer.text }], structuredContent: { ...answer.structured } };
     },
   );
-}
-
-export function formatResults(query: string, hits: SearchHit[], mode: string, partial: boolean, note?: string): string {
-  const header: string[] = [];
-  if (note) header.push(`Note: ${note}`);
-  if (partial) header.push('Note: indexing is still running; results cover what is indexed so far.');
-  if (hits.length === 0) return [...header, `No results for "${query}" (${mode}).`].join('\n');
-  const blocks = hits.map((h) => `${h.path}:${h.start_line}-${h.end_line}  ${h.symbol ?? h.kind}  (${h.score.toFixed(4)})\n${h.snippet}`);
-  return [...header, `${hits.length} results for "${query}" (${mode}):`, '', blocks.join('\n\n')].join('\n');
 }
 
 /** What a search's freshness means and what to do about it, in the words of `steps` (the command line has its own). */

@@ -125,3 +125,36 @@ export function languageForPath(relPath: string): string | null {
   if (stem === 'readme' || stem === 'license' || stem === 'changelog') return 'text';
   return null;
 }
+
+/** Every language name the index stores, sorted: what search's `language` filter accepts, besides LANGUAGE_ALIASES. */
+export const LANGUAGE_NAMES: readonly string[] = Object.freeze(
+  [...new Set([...SYNTAX_LANGUAGES, ...Object.values(BY_EXTENSION), ...Object.values(BY_FILENAME)])].sort(),
+);
+
+/**
+ * Other names an agent uses for a language. File extensions (py, ts, rs, rb, kt, sh, cs, hpp ...) work
+ * too, through BY_EXTENSION; these are the spellings that are not extensions.
+ */
+const LANGUAGE_ALIASES: Readonly<Record<string, string>> = {
+  golang: 'go',
+  'c++': 'cpp', cplusplus: 'cpp', 'c#': 'csharp', 'c-sharp': 'csharp', dotnet: 'csharp',
+  'objective-c': 'objc', objectivec: 'objc', 'obj-c': 'objc',
+  python3: 'python', py3: 'python',
+  node: 'javascript', nodejs: 'javascript', ecmascript: 'javascript', es6: 'javascript',
+  shellscript: 'shell', 'shell-script': 'shell', posix: 'shell',
+  pwsh: 'powershell',
+  docker: 'dockerfile', makefile: 'make', gnumake: 'make',
+  plaintext: 'text', 'plain-text': 'text', restructuredtext: 'text', asciidoc: 'text',
+  'emacs-lisp': 'elisp', emacslisp: 'elisp',
+  proto3: 'protobuf',
+  'objective-c++': 'objc',
+};
+
+/** The stored language name for `name` (a language name, an alias or a file extension, any case), or null. */
+export function canonicalLanguage(name: string): string | null {
+  const key = name.trim().toLowerCase().replace(/^\./, '');
+  if (LANGUAGE_NAMES.includes(key)) return key;
+  // Own keys only: "constructor" or "__proto__" is no alias.
+  if (Object.hasOwn(LANGUAGE_ALIASES, key)) return LANGUAGE_ALIASES[key];
+  return Object.hasOwn(BY_EXTENSION, key) ? BY_EXTENSION[key] : null;
+}

@@ -10,6 +10,20 @@ export const searchHitSchema = z.object({
   symbol: orNull(z.string(), 'the code is not inside a named symbol'),
   kind: z.string(),
   score: z.number(),
+  /** The hit's whole code; an answer shows a window of it (answerHitSchema). */
   snippet: z.string(),
 });
 export type SearchHit = z.infer<typeof searchHitSchema>;
+
+/**
+ * A hit as the search tool's answer shows it: the snippet is the signature line and the lines that match
+ * the query, skipped lines marked `⋮ line N` (indexer/search/snippet-window.ts); the score is rounded.
+ */
+export const answerHitSchema = searchHitSchema.extend({
+  score: z.number().describe('Rank score, 3 significant digits (BM25 for lexical, cosine similarity for semantic, fused reciprocal ranks for hybrid); higher is better.'),
+  snippet: z
+    .string()
+    .optional()
+    .describe('The signature line and the lines that match the query; "⋮ line N" marks skipped lines (N is the next line shown), a final "⋮" the rest of the range, "…" a cut line. Absent with detail "locations".'),
+});
+export type AnswerHit = z.infer<typeof answerHitSchema>;

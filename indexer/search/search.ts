@@ -1,7 +1,8 @@
-import picomatch from 'picomatch';
 import type { Embedder } from '../../models/embedder.js';
 import { InvalidInputError } from '../../models/errors/codecarto-error.js';
 import { semanticWeightFor } from './fusion-weights.js';
+import { languageFilter } from './language-filter.js';
+import { globList, pathGlobMatcher } from './path-glob.js';
 import { degradedNote, embedQuery, type DegradedSearch } from './query-embedding.js';
 import { MCP_NEXT_STEPS, type NextSteps } from '../workspace/next-steps.js';
 import type { ChunkRow, IndexStore, ScoredChunkId, SearchFilter } from '../store/store-types.js';
@@ -47,8 +48,6 @@ export const FILE_EVIDENCE_WEIGHT = 0.1;
 export const FILE_EVIDENCE_CHUNKS = 5;
 /** Candidate chunks read per list for a k of 10: enough to see each file's other matches, few enough to stay fast. */
 const MIN_CANDIDATES = 100;
-const SNIPPET_MAX_LINES = 60;
-const SNIPPET_MAX_CHARS = 4000;
 
 /**
  * Fuses ranked lists: each id scores the sum of weight / (RRF_K + rank) over the lists it appears in
@@ -167,13 +166,11 @@ function semanticUnavailableReason(store: IndexStore, embedder: Embedder, reinde
 }
 
 function buildFilter(request: SearchRequest): SearchFilter | undefined {
-  const globs = request.pathGlob === undefined ? [] : Array.isArray(request.pathGlob) ? request.pathGlob : [request.pathGlob];
-  const languages = request.language?.length ? request.language.map((l) => l.toLowerCase()) : undefined;
-  if (globs.length === 0 && !languages) return undefined;
-  // A glob without a slash matches at any depth, as in .gitignore ("*.ts" finds src/a.ts).
-  const matchers = globs.map((g) => picomatch(g, { dot: true, basename: !g.includes('/') }));
+  const pathFilter = pathGlobMatcher(globList(request.pathGlob));
+  const languages = request.language?.length ? languageFilter(request.language) : undefined;
+  if (!pathFilter && !languages) return undefined;
   return {
-    ...(matchers.length ? { pathFilter: (path: string) => matchers.some((m) => m(path)) } : {}),
+    ...(pathFilter ? { pathFilter } : {}),
     ...(languages ? { languages } : {}),
   };
 }
@@ -242,19 +239,14 @@ export function mergeAdjacent(hits: { row: ChunkRow; score: number }[]): SearchH
       parts: [row],
     });
   }
+  // The whole code, each line once (answers show a window of it: indexer/search/snippet-window.ts).
   return merged.map(({ hit, parts }) => {
-    const text = parts
-      .sort((a, b) => a.startLine - b.startLine)
-      .map((p) => p.text)
-      .join('\n');
-    return { ...hit, snippet: capSnippet(text) };
+    const lines: string[] = [];
+    let covered = -Infinity;
+    for (const part of parts.sort((a, b) => a.startLine - b.startLine)) {
+      lines.push(...part.text.split('\n').slice(Math.max(0, covered - part.startLine + 1)));
+      covered = Math.max(covered, part.endLine);
+    }
+    return { ...hit, snippet: lines.join('\n') };
   });
-}
-
-export function capSnippet(text: string): string {
-  const lines = text.split('\n');
-  let out = lines.length > SNIPPET_MAX_LINES ? lines.slice(0, SNIPPET_MAX_LINES).join('\n') : text;
-  if (out.length > SNIPPET_MAX_CHARS) out = out.slice(0, SNIPPET_MAX_CHARS);
-  if (out.length < text.length) out += `\n… (${lines.length} lines in all; read the file for the rest)`;
-  return out;
 }

@@ -7,6 +7,7 @@ import { IndexJob } from '../run/index-job.js';
 import { ProjectLock } from '../run/project-lock.js';
 import { ProjectWatcher, type WatchSetting } from '../watch/project-watcher.js';
 import { search, type SearchRequest, type SearchResponse } from '../search/search.js';
+import { explainEmptySearch, type EmptyReason } from '../search/empty-search.js';
 import { checkStaleness, type Staleness } from '../watch/staleness.js';
 import { storageErrorFrom } from '../../models/errors/storage-error.js';
 import type { IndexStore } from '../store/store-types.js';
@@ -77,6 +78,8 @@ export interface WorkspaceSearchRequest extends SearchRequest {
 
 export interface WorkspaceSearchResponse extends SearchResponse {
   partial: boolean;
+  /** Why the answer is empty (its note says what to do); absent when there are results. */
+  reason?: EmptyReason;
   /** Files changed on disk since the last index; null when not checked (watching keeps the index fresh). */
   stale_files: number | null;
   /** False when the staleness walk ran out of time; stale_files is then a lower bound. */
@@ -274,11 +277,17 @@ export class Workspace {
       staleness = await project.staleness.get(SEARCH_STALENESS_BUDGET_MS);
     }
     const response = await search(project.store, project.embedder, request, { steps: this.steps, root: project.root });
-    const note = [...problems, ...(response.note ? [response.note] : [])].join(' ');
+    const partial = project.job?.indexing ?? false;
+    // An empty answer says why (nothing indexed, a filter that matches no file, the query) and what to do.
+    const empty = response.results.length === 0
+      ? explainEmptySearch(project.store, request, { steps: this.steps, root: project.root, indexing: partial, mode: response.mode })
+      : undefined;
+    const note = [...problems, ...(response.note ? [response.note] : []), ...(empty ? [empty.message] : [])].join(' ');
     return {
       ...response,
       ...(note ? { note } : {}),
-      partial: project.job?.indexing ?? false,
+      ...(empty ? { reason: empty.reason } : {}),
+      partial,
       stale_files: staleness?.stale_files ?? null,
       stale_complete: staleness?.complete ?? true,
       ...(refreshed ? { refreshed } : {}),

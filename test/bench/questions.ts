@@ -22,7 +22,7 @@ import { loadMistralTokenizer } from '../../models/hf-tokenizer.js';
 import { readConfig } from '../../src/config.js';
 import { openWorkspace } from '../../src/open-workspace.js';
 import { PROVIDER_OPTIONS, settingsFromFlags } from '../../src/provider-options.js';
-import { formatResults } from '../../tools/search-code.js';
+import { searchAnswer } from '../../tools/search-answer.js';
 import { enclosingDefinition, fileDefinitions, type Definition } from './definitions.js';
 import {
   bestGrepLine,
@@ -137,11 +137,11 @@ interface Answered {
 
 function searchAnswerer(workspace: Workspace, mode: SearchMode, k: number) {
   return async (question: string): Promise<Answered> => {
-    // What the search tool does: the text block from formatResults, structuredContent = the response.
+    // What the search tool answers by default (detail "lines", max_tokens for k): its text block and structuredContent.
     const { stale_complete: _complete, ...response } = await workspace.search({ query: question, k, mode });
     if (response.mode !== mode) throw new Error(`search answered in mode ${response.mode}, not ${mode}: ${response.note ?? ''}`);
-    const text = formatResults(question, response.results, response.mode, response.partial, response.note);
-    return { hits: response.results, tokensText: countTokens(text), tokensJson: countTokens(JSON.stringify(response)) };
+    const answer = searchAnswer(question, response, { k });
+    return { hits: response.results, tokensText: countTokens(answer.text), tokensJson: countTokens(JSON.stringify(answer.structured)) };
   };
 }
 
