@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openIndexStore } from '../indexer/store/sqlite-index-store.js';
@@ -7,12 +8,12 @@ import type { IndexStore } from '../indexer/store/store-types.js';
 import { FakeEmbeddingServer } from './helpers/fake-embedding-server.js';
 import { cliPath, tempDir } from './helpers/stdio-client.js';
 
-/** A tree big enough that an index run against a slowish server lasts a few seconds. */
-function makeTree(): string {
+/** A tree big enough that an index run against a slowish server lasts a few seconds (one chunk per file). */
+function makeTree(dirs = 8, files = 50): string {
   const repo = join(tempDir('crash-tree'), 'repo');
-  for (let d = 0; d < 8; d++) {
+  for (let d = 0; d < dirs; d++) {
     mkdirSync(join(repo, `pkg${d}`), { recursive: true });
-    for (let f = 0; f < 50; f++) {
+    for (let f = 0; f < files; f++) {
       const body = Array.from({ length: 3 }, (_, i) => `def handler_${d}_${f}_${i}(request):\n    value = request.get("key_${d}_${f}_${i}")\n    return value * ${i + 1}\n`).join('\n\n');
       writeFileSync(join(repo, `pkg${d}`, `mod${f}.py`), body);
     }
@@ -20,20 +21,21 @@ function makeTree(): string {
   return repo;
 }
 
-function cliIndex(home: string, repo: string, endpoint: string): ChildProcess {
+/** `crashAt`: a failpoint of the store's write path (indexer/store/crash-point.ts) where the run SIGKILLs itself. */
+function cliIndex(home: string, repo: string, endpoint: string, crashAt?: string): ChildProcess {
   return spawn(process.execPath, [cliPath, 'index', repo, '--provider', 'dgx', '--dgx-endpoint', endpoint, '--batch-size', '8', '--json'], {
-    env: { ...process.env, CODECARTO_HOME: home },
+    env: { ...process.env, CODECARTO_HOME: home, ...(crashAt ? { CODECARTO_CRASH_AT: crashAt } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
 
-async function finished(child: ChildProcess): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function finished(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-  return { code, stdout, stderr };
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])));
+  return { code, signal, stdout, stderr };
 }
 
 function openProjectStore(home: string, log?: (m: string) => void): IndexStore {
@@ -158,6 +160,78 @@ describe('SIGKILL at any moment of an index run', () => {
         const b = vectorOf(clean, cleanRow.id);
         for (let i = 0; i < a.length; i++) expect(a[i]).toBeCloseTo(b[i], 6);
       }
+    } finally {
+      crashed.close();
+      clean.close();
+    }
+  }, 300_000);
+
+  it('SIGKILL at each step of the vector write path (commit, garbage collection, snapshot written, snapshot recorded): nothing lost, duplicated or re-embedded', async () => {
+    const home = tempDir('failpoint-home');
+    // 1,200 chunk texts: more than the 1,024 logged vectors after which a run writes an HNSW snapshot.
+    const tree = makeTree(12, 100);
+    const embeddedBy = (base: number) => server.requests.slice(base).reduce((n, r) => n + r.texts.length, 0);
+    const storedHashes = () => {
+      const store = openProjectStore(home);
+      try {
+        const rows = store.getChunks(Array.from({ length: 5000 }, (_, i) => i + 1));
+        return new Set(rows.map((r) => r.textHash).filter((h) => store.missingVectors([h]).length === 0));
+      } finally {
+        store.close();
+      }
+    };
+    const crashAt = async (point: string) => {
+      const before = server.requests.length;
+      const stored = existsSync(join(home, 'projects')) ? storedHashes() : new Set<string>();
+      const run = await finished(cliIndex(home, tree, server.endpoint, point));
+      expect(run.signal, `${point}: ${run.stderr}`).toBe('SIGKILL');
+      // Nothing stored before the run was sent to the embedder again.
+      const again = server.requests.slice(before).flatMap((r) => r.texts).map((t) => createHash('sha256').update(t).digest('hex')).filter((h) => stored.has(h));
+      expect(again, point).toEqual([]);
+      return { embedded: embeddedBy(before), ...checkInvariants(home) };
+    };
+
+    // A first index: killed right after its fifth batch of vectors is committed, before the graph has them.
+    const first = await crashAt('vectors-committed:5');
+    expect(first.vectors).toBeGreaterThan(0);
+    expect(first.vectors).toBeLessThan(1200);
+    // The next run embeds the rest and, its log now over 1024 vectors, writes a snapshot: killed before recording it.
+    const second = await crashAt('snapshot-written');
+    expect(second.embedded).toBe(1200 - first.vectors);
+    expect(second.pending).toBe(0);
+    // Then killed after recording one, before the older files are deleted.
+    const third = await crashAt('snapshot-recorded');
+    expect(third.embedded).toBe(0);
+    // Files deleted: killed after garbage collection committed, before the graph marked their vectors deleted.
+    for (let f = 0; f < 100; f++) rmSync(join(tree, 'pkg0', `mod${f}.py`));
+    const fourth = await crashAt('garbage-committed');
+    expect(fourth.embedded).toBe(0);
+    expect(fourth.vectors).toBe(third.vectors - 100);
+
+    const before = server.requests.length;
+    const last = await finished(cliIndex(home, tree, server.endpoint));
+    expect(last.code, last.stderr).toBe(0);
+    expect(JSON.parse(last.stdout.trim().split('\n').at(-1)!)).toMatchObject({ state: 'done', chunks_embedded: 0 });
+    expect(embeddedBy(before)).toBe(0);
+    const cleanHome = tempDir('failpoint-clean');
+    expect((await finished(cliIndex(cleanHome, tree, server.endpoint))).code).toBe(0);
+    const opened: string[] = [];
+    const crashed = openProjectStore(home, (m) => opened.push(m));
+    const clean = openProjectStore(cleanHome);
+    try {
+      expect(crashed.counts()).toEqual(clean.counts());
+      // The graph (snapshot + log) holds exactly SQLite's vectors, with no rebuild.
+      expect(opened.some((l) => l.includes(`loaded HNSW index with ${crashed.counts().vectors} vectors`))).toBe(true);
+      expect(opened.some((l) => l.includes('rebuilding'))).toBe(false);
+      const all = (s: IndexStore) =>
+        s
+          .getChunks(Array.from({ length: 5000 }, (_, i) => i + 1))
+          .map((r) => `${r.path}:${r.startLine}-${r.endLine}:${r.textHash}`)
+          .sort();
+      expect(all(crashed)).toEqual(all(clean));
+      // One snapshot file is left, the one recorded.
+      const [dir] = readdirSync(join(home, 'projects'));
+      expect(readdirSync(join(home, 'projects', dir)).filter((f) => /\.hnsw$|\.tmp$/.test(f))).toHaveLength(1);
     } finally {
       crashed.close();
       clean.close();
