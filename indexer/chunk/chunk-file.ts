@@ -4,13 +4,16 @@
  * parsed is chunked by line windows instead.
  */
 import type { Chunk } from './chunk.js';
+import { extractSymbols } from './extract-symbols.js';
+import type { FileSymbols } from './file-symbols.js';
 import { LineBudget, type Piece } from './line-budget.js';
 import { SYNTAX_LANGUAGES } from './languages.js';
 import { syntaxPieces } from './syntax-pieces.js';
 import { buildOutline } from './syntax-outline.js';
-import { SYNTAX_SPECS } from './syntax-specs.js';
+import { SYNTAX_SPECS, type SyntaxSpec } from './syntax-specs.js';
 import { lineWindowPieces, markdownPieces } from './text-pieces.js';
 import { getParser } from './tree-sitter-parser.js';
+import type { Tree } from 'web-tree-sitter';
 import type { TextTokenizer } from '../../models/tokenizer.js';
 
 export const DEFAULT_MAX_TOKENS = 512;
@@ -51,11 +54,23 @@ function reportOnce(language: string, message: string, error: unknown): void {
  * that share its line number). Empty and whitespace-only files give no chunks.
  */
 export async function chunkFile(file: SourceFile, options: ChunkOptions): Promise<Chunk[]> {
-  if (file.text.trim() === '') return [];
+  return (await cut(file, options, false)).chunks;
+}
+
+/**
+ * chunkFile() and the file's symbol table from the same parse. Symbols are null where the file is not
+ * parsed (no grammar, too large, a parse that failed): such a file has chunks and no symbols.
+ */
+export async function chunkFileWithSymbols(file: SourceFile, options: ChunkOptions): Promise<{ chunks: Chunk[]; symbols: FileSymbols | null }> {
+  return cut(file, options, true);
+}
+
+async function cut(file: SourceFile, options: ChunkOptions, wantSymbols: boolean): Promise<{ chunks: Chunk[]; symbols: FileSymbols | null }> {
+  if (file.text.trim() === '') return { chunks: [], symbols: null };
   const maxTokens = options.maxTokens ?? DEFAULT_MAX_TOKENS;
   const budget = new LineBudget(file.text, file.path, maxTokens, options.tokenizer);
-  const pieces = await piecesFor(file, budget);
-  return pieces.map((piece) => ({
+  const { pieces, symbols } = await piecesFor(file, budget, wantSymbols);
+  const chunks = pieces.map((piece) => ({
     path: file.path,
     language: file.language,
     symbol: piece.symbol,
@@ -65,31 +80,46 @@ export async function chunkFile(file: SourceFile, options: ChunkOptions): Promis
     text: budget.text(piece),
     tokens: budget.embeddingTokens(piece),
   }));
+  return { chunks, symbols };
 }
 
-async function piecesFor(file: SourceFile, budget: LineBudget): Promise<Piece[]> {
-  if (file.language === 'markdown') return markdownPieces(budget);
+async function piecesFor(file: SourceFile, budget: LineBudget, wantSymbols: boolean): Promise<{ pieces: Piece[]; symbols: FileSymbols | null }> {
+  if (file.language === 'markdown') return { pieces: markdownPieces(budget), symbols: null };
   const spec = SYNTAX_SPECS[file.language];
   if (!spec || !SYNTAX_LANGUAGES.includes(file.language) || file.text.length > MAX_PARSE_CHARS) {
-    return lineWindowPieces(budget);
+    return { pieces: lineWindowPieces(budget), symbols: null };
   }
   let parser;
   try {
     parser = await getParser(file.language);
   } catch (error) {
     reportOnce(file.language, `cannot load the tree-sitter grammar for ${file.language}`, error);
-    return lineWindowPieces(budget);
+    return { pieces: lineWindowPieces(budget), symbols: null };
   }
   // Parse and walk synchronously after the await: the parser is shared across concurrent calls.
   let tree = null;
   try {
     tree = parser.parse(file.text);
     if (!tree) throw new Error('the parser returned no tree');
-    return syntaxPieces(buildOutline(tree.rootNode, spec, budget.lineCount), budget);
+    const pieces = syntaxPieces(buildOutline(tree.rootNode, spec, budget.lineCount), budget);
+    return { pieces, symbols: wantSymbols ? symbolsOf(tree, file, spec) : null };
   } catch (error) {
     reportOnce(file.language, `syntax chunking failed for ${file.path}`, error);
-    return lineWindowPieces(budget);
+    return { pieces: lineWindowPieces(budget), symbols: null };
   } finally {
     tree?.delete();
+  }
+}
+
+/** A symbol table that cannot be read costs the file its symbols, never its chunks. */
+function symbolsOf(tree: Tree, file: SourceFile, spec: SyntaxSpec): FileSymbols | null {
+  try {
+    return extractSymbols(tree, file.text, file.language, spec);
+  } catch (error) {
+    if (!reported.has(`symbols:${file.language}`)) {
+      reported.add(`symbols:${file.language}`);
+      console.error(`codecarto: reading the symbols of ${file.path} failed; such ${file.language} files get chunks and no symbols:`, error instanceof Error ? error.message : error);
+    }
+    return null;
   }
 }

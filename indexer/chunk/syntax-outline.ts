@@ -26,7 +26,7 @@ export interface Region {
  * `if __name__ == ...:`, `#ifdef`, `extern "C" {...}`, class bodies). Bounded so that a huge
  * top-level data literal costs a few levels of nodes, not its whole subtree.
  */
-const MAX_SEARCH_DEPTH = 4;
+export const MAX_SEARCH_DEPTH = 4;
 
 interface Scope {
   symbol: string | null;

@@ -6,7 +6,8 @@
 import { createHash } from 'node:crypto';
 import type { TextTokenizer } from '../../models/tokenizer.js';
 import { embeddingText, type Chunk } from '../chunk/chunk.js';
-import { chunkFile } from '../chunk/chunk-file.js';
+import { chunkFileWithSymbols } from '../chunk/chunk-file.js';
+import { withoutLines, type FileSymbols } from '../chunk/file-symbols.js';
 import { readSourceFile } from './file-reader.js';
 import { chunkHasSecret, scanForSecrets } from './secrets/secret-scanner.js';
 import type { ChunkInput } from '../store/store-types.js';
@@ -39,6 +40,8 @@ export type PreparedFile =
       secretChunks?: number;
       /** Ids of the rules that found those secrets, for the log; never the secrets themselves. */
       secretRules?: string[];
+      /** Definitions and identifier occurrences from the chunker's parse; null when the file was not parsed. Lines of chunks left out for a secret are left out here too. */
+      symbols: FileSymbols | null;
     };
 
 export function sha256(text: string): string {
@@ -54,13 +57,16 @@ export async function prepareFile(task: PrepareTask, tokenizer: TextTokenizer): 
   const secrets = scanForSecrets(read.text, task.path);
   const whole = secrets.find((f) => f.scope === 'file');
   if (whole) return { kind: 'skipped', reason: 'secret', detail: `${whole.ruleId} at line ${whole.startLine}` };
-  const all = await chunkFile({ path: task.path, text: read.text, language: task.language }, { maxTokens: task.maxTokens, tokenizer });
+  const cut = await chunkFileWithSymbols({ path: task.path, text: read.text, language: task.language }, { maxTokens: task.maxTokens, tokenizer });
+  const all = cut.chunks;
   const chunks = secrets.length === 0 ? all : all.filter((chunk) => !chunkHasSecret(chunk, secrets));
+  const symbols = cut.symbols && chunks.length < all.length ? withoutLines(cut.symbols, droppedLines(all, chunks)) : cut.symbols;
   return {
     kind: 'chunked',
     size: read.size,
     mtimeMs: read.mtimeMs,
     hash: read.hash,
+    symbols,
     chunks: chunks.map((chunk) => {
       const embedText = embeddingText(chunk);
       return {
@@ -78,4 +84,12 @@ export async function prepareFile(task: PrepareTask, tokenizer: TextTokenizer): 
     }),
     ...(secrets.length > 0 ? { secretChunks: all.length - chunks.length, secretRules: [...new Set(secrets.map((f) => f.ruleId))] } : {}),
   };
+}
+
+/** Lines of chunks left out for holding a secret (a long line cut into several chunks goes if any of them does). */
+function droppedLines(all: readonly { startLine: number; endLine: number }[], kept: readonly { startLine: number; endLine: number }[]): (line: number) => boolean {
+  const keptSet = new Set(kept);
+  const dropped = new Set<number>();
+  for (const chunk of all) if (!keptSet.has(chunk)) for (let line = chunk.startLine; line <= chunk.endLine; line++) dropped.add(line);
+  return (line) => dropped.has(line);
 }

@@ -11,6 +11,7 @@ import { languageForPath } from '../chunk/languages.js';
 import { defaultPrepareWorkers, FilePreparer } from '../prepare/file-preparer.js';
 import { SECRET_RULES_VERSION } from '../prepare/secrets/secret-scanner.js';
 import type { IndexStore } from '../store/store-types.js';
+import { SYMBOL_TABLE_META, SYMBOL_TABLE_VERSION } from '../store/symbol-tables.js';
 import { TooManyFilesError, walkRepository, WalkStats, type WalkedFile, type WalkOptions } from '../walk/walker.js';
 
 export interface IndexRunOptions {
@@ -328,10 +329,13 @@ async function produce(
   }
   const seen = new Set<string>();
   const stats = new WalkStats();
-  // Files indexed before the current secret rules (or before there were any) are read and scanned again
-  // once, unchanged or not; their chunks keep their vectors, so nothing is re-embedded.
-  const rescan = catalog.size > 0 && store.getMeta(SECRET_RULES_META) !== SECRET_RULES_VERSION;
-  if (rescan) options.log?.('index: scanning every file for secrets again (the secret rules changed since the last index)');
+  // Files indexed before the current secret rules (or before there were any), or before the symbol table,
+  // are read and scanned again once, unchanged or not; their chunks keep their vectors, so nothing is re-embedded.
+  const secretsChanged = catalog.size > 0 && store.getMeta(SECRET_RULES_META) !== SECRET_RULES_VERSION;
+  const symbolsMissing = catalog.size > 0 && store.getMeta(SYMBOL_TABLE_META) !== SYMBOL_TABLE_VERSION;
+  const rescan = secretsChanged || symbolsMissing;
+  if (secretsChanged) options.log?.('index: scanning every file for secrets again (the secret rules changed since the last index)');
+  if (symbolsMissing) options.log?.('index: reading every file again to fill the symbol table (the index was made without it); no chunk is re-embedded');
   const maxTokens = Math.min(options.chunkTokens ?? 512, embedder.maxInputTokens - 32);
   const skip = (reason: string) => {
     summary.files_skipped[reason] = (summary.files_skipped[reason] ?? 0) + 1;
@@ -387,7 +391,10 @@ async function produce(
     await preparer.close();
   }
   // The whole tree was read with these rules (a cancelled or failed walk throws before this).
-  if (catalog.size === 0 || rescan || options.full) store.setMeta(SECRET_RULES_META, SECRET_RULES_VERSION);
+  if (catalog.size === 0 || rescan || options.full) {
+    store.setMeta(SECRET_RULES_META, SECRET_RULES_VERSION);
+    store.setMeta(SYMBOL_TABLE_META, SYMBOL_TABLE_VERSION);
+  }
   for (const [reason, count] of Object.entries(stats.skipped)) {
     if (count > 0) summary.files_skipped[reason] = (summary.files_skipped[reason] ?? 0) + count;
   }
@@ -427,7 +434,7 @@ async function produce(
     }
     const inputs = prepared.chunks;
     const missing = enqueue ? new Set(store.missingVectors(inputs.map((c) => c.textHash))) : new Set<string>();
-    store.upsertFile({ path: file.path, size: prepared.size, mtimeMs: prepared.mtimeMs, hash: prepared.hash, language }, inputs);
+    store.upsertFile({ path: file.path, size: prepared.size, mtimeMs: prepared.mtimeMs, hash: prepared.hash, language }, inputs, prepared.symbols);
     const before = catalog.get(file.path);
     // A file re-read only to scan it with new secret rules has not changed.
     if (before && !(rescan && !options.full && before.hash === prepared.hash)) summary.files_changed++;

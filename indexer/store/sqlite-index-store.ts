@@ -12,6 +12,8 @@
  */
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import type { FileSymbols } from '../chunk/file-symbols.js';
+import type { SymbolTables } from './symbol-tables.js';
 import { crashPoint } from './crash-point.js';
 import { toFtsMatchExpression } from './fts-tokens.js';
 import { openDatabase, RESERVED_META_KEYS, SqliteStore, type SnapshotRecord, type VectorStats } from './sqlite-store.js';
@@ -43,6 +45,8 @@ export interface OpenIndexStoreOptions {
   hnsw?: { M?: number; efConstruction?: number; ef?: number };
   /** Diagnostics (goes to stderr in the server; never stdout). */
   log?: (msg: string) => void;
+  /** Added vectors in the log after which a run writes an HNSW snapshot (default 1,024; tests use fewer to exercise snapshots on small trees). */
+  snapshotAfter?: number;
 }
 
 /** Semantic over-fetch rounds when a filter or label aliasing leaves fewer than k hits; each round fetches 4x more. */
@@ -58,7 +62,7 @@ const REBUILD_BATCH = 1000;
  * A snapshot is written when the log holds this many added vectors: opening replays at most this many
  * into the exact flat set (~4 ms per search at 4096 dims) instead of inserting them (~4 ms each).
  */
-const LOG_ADDS_MAX = 1024;
+const SNAPSHOT_AFTER = 1024;
 /** ... or this many entries in all (deletions replay cheaply, but the log should not grow without end). */
 const LOG_ENTRIES_MAX = 16_384;
 /** During a long run a snapshot waits until the log holds this share of the graph, so a full build writes a few, not one a minute. */
@@ -76,6 +80,7 @@ class SqliteIndexStore implements IndexStore {
   private readonly sql: SqliteStore;
   private readonly params: HnswParams;
   private readonly log: (msg: string) => void;
+  private readonly snapshotAfter: number;
   /** The graph of the current model's vectors; null while no model is recorded. */
   private hnsw: VectorIndex | null = null;
   /** Set when an HNSW update failed after its SQLite commit: the graph may miss points until reloaded. */
@@ -85,8 +90,9 @@ class SqliteIndexStore implements IndexStore {
   /** Added vectors the last snapshot load replayed from the log. */
   private replayed = 0;
 
-  private constructor(dataDir: string, sql: SqliteStore, params: HnswParams, log: (msg: string) => void) {
+  private constructor(dataDir: string, sql: SqliteStore, params: HnswParams, log: (msg: string) => void, snapshotAfter: number) {
     this.dataDir = dataDir;
+    this.snapshotAfter = snapshotAfter;
     this.sql = sql;
     this.params = params;
     this.log = log;
@@ -96,7 +102,12 @@ class SqliteIndexStore implements IndexStore {
     const params = resolveParams(options.hnsw);
     mkdirSync(dataDir, { recursive: true });
     const sql = new SqliteStore(openDatabase(join(dataDir, INDEX_DB_FILE)));
-    const store = new SqliteIndexStore(dataDir, sql, params, options.log ?? (() => {}));
+    const snapshotAfter = options.snapshotAfter ?? SNAPSHOT_AFTER;
+    if (!Number.isInteger(snapshotAfter) || snapshotAfter <= 0) {
+      sql.close();
+      throw new IndexStoreError(`snapshotAfter must be a positive integer, got ${snapshotAfter}.`);
+    }
+    const store = new SqliteIndexStore(dataDir, sql, params, options.log ?? (() => {}), snapshotAfter);
     try {
       store.loadVectorIndex();
     } catch (err) {
@@ -215,7 +226,7 @@ class SqliteIndexStore implements IndexStore {
     }
     const hnsw = this.hnsw as VectorIndex;
     const since = record ? this.sql.logCounts(record.seq) : { adds: stats.count, deletes: 0 };
-    const addsDue = options.periodic ? Math.max(LOG_ADDS_MAX, PERIODIC_SHARE * stats.count) : LOG_ADDS_MAX;
+    const addsDue = options.periodic ? Math.max(this.snapshotAfter, PERIODIC_SHARE * stats.count) : this.snapshotAfter;
     const due = options.force || rebuilt || !record || since.adds >= addsDue || since.adds + since.deletes >= LOG_ENTRIES_MAX;
     if (!due) return;
     if (hnsw.deletedCount > MAX_DELETED_SHARE * (hnsw.pointCount + hnsw.flatCount)) {
@@ -226,12 +237,16 @@ class SqliteIndexStore implements IndexStore {
 
   // ---- files and chunks ----
 
+  get symbols(): SymbolTables {
+    return this.sql.symbols;
+  }
+
   listFiles(): Map<string, FileRecord> {
     return this.sql.listFiles();
   }
 
-  upsertFile(file: FileRecord, chunks: ChunkInput[]): void {
-    this.sql.upsertFile(file, chunks);
+  upsertFile(file: FileRecord, chunks: ChunkInput[], symbols?: FileSymbols | null): void {
+    this.sql.upsertFile(file, chunks, symbols);
   }
 
   touchFile(path: string, size: number, mtimeMs: number): void {

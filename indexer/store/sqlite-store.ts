@@ -10,12 +10,15 @@ import { decodeHalf, encodeHalf } from './float16.js';
 import type { ChunkInput, ChunkRow, FileRecord, IndexedModel, PendingText, StoreCounts } from './store-types.js';
 import { pathTokenText, tokenText } from './fts-tokens.js';
 import { IndexStoreError } from './store-errors.js';
+import { SYMBOL_SCHEMA, SymbolTables } from './symbol-tables.js';
+import type { FileSymbols } from '../chunk/file-symbols.js';
 
 /**
  * 2: hnsw_log (HNSW changes since the last snapshot), gc_candidates and unembedded (work lists, so an
  * incremental run never scans every text), vectors stored as float16.
+ * 3: symbols and symbol_refs (symbol-tables.ts); an older codecarto must not write files without them.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Meta keys the store owns; setMeta() refuses them so a caller cannot corrupt the store's records. */
 export const RESERVED_META_KEYS: ReadonlySet<string> = new Set([
@@ -186,6 +189,8 @@ function migrate(db: Database.Database): void {
     db.exec(SCHEMA);
     migrateFts(db);
     db.exec(WORK_SCHEMA);
+    // Files indexed before version 3 get their symbols when the next run reads them again (SYMBOL_TABLE_META).
+    db.exec(SYMBOL_SCHEMA);
     // Version 1 kept no work lists: fill them once from a full scan (a new database starts with them empty).
     if (version !== undefined && Number(version) < 2) {
       db.exec(`INSERT OR IGNORE INTO gc_candidates SELECT hash FROM texts t WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.text_hash = t.hash);
@@ -390,9 +395,13 @@ export class SqliteStore {
   readonly db: Database.Database;
   private readonly s: Statements;
 
+  /** Definitions and identifier occurrences, written with each file's chunks. */
+  readonly symbols: SymbolTables;
+
   constructor(db: Database.Database) {
     this.db = db;
     this.s = prepareStatements(db);
+    this.symbols = new SymbolTables(db);
   }
 
   getMeta(key: string): string | null {
@@ -523,10 +532,11 @@ export class SqliteStore {
     return out;
   }
 
-  upsertFile(file: FileRecord, chunks: ChunkInput[]): void {
+  upsertFile(file: FileRecord, chunks: ChunkInput[], symbols?: FileSymbols | null): void {
     const pathTokens = pathTokenText(file.path);
     this.db.transaction(() => {
       const fileId = this.s.upsertFile.get(file) as number;
+      this.symbols.replace(fileId, symbols);
       this.s.deleteFtsOfFile.run(fileId);
       this.s.noteGcCandidates.run(fileId);
       this.s.deleteChunksOfFile.run(fileId);

@@ -1,5 +1,7 @@
 /** Shapes the index store reads and writes. SQLite is the source of truth; HNSW is derived from it. */
 import type { Chunk } from '../chunk/chunk.js';
+import type { FileSymbols } from '../chunk/file-symbols.js';
+import type { SymbolTables } from './symbol-tables.js';
 
 export interface FileRecord {
   path: string;
@@ -84,8 +86,13 @@ export interface IndexStore {
 
   /** Every indexed file, keyed by path. */
   listFiles(): Map<string, FileRecord>;
-  /** One transaction: the file's row and all its chunks (FTS rows too) are replaced; new texts are stored. */
-  upsertFile(file: FileRecord, chunks: ChunkInput[]): void;
+  /**
+   * One transaction: the file's row, all its chunks (FTS rows too) and its symbols (none when null or left
+   * out) are replaced; new texts are stored.
+   */
+  upsertFile(file: FileRecord, chunks: ChunkInput[], symbols?: FileSymbols | null): void;
+  /** The symbol table: definitions and identifier occurrences, as fresh as the chunks (read it; upsertFile writes it). */
+  readonly symbols: Omit<SymbolTables, 'replace'>;
   /** Records a new size/mtime for a file whose content hash did not change. */
   touchFile(path: string, size: number, mtimeMs: number): void;
   /** Removes files with their chunks and FTS rows; returns the number of chunks deleted. */

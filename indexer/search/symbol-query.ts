@@ -1,0 +1,430 @@
+/**
+ * Questions an agent asks of the symbol table (indexer/store/symbol-tables.ts): where is X defined
+ * (findSymbols), where is X used (findReferences), what is in this file or directory (outlineOf). Names
+ * are matched as written; nothing here resolves types, so `references` of a method name includes other
+ * methods of that name, and says so.
+ */
+import { InvalidInputError } from '../../models/errors/codecarto-error.js';
+import { unpackOccurrences, type RefKind, type SymbolKind } from '../chunk/file-symbols.js';
+import type { IndexStore } from '../store/store-types.js';
+import { SYMBOL_TABLE_META, SYMBOL_TABLE_VERSION, type SymbolRow } from '../store/symbol-tables.js';
+import { globList, pathGlobMatcher } from './path-glob.js';
+
+/** Definitions a find_symbol answer lists at most. */
+export const MAX_SYMBOL_RESULTS = 10;
+/** Results that get their code with include_body, and the code each shows at most. */
+export const BODY_RESULTS = 3;
+const BODY_MAX_LINES = 150;
+const BODY_MAX_CHARS = 6_000;
+/** Occurrences a references answer shows with their line of code; the rest are counted per file. */
+export const MAX_REFS_SHOWN = 60;
+/** Files a references answer names at all. */
+const MAX_REF_FILES = 100;
+const CODE_MAX_CHARS = 140;
+/** Symbols a directory outline lists at most. */
+export const MAX_OUTLINE_SYMBOLS = 300;
+/** Rows read per name before ranking: `__init__` or `new` can have hundreds. */
+const ROWS_PER_NAME = 2_000;
+const PREFIX_ROWS = 200;
+/** Names a fuzzy lookup turns into definitions. */
+const FUZZY_NAMES = 10;
+
+export type SymbolMatch = 'exact' | 'qualified' | 'prefix' | 'fuzzy';
+
+export interface SymbolHit {
+  /** Qualified name (`Flask.url_for`): pass it to references or find_symbol as it is. */
+  symbol: string;
+  kind: string;
+  path: string;
+  start_line: number;
+  end_line: number;
+  signature: string;
+  match: SymbolMatch;
+  /** The definition's code, for the first BODY_RESULTS hits when asked (capped). */
+  body?: string;
+}
+
+export interface FindSymbolRequest {
+  name: string;
+  kind?: SymbolKind;
+  pathGlob?: string | string[];
+  includeBody?: boolean;
+}
+
+export interface FindSymbolResult {
+  results: SymbolHit[];
+  /** Definitions that matched, before the list was cut to MAX_SYMBOL_RESULTS. */
+  total: number;
+  /** Why the list is what it is, when that needs saying (a qualified name not found as such, nothing found). */
+  note?: string;
+}
+
+/** `Builder::build`, `Foo->bar`, `Foo#bar`, `App\\Http\\Kernel`, `run()` -> `Builder.build`, ..., `run`. */
+export function normalizeSymbolName(raw: string): string {
+  return raw
+    .trim()
+    .replace(/\(\s*\)$/, '')
+    .replace(/::|->|#|\\/g, '.')
+    .replace(/^\.+|\.+$/g, '');
+}
+
+/** Definitions of `name`: exact names first, then qualified-name matches, then names that start with it, then near misses. */
+export function findSymbols(store: IndexStore, request: FindSymbolRequest): FindSymbolResult {
+  const name = normalizeSymbolName(request.name);
+  if (!name) throw new InvalidInputError('name is empty: pass a symbol name such as "url_for" or "Flask.url_for".');
+  const keep = rowFilter(request.kind, request.pathGlob);
+  const table = store.symbols;
+  const tiers: { rows: SymbolRow[]; match: SymbolMatch }[] = [];
+  let note: string | undefined;
+
+  if (name.includes('.')) {
+    const bare = name.slice(name.lastIndexOf('.') + 1);
+    const lower = name.toLowerCase();
+    const qualified = [
+      ...table.byQualified(name, ROWS_PER_NAME),
+      // `Flask.url_for` also finds `app.Flask.url_for` (a module or namespace around it).
+      ...table.byName(bare, ROWS_PER_NAME).filter((r) => r.qualified.toLowerCase().endsWith(`.${lower}`)),
+    ].filter(keep);
+    tiers.push({ rows: qualified, match: 'qualified' });
+    if (qualified.length === 0) {
+      // The type may inherit it or the path may differ: the bare name's definitions are the next best answer.
+      const byBare = table.byName(bare, ROWS_PER_NAME).filter(keep);
+      if (byBare.length > 0) note = `No definition is qualified "${name}"; these are the definitions named "${bare}".`;
+      tiers.push({ rows: byBare.filter((r) => r.name === bare), match: 'exact' }, { rows: byBare.filter((r) => r.name !== bare), match: 'exact' });
+    }
+    tiers.push({ rows: table.byPrefix(name, PREFIX_ROWS, true).filter(keep), match: 'prefix' });
+  } else {
+    const rows = table.byName(name, ROWS_PER_NAME).filter(keep);
+    tiers.push({ rows: rows.filter((r) => r.name === name), match: 'exact' }, { rows: rows.filter((r) => r.name !== name), match: 'exact' });
+    tiers.push({ rows: table.byPrefix(name, PREFIX_ROWS).filter(keep), match: 'prefix' });
+  }
+  if (tiers.every((t) => t.rows.length === 0)) {
+    tiers.push({ rows: fuzzyNames(table.names(), normalizeSymbolName(name).split('.').pop()!).flatMap((n) => table.byName(n, ROWS_PER_NAME)).filter(keep), match: 'fuzzy' });
+  }
+
+  const seen = new Set<string>();
+  const ranked: { row: SymbolRow; match: SymbolMatch }[] = [];
+  for (const tier of tiers) {
+    const rows = tier.match === 'fuzzy' ? tier.rows : [...tier.rows].sort(compareRows);
+    for (const row of rows) {
+      const key = `${row.fileId}:${row.ord}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      ranked.push({ row, match: tier.match });
+    }
+  }
+  const results = ranked.slice(0, MAX_SYMBOL_RESULTS).map(({ row, match }, i): SymbolHit => ({
+    symbol: row.qualified,
+    kind: row.kind,
+    path: row.path,
+    start_line: row.startLine,
+    end_line: row.endLine,
+    signature: row.signature,
+    match,
+    ...(request.includeBody && i < BODY_RESULTS ? { body: bodyOf(store, row) } : {}),
+  }));
+  if (results.length > 0 && results.every((r) => r.match === 'fuzzy')) note ??= `No definition is named "${name}"; these names are close to it.`;
+  return { results, total: ranked.length, ...(note ? { note } : {}) };
+}
+
+/**
+ * Within a tier: code before tests, declarations (`.d.ts`) and vendored copies; then types and functions
+ * before members, shallower names first; then path and line.
+ */
+function compareRows(a: SymbolRow, b: SymbolRow): number {
+  return (
+    pathRank(a.path) - pathRank(b.path) ||
+    depth(a.qualified) - depth(b.qualified) ||
+    (a.path < b.path ? -1 : a.path > b.path ? 1 : 0) ||
+    a.startLine - b.startLine
+  );
+}
+
+const TEST_PATH = /(^|\/)(tests?|spec|specs|__tests__|testdata|test-data|fixtures?|examples?|benches|benchmarks?)\/|(^|\/)test_[^/]*$|[._-](test|spec)\.[^/]+$|_test\.go$/i;
+const SECONDARY_PATH = /\.d\.ts$|(^|\/)(vendor|third_party|node_modules)\//;
+
+function pathRank(path: string): number {
+  return SECONDARY_PATH.test(path) ? 2 : TEST_PATH.test(path) ? 1 : 0;
+}
+
+function depth(qualified: string): number {
+  let n = 0;
+  for (let i = 0; i < qualified.length; i++) if (qualified.charCodeAt(i) === 46) n++;
+  return n;
+}
+
+function rowFilter(kind: string | undefined, pathGlob: string | string[] | undefined): (row: SymbolRow) => boolean {
+  const path = pathGlobMatcher(globList(pathGlob));
+  return (row) => (!kind || row.kind === kind) && (!path || path(row.path));
+}
+
+/**
+ * Names close to `query`: containing it (any case) first, then its letters in order (a subsequence, as a
+ * fuzzy finder matches), then one or two typos away; shorter and tighter matches first.
+ */
+export function fuzzyNames(names: readonly string[], query: string): string[] {
+  const q = query.toLowerCase();
+  if (q.length < 2) return [];
+  const scored: { name: string; score: number }[] = [];
+  for (const name of names) {
+    const n = name.toLowerCase();
+    let score: number;
+    const at = n.indexOf(q);
+    if (n.replace(/[_-]/g, '') === q.replace(/[_-]/g, '')) score = 2000;
+    else if (at >= 0) score = 1000 - (n.length - q.length) - at;
+    else {
+      const spread = subsequenceSpread(n, q);
+      if (spread >= 0) score = 500 - spread - (n.length - q.length);
+      else if (Math.abs(n.length - q.length) <= 2 && q.length >= 4) {
+        const distance = editDistance(n, q, 2);
+        if (distance > 2) continue;
+        score = 300 - 50 * distance;
+      } else continue;
+    }
+    scored.push({ name, score });
+  }
+  scored.sort((a, b) => b.score - a.score || a.name.length - b.name.length || (a.name < b.name ? -1 : 1));
+  return scored.slice(0, FUZZY_NAMES).map((s) => s.name);
+}
+
+/** Characters skipped to find `q`'s letters in order in `n`, or -1 when they are not all there. */
+function subsequenceSpread(n: string, q: string): number {
+  let j = 0;
+  let first = -1;
+  let last = -1;
+  for (let i = 0; i < n.length && j < q.length; i++) {
+    if (n[i] === q[j]) {
+      if (first < 0) first = i;
+      last = i;
+      j++;
+    }
+  }
+  return j === q.length ? last - first + 1 - q.length : -1;
+}
+
+/** Levenshtein distance, stopping early past `max`. */
+function editDistance(a: string, b: string, max: number): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    let best = i;
+    for (let j = 1; j <= b.length; j++) {
+      const value = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      row.push(value);
+      best = Math.min(best, value);
+    }
+    if (best > max) return max + 1;
+    prev = row;
+  }
+  return prev[b.length];
+}
+
+function bodyOf(store: IndexStore, row: SymbolRow): string {
+  const last = Math.min(row.endLine, row.startLine + BODY_MAX_LINES - 1);
+  const lines = store.symbols.lines(row.fileId, row.startLine, last);
+  const out: string[] = [];
+  let chars = 0;
+  for (let line = row.startLine; line <= last; line++) {
+    const text = lines.get(line) ?? '';
+    if (chars + text.length > BODY_MAX_CHARS) break;
+    out.push(text);
+    chars += text.length + 1;
+  }
+  const shown = row.startLine + out.length - 1;
+  if (shown < row.endLine) out.push(`… (lines ${shown + 1}-${row.endLine} not shown: read the file for the rest)`);
+  return out.join('\n');
+}
+
+// ---------------------------------------------------------------- references
+
+export interface ReferenceHit {
+  line: number;
+  /** call, import, use, or definition (the symbol's own definition: marked, not counted as a use). */
+  kind: RefKind;
+  /** Qualified name of the definition the line is in (null at the top of a file). */
+  in: string | null;
+  code: string;
+}
+
+export interface ReferenceFile {
+  path: string;
+  /** Uses in the file, its definitions not counted. */
+  uses: number;
+  /** Its occurrences with their lines, in line order; absent when the answer had no room left (see uses). */
+  refs?: ReferenceHit[];
+}
+
+export interface ReferencesRequest {
+  name: string;
+  pathGlob?: string | string[];
+}
+
+export interface ReferencesResult {
+  /** The identifier looked for (the last part of a qualified name). */
+  name: string;
+  files: ReferenceFile[];
+  /** Uses by kind, over every file (also those not listed). */
+  calls: number;
+  imports: number;
+  other_uses: number;
+  /** Where a definition of that name is (its own occurrence, not counted as a use). */
+  definitions: number;
+  /** Files with a use or definition that the answer does not list. */
+  files_omitted: number;
+  note?: string;
+}
+
+/** Where the identifier is used, grouped by file: code files before tests, then by path. */
+export function findReferences(store: IndexStore, request: ReferencesRequest): ReferencesResult {
+  const qualified = normalizeSymbolName(request.name);
+  if (!qualified) throw new InvalidInputError('name is empty: pass a symbol name such as "url_for" or "Flask.url_for".');
+  const name = qualified.slice(qualified.lastIndexOf('.') + 1);
+  const path = pathGlobMatcher(globList(request.pathGlob));
+  const rows = store.symbols.refs(name).filter((r) => !path || path(r.path));
+  rows.sort((a, b) => pathRank(a.path) - pathRank(b.path) || (a.path < b.path ? -1 : 1));
+  const result: ReferencesResult = { name, files: [], calls: 0, imports: 0, other_uses: 0, definitions: 0, files_omitted: 0 };
+  let shown = 0;
+  for (const row of rows) {
+    const occurrences = unpackOccurrences(row.occurrences).sort((a, b) => a.line - b.line || kindOrder(a.kind) - kindOrder(b.kind));
+    let uses = 0;
+    for (const o of occurrences) {
+      if (o.kind === 'call') result.calls++;
+      else if (o.kind === 'import') result.imports++;
+      else if (o.kind === 'use') result.other_uses++;
+      else result.definitions++;
+      if (o.kind !== 'definition') uses++;
+    }
+    if (result.files.length >= MAX_REF_FILES) {
+      result.files_omitted++;
+      continue;
+    }
+    const file: ReferenceFile = { path: row.path, uses };
+    if (shown < MAX_REFS_SHOWN) {
+      // One line per line: a line that calls and also uses the name shows once, as its strongest kind.
+      const byLine = new Map<number, (typeof occurrences)[number]>();
+      for (const o of occurrences) if (!byLine.has(o.line)) byLine.set(o.line, o);
+      const picked = [...byLine.values()].slice(0, MAX_REFS_SHOWN - shown);
+      shown += picked.length;
+      const code = store.symbols.lines(row.fileId, picked[0].line, picked[picked.length - 1].line);
+      const ords = [...new Set(picked.map((o) => o.enclosing).filter((e): e is number => e !== null))];
+      const names = new Map(store.symbols.symbolsAt(row.fileId, ords).map((s) => [s.ord, s.qualified]));
+      file.refs = picked.map((o) => ({
+        line: o.line,
+        kind: o.kind,
+        in: o.enclosing === null ? null : (names.get(o.enclosing) ?? null),
+        code: clip((code.get(o.line) ?? '').trim()),
+      }));
+    }
+    result.files.push(file);
+  }
+  const notes: string[] = [];
+  if (qualified !== name) notes.push(`Matched by the name "${name}": uses of other symbols named "${name}" are included (nothing here resolves types).`);
+  const listed = result.files.reduce((n, f) => n + (f.refs?.length ?? 0), 0);
+  const total = result.calls + result.imports + result.other_uses + result.definitions;
+  if (listed < total) notes.push(`${listed} of ${total} lines are shown; pass path_glob to see the others.`);
+  if (notes.length > 0) result.note = notes.join(' ');
+  return result;
+}
+
+/** Among occurrences on one line, the one shown: definition, then call, then import, then use. */
+function kindOrder(kind: RefKind): number {
+  return kind === 'definition' ? 0 : kind === 'call' ? 1 : kind === 'import' ? 2 : 3;
+}
+
+function clip(code: string): string {
+  return code.length > CODE_MAX_CHARS ? `${code.slice(0, CODE_MAX_CHARS - 1)}…` : code;
+}
+
+// ---------------------------------------------------------------- outline
+
+export interface OutlineSymbol {
+  name: string;
+  kind: string;
+  start_line: number;
+  end_line: number;
+  signature: string;
+  /** 0 at the top of the file, 1 for members, ... (the tree, flattened in order). */
+  depth: number;
+}
+
+export interface OutlineFile {
+  path: string;
+  symbols: OutlineSymbol[];
+}
+
+export interface OutlineResult {
+  /** The path as indexed ('' for the project root). */
+  path: string;
+  type: 'file' | 'directory';
+  /** A file: itself; a directory: its files with top-level symbols, in path order. */
+  files: OutlineFile[];
+  /** Files in the directory (with or without symbols). */
+  files_total: number;
+  /** Symbols left out to stay within MAX_OUTLINE_SYMBOLS. */
+  symbols_omitted: number;
+  note?: string;
+}
+
+/** A file's symbols as a tree with line ranges, or a directory's files' top-level symbols. `root`: the project, for absolute paths. */
+export function outlineOf(store: IndexStore, rawPath: string, root: string): OutlineResult {
+  const path = relativePath(rawPath, root);
+  const rows = path === '' ? null : store.symbols.ofFile(path);
+  if (rows) {
+    const depthOf = new Map<number, number>();
+    const symbols = rows.map((r) => {
+      const depth = r.parent === null ? 0 : (depthOf.get(r.parent) ?? 0) + 1;
+      depthOf.set(r.ord, depth);
+      return { name: r.name, kind: r.kind, start_line: r.startLine, end_line: r.endLine, signature: r.signature, depth };
+    });
+    const kept = symbols.slice(0, MAX_OUTLINE_SYMBOLS);
+    return {
+      path,
+      type: 'file',
+      files: [{ path, symbols: kept }],
+      files_total: 1,
+      symbols_omitted: symbols.length - kept.length,
+      ...(symbols.length === 0 ? { note: 'The file has no symbols (its language is not parsed, or it defines nothing).' } : {}),
+    };
+  }
+  const { rows: top, total, files } = store.symbols.topLevelUnder(path, MAX_OUTLINE_SYMBOLS);
+  if (files === 0) {
+    throw new InvalidInputError(
+      `"${rawPath}" is neither an indexed file nor a directory holding one: pass a path relative to the project root, e.g. "src" or "src/app.py" (find_symbol finds where a name is defined).`,
+    );
+  }
+  const byFile = new Map<string, OutlineSymbol[]>();
+  for (const r of top) {
+    let list = byFile.get(r.path);
+    if (!list) byFile.set(r.path, (list = []));
+    list.push({ name: r.name, kind: r.kind, start_line: r.startLine, end_line: r.endLine, signature: r.signature, depth: 0 });
+  }
+  const omitted = total - top.length;
+  return {
+    path,
+    type: 'directory',
+    files: [...byFile].map(([p, symbols]) => ({ path: p, symbols })),
+    files_total: files,
+    symbols_omitted: omitted,
+    ...(omitted > 0 ? { note: `${omitted} more top-level symbols are not listed: outline a subdirectory or a file for them.` } : {}),
+  };
+}
+
+/** `./src/`, `/abs/root/src`, `src\\app.py` -> `src`, `src/app.py`; a path outside the project is refused. */
+function relativePath(raw: string, root: string): string {
+  let path = raw.trim().replace(/\\/g, '/');
+  const base = root.replace(/\\/g, '/').replace(/\/+$/, '');
+  if (path === base) return '';
+  if (path.startsWith(`${base}/`)) path = path.slice(base.length + 1);
+  else if (path.startsWith('/')) throw new InvalidInputError(`"${raw}" is outside the project (${root}): pass a path relative to its root, e.g. "src".`);
+  path = path.replace(/^(\.\/)+/, '').replace(/\/+$/, '');
+  if (path === '.' || path === '') return '';
+  if (path.split('/').includes('..')) throw new InvalidInputError(`"${raw}" leaves the project: pass a path relative to its root, e.g. "src".`);
+  return path;
+}
+
+// ---------------------------------------------------------------- state
+
+/** Whether the symbol table covers the index: 'ready', or 'outdated' (files indexed before it; the next index run fills it). */
+export function symbolTableState(store: IndexStore): 'ready' | 'outdated' {
+  return store.getMeta(SYMBOL_TABLE_META) === SYMBOL_TABLE_VERSION ? 'ready' : 'outdated';
+}
