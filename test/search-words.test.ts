@@ -1,15 +1,21 @@
 /**
- * Issue 18.1, ranking for questions in plain words: word forms meet (porter stemming in chunks_fts), and an
- * index written before stemming is rebuilt on open. docs/quality.md ("Ranking for plain-word questions")
+ * Issue 18.1, ranking for questions in plain words: word forms meet (porter stemming in chunks_fts; an index
+ * written before stemming is rebuilt on open), and source code comes before tests, docs and changelogs that
+ * repeat a question's words unless the query asks for them. Asked through the MCP search tool of a real
+ * server over an in-process client, on a real index. docs/quality.md ("Ranking for plain-word questions")
  * measures each step on the developer-question benchmark.
  */
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pathTokenText, tokenText } from '../indexer/store/fts-tokens.js';
+import { pathClass } from '../indexer/search/path-class.js';
+import { askedClasses } from '../indexer/search/ranking-priors.js';
 import { INDEX_DB_FILE, openIndexStore } from '../indexer/store/sqlite-index-store.js';
 import type { ChunkInput, IndexStore } from '../indexer/store/store-types.js';
+import { connectInProcess, type InProcessSession, type Structured } from './helpers/in-process.js';
 import { tempDir } from './helpers/stdio-client.js';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -62,5 +68,143 @@ describe('word forms meet (porter stemming)', () => {
     } finally {
       check.close();
     }
+  });
+});
+
+/** Unrelated modules, so the question's words are rare in the project (bm25's idf) as in a real repository. */
+const FILLER_TOPICS = ['parser', 'render', 'cache', 'router', 'logger', 'config', 'socket', 'metrics', 'session', 'template', 'upload', 'mailer'];
+const filler = Object.fromEntries(
+  FILLER_TOPICS.map((topic) => [
+    `src/${topic}.py`,
+    Array.from({ length: 4 }, (_, i) => `def ${topic}_step_${i}(value):\n    """Run ${topic} step ${i} on the value."""\n    return ${topic}_table[${i}](value)\n`).join('\n'),
+  ]),
+);
+
+/**
+ * The class docstring names the question's words, the push method's body does the work; the test file and the
+ * changelog repeat the words more often than the source does.
+ */
+const PROJECT: Record<string, string> = {
+  ...filler,
+  'src/ctx.py': [
+    'class AppContext:',
+    '    """An app context holds the app and, while a request is handled, the request.',
+    '',
+    '    A request context is pushed at the beginning of each request and popped at',
+    '    the end. While it is pushed, the request and session proxies point at it.',
+    ...Array.from({ length: 30 }, (_, i) => `    Note ${i}: the proxies resolve through the active context; see the guide, section ${i}.`),
+    '    """',
+    '',
+    '    def __init__(self, app, environ=None):',
+    '        self.app = app',
+    '        self.environ = environ',
+    '        self._tokens = []',
+    '',
+    '    def push(self) -> None:',
+    '        """Make this the active context."""',
+    '        self._tokens.append(_cv_app.set(self))',
+    '        if self.environ is not None:',
+    '            self.match_request()',
+    '        for callback in self.app.on_activate_callbacks:',
+    '            callback(self.app, self.environ, self._tokens)',
+    '        if len(self._tokens) > self.app.config_max_depth:',
+    '            raise RuntimeError(f"too deep: {len(self._tokens)} active, limit {self.app.config_max_depth}")',
+    '        self.app.signal_sender.send(self.app, _async_wrapper=self.app.ensure_sync)',
+    '',
+    ...Array.from({ length: 12 }, (_, i) => [`    def helper_${i}(self, value):`, `        return self.app.handlers[${i}](value)`, '']).flat(),
+  ].join('\n'),
+  'tests/test_ctx.py': [
+    'def test_context_push(app):',
+    '    """The request context is pushed and popped around each request."""',
+    '    ctx = app.app_context()',
+    '    ctx.push()  # request context pushed',
+    '    assert ctx.request_context_pushed',
+    '',
+  ].join('\n'),
+  'CHANGES.rst': [
+    'Version 3.2',
+    '-----------',
+    '',
+    '-   The request context is pushed before the app context is pushed. The request context push',
+    '    now happens in ``AppContext.push``.',
+    '',
+  ].join('\n'),
+};
+
+function writeProject(files: Record<string, string>): string {
+  const root = join(tempDir('words-project'), 'repo');
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+  return root;
+}
+
+describe('source before tests, docs and changelogs (MCP search, real index)', () => {
+  let session: InProcessSession;
+  const search = async (query: string) => {
+    const result = await session.call('search', { query, k: 5, mode: 'lexical', detail: 'locations' });
+    expect(result.isError, result.content[0]?.text).toBeFalsy();
+    return result.structuredContent.results as Structured[];
+  };
+
+  beforeAll(async () => {
+    session = await connectInProcess({ home: tempDir('words-home'), watch: 'off' });
+    const set = await session.call('set_project', { path: writeProject(PROJECT), provider: 'none' });
+    expect(set.isError, set.content[0]?.text).toBeFalsy();
+    expect((await session.call('index', { wait_seconds: 60 })).structuredContent.state).toBe('done');
+  });
+  afterAll(async () => {
+    await session?.close();
+  });
+
+  it('"pushed" finds the push method, and the source file outranks a test file and a CHANGES file with more of the same words', async () => {
+    const results = await search('where is the request context pushed');
+    const paths = results.map((hit) => hit.path);
+    expect(paths[0]).toBe('src/ctx.py');
+    expect(paths).toContain('tests/test_ctx.py');
+    expect(paths).toContain('CHANGES.rst');
+    expect(results.some((hit) => hit.path === 'src/ctx.py' && hit.symbol === 'AppContext.push')).toBe(true);
+  });
+
+  it('a query that says "test" brings the test file back to the top', async () => {
+    expect((await search('the test where the request context is pushed'))[0].path).toBe('tests/test_ctx.py');
+  });
+});
+
+describe('path classes', () => {
+  it.each([
+    ['src/flask/app.py', 'python', 'source'],
+    ['src/flask/testing.py', 'python', 'source'],
+    ['doc/md_docs.go', 'go', 'source'],
+    ['tests/test_basic.py', 'python', 'test'],
+    ['command_test.go', 'go', 'test'],
+    ['packages/runtime-core/__tests__/scheduler.spec.ts', 'typescript', 'test'],
+    ['packages-private/dts-test/component.test-d.ts', 'typescript', 'test'],
+    ['src/button.test.tsx', 'tsx', 'test'],
+    ['crates/globset/benches/bench.rs', 'rust', 'test'],
+    ['docs/api.rst', 'text', 'docs'],
+    ['site/content/user_guide.md', 'markdown', 'docs'],
+    ['README.md', 'markdown', 'docs'],
+    ['CHANGES.rst', 'text', 'changelog'],
+    ['HISTORY.md', 'markdown', 'changelog'],
+    ['changelogs/CHANGELOG-3.4.md', 'markdown', 'changelog'],
+    ['CHANGES', 'text', 'changelog'],
+    ['crates/ignore/examples/walk.rs', 'rust', 'example'],
+    ['Makefile', 'make', 'config'],
+    ['.github/workflows/test.yml', 'yaml', 'config'],
+  ])('%s (%s) is %s', (path, language, cls) => {
+    expect(pathClass(path, language)).toBe(cls);
+  });
+
+  it('hears a query ask for tests, docs, changelogs or examples in any word form', () => {
+    expect([...askedClasses('how are redirects followed')]).toEqual(['source']);
+    expect(askedClasses('the tests for redirects').has('test')).toBe(true);
+    expect(askedClasses('where is testing of cookies').has('test')).toBe(true);
+    expect(askedClasses('docs on sessions').has('docs')).toBe(true);
+    expect(askedClasses('changelog entry for 3.2').has('changelog')).toBe(true);
+    expect(askedClasses('an example of a blueprint').has('example')).toBe(true);
+    // Code that writes documentation is asked about in those words; they do not ask for docs.
+    expect(askedClasses('how is the markdown documentation page written').has('docs')).toBe(false);
   });
 });
