@@ -13,7 +13,8 @@ import type { WorkspaceSearchResponse } from '../indexer/workspace/workspace.js'
 export const SEARCH_DETAILS = ['locations', 'lines', 'full'] as const;
 export type SearchDetail = (typeof SEARCH_DETAILS)[number];
 
-export const MIN_ANSWER_TOKENS = 100;
+/** Below this not even one result's location reliably fits, and an answer would only say to raise it. */
+export const MIN_ANSWER_TOKENS = 200;
 /** No answer is larger, whatever k and detail are (Claude Code cuts tool answers at 25,000). */
 export const MAX_ANSWER_TOKENS = 20_000;
 /** Default budget per result, for at least 10 results: a default search (k = 10, "lines") costs at most 1,200 tokens. */
@@ -65,7 +66,7 @@ export function searchAnswer(query: string, response: SearchResponseForAnswer, o
   const { results: hits, ...rest } = response;
   const windows = hits.map((h) => (detail === 'locations' ? null : new SnippetWindow({ text: h.snippet, startLine: h.start_line, query, symbol: h.symbol })));
   const lineCap = windows.map((w) => (w ? Math.min(LINES_PER_HIT[detail], w.lineCount) : 0));
-  const minLines: number = detail === 'locations' ? 0 : 1;
+  let minLines: number = detail === 'locations' ? 0 : 1;
   const shape = (i: number, lines: number) => answerHit(hits[i], lines > 0 ? windows[i]!.render(lines) : undefined);
   const costOf = (i: number, lines: number) => {
     const hit = shape(i, lines);
@@ -77,11 +78,20 @@ export function searchAnswer(query: string, response: SearchResponseForAnswer, o
     text: estimateTokens(answerText(rest, [], detail, options.textNotes ?? [], omitted, budget)),
   });
 
-  // How many hits fit at their smallest; the rest are left out and counted.
-  const costs = hits.map((_, i) => costOf(i, minLines));
-  let shown = fitCount(baseCost(0), costs, budget);
-  // The omitted count's digits cost tokens too: price the line with the most it can say.
-  if (shown < hits.length) shown = fitCount(baseCost(hits.length), costs, budget);
+  // How many hits fit at their smallest; the rest are left out and counted. The omitted count's digits
+  // cost tokens too: price the line with the most it can say.
+  let costs = hits.map((_, i) => costOf(i, minLines));
+  const fit = () => {
+    const all = fitCount(baseCost(0), costs, budget);
+    return all < hits.length ? fitCount(baseCost(hits.length), costs, budget) : all;
+  };
+  let shown = fit();
+  if (shown === 0 && hits.length > 0 && minLines > 0) {
+    // Not even one signature line fits: the best hit's location is still an answer.
+    minLines = 0;
+    costs = hits.map((_, i) => costOf(i, 0));
+    shown = fit();
+  }
   const omitted = hits.length - shown;
   const base = baseCost(omitted);
   const total = { json: base.json, text: base.text };

@@ -5,6 +5,7 @@
  * ends in `…`.
  */
 import { identifierTokens, queryTerms } from '../store/fts-tokens.js';
+import { porterStem } from '../store/porter-stem.js';
 
 /** Longer lines are cut (minified code, data): a line's head says what it is. */
 export const MAX_LINE_CHARS = 160;
@@ -17,8 +18,8 @@ const MAX_MATCH_PICKS = 16;
 const PICKED_TERM_DECAY = 0.3;
 /** A one-line gap between shown lines is shown instead of elided when that line is this short. */
 const FILL_GAP_CHARS = 60;
-/** How far into the code the first line of code is looked for when the symbol's name is not found. */
-const SIGNATURE_SEARCH_LINES = 40;
+/** How far into the code a first line of code is looked for. */
+const FIRST_CODE_SEARCH_LINES = 40;
 
 const WORD = /[\p{L}\p{N}_$]+/gu;
 
@@ -48,8 +49,10 @@ export class SnippetWindow {
     this.lineCount = this.lines.length;
     this.startLine = input.startLine;
     this.matchIndexes = rankMatchingLines(this.lines, input.query);
-    // Code outside a named symbol (a text window, top-level statements) starts anywhere: lead with its best match.
-    const signature = input.symbol === null && this.matchIndexes.length > 0 ? this.matchIndexes[0] : signatureIndex(this.lines, input.symbol);
+    // Code that does not declare its symbol (a later piece of a long function, a text window, top-level
+    // statements) starts anywhere: lead with its best match.
+    const declaration = declarationIndex(this.lines, input.symbol);
+    const signature = declaration >= 0 ? declaration : (this.matchIndexes[0] ?? firstCodeIndex(this.lines));
     this.order = priorityOrder(this.lines.length, signature, this.matchIndexes);
   }
 
@@ -86,18 +89,20 @@ function shortenLine(line: string): string {
   return out;
 }
 
-/** The line that declares the symbol (its last name part as a word, not in a comment), else the first line of code. */
-export function signatureIndex(lines: readonly string[], symbol: string | null): number {
+/** The line that declares the symbol: the first line of code holding its last name part as a word; -1 when none does. */
+export function declarationIndex(lines: readonly string[], symbol: string | null): number {
   const name = symbol?.split(/[.:#/\\]|::/).filter(Boolean).pop();
-  if (name) {
-    // A merged hit's symbol can be a later part's: look through all of it (the declaration precedes the uses).
-    const word = new RegExp(`(^|[^\\p{L}\\p{N}_$])${escapeRegExp(name)}($|[^\\p{L}\\p{N}_$])`, 'u');
-    for (let i = 0; i < lines.length; i++) if (isCode(lines[i]) && word.test(lines[i])) return i;
-  }
-  const limit = Math.min(lines.length, SIGNATURE_SEARCH_LINES);
+  if (!name) return -1;
+  // A merged hit's symbol can be a later part's: look through all of it (the declaration precedes the uses).
+  const word = new RegExp(`(^|[^\\p{L}\\p{N}_$])${escapeRegExp(name)}($|[^\\p{L}\\p{N}_$])`, 'u');
+  return lines.findIndex((line) => isCode(line) && word.test(line));
+}
+
+/** The first line of code near the top (else the first non-blank line). */
+function firstCodeIndex(lines: readonly string[]): number {
+  const limit = Math.min(lines.length, FIRST_CODE_SEARCH_LINES);
   for (let i = 0; i < limit; i++) if (isCode(lines[i])) return i;
-  const firstText = lines.findIndex((l) => l.trim() !== '');
-  return firstText >= 0 ? firstText : 0;
+  return Math.max(0, lines.findIndex((l) => l.trim() !== ''));
 }
 
 /** Not blank, not a comment line, not a decorator or attribute. */
@@ -154,15 +159,12 @@ export function rankMatchingLines(lines: readonly string[], query: string): numb
 function termMatches(token: string, term: string, termStem: string): boolean {
   if (token === term) return true;
   if (token.length >= 4 && term.length >= 4 && (token.startsWith(term) || term.startsWith(token))) return true;
-  return token.length >= 3 && stem(token) === termStem;
+  return stem(token) === termStem;
 }
 
-/** A light English stem: retries/retry, handled/handler/handle, caching/cache. */
+/** The stem the lexical index matches words by (pushed/push, retries/retry), so the lines shown are the lines that matched. */
 function stem(word: string): string {
-  for (const [suffix, replacement] of [['ies', 'y'], ['ing', ''], ['ers', ''], ['er', ''], ['ed', ''], ['es', ''], ['s', ''], ['e', '']] as const) {
-    if (word.length - suffix.length >= 3 && word.endsWith(suffix)) return word.slice(0, word.length - suffix.length) + replacement;
-  }
-  return word;
+  return porterStem(word);
 }
 
 /**
