@@ -35,9 +35,9 @@ describe('codecarto mcp over stdio with the onnx test model', () => {
     return result as { isError?: boolean; content: { type: string; text: string }[]; structuredContent?: Structured };
   };
 
-  it('lists the four tools with descriptions', async () => {
+  it('lists the seven tools with descriptions', async () => {
     const { tools } = await session.client.listTools();
-    expect(tools.map((t) => t.name).sort()).toEqual(['index', 'search', 'set_project', 'status']);
+    expect(tools.map((t) => t.name).sort()).toEqual(['find_symbol', 'index', 'outline', 'references', 'search', 'set_project', 'status']);
     for (const tool of tools) {
       expect(tool.description!.length).toBeGreaterThan(60);
       expect(tool.outputSchema).toBeDefined();

@@ -17,6 +17,9 @@ function validArguments(repo: string): Record<string, Record<string, unknown>> {
     index: { wait_seconds: 0 },
     search: { query: 'parse the config' },
     status: {},
+    find_symbol: { name: 'parseConfig' },
+    references: { name: 'parseConfig' },
+    outline: { path: '.' },
   };
 }
 

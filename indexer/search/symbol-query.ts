@@ -8,7 +8,12 @@ import { InvalidInputError } from '../../models/errors/codecarto-error.js';
 import { unpackOccurrences, type RefKind, type SymbolKind } from '../chunk/file-symbols.js';
 import type { IndexStore } from '../store/store-types.js';
 import { SYMBOL_TABLE_META, SYMBOL_TABLE_VERSION, type SymbolRow } from '../store/symbol-tables.js';
+import { pathClass } from './path-class.js';
 import { globList, pathGlobMatcher } from './path-glob.js';
+import type { FindSymbolResult, OutlineResult, OutlineSymbol, ReferenceFile, ReferencesResult, SymbolHit } from './symbol-schemas.js';
+import { estimateTokens } from './token-estimate.js';
+
+type SymbolMatch = SymbolHit['match'];
 
 /** Definitions a find_symbol answer lists at most. */
 export const MAX_SYMBOL_RESULTS = 10;
@@ -21,42 +26,20 @@ export const MAX_REFS_SHOWN = 60;
 /** Files a references answer names at all. */
 const MAX_REF_FILES = 100;
 const CODE_MAX_CHARS = 140;
-/** Symbols a directory outline lists at most. */
+/** Symbols an outline lists at most, and the tokens its answer may take (the rest are counted in symbols_omitted). */
 export const MAX_OUTLINE_SYMBOLS = 300;
+export const OUTLINE_MAX_TOKENS = 6_000;
 /** Rows read per name before ranking: `__init__` or `new` can have hundreds. */
 const ROWS_PER_NAME = 2_000;
 const PREFIX_ROWS = 200;
 /** Names a fuzzy lookup turns into definitions. */
 const FUZZY_NAMES = 10;
 
-export type SymbolMatch = 'exact' | 'qualified' | 'prefix' | 'fuzzy';
-
-export interface SymbolHit {
-  /** Qualified name (`Flask.url_for`): pass it to references or find_symbol as it is. */
-  symbol: string;
-  kind: string;
-  path: string;
-  start_line: number;
-  end_line: number;
-  signature: string;
-  match: SymbolMatch;
-  /** The definition's code, for the first BODY_RESULTS hits when asked (capped). */
-  body?: string;
-}
-
 export interface FindSymbolRequest {
   name: string;
   kind?: SymbolKind;
   pathGlob?: string | string[];
   includeBody?: boolean;
-}
-
-export interface FindSymbolResult {
-  results: SymbolHit[];
-  /** Definitions that matched, before the list was cut to MAX_SYMBOL_RESULTS. */
-  total: number;
-  /** Why the list is what it is, when that needs saying (a qualified name not found as such, nothing found). */
-  note?: string;
 }
 
 /** `Builder::build`, `Foo->bar`, `Foo#bar`, `App\\Http\\Kernel`, `run()` -> `Builder.build`, ..., `run`. */
@@ -140,11 +123,11 @@ function compareRows(a: SymbolRow, b: SymbolRow): number {
   );
 }
 
-const TEST_PATH = /(^|\/)(tests?|spec|specs|__tests__|testdata|test-data|fixtures?|examples?|benches|benchmarks?)\/|(^|\/)test_[^/]*$|[._-](test|spec)\.[^/]+$|_test\.go$/i;
 const SECONDARY_PATH = /\.d\.ts$|(^|\/)(vendor|third_party|node_modules)\//;
 
+/** Source first; tests, examples, docs next (indexer/search/path-class.ts); declarations and vendored copies last. */
 function pathRank(path: string): number {
-  return SECONDARY_PATH.test(path) ? 2 : TEST_PATH.test(path) ? 1 : 0;
+  return SECONDARY_PATH.test(path) ? 2 : pathClass(path, '') === 'source' ? 0 : 1;
 }
 
 function depth(qualified: string): number {
@@ -237,41 +220,9 @@ function bodyOf(store: IndexStore, row: SymbolRow): string {
 
 // ---------------------------------------------------------------- references
 
-export interface ReferenceHit {
-  line: number;
-  /** call, import, use, or definition (the symbol's own definition: marked, not counted as a use). */
-  kind: RefKind;
-  /** Qualified name of the definition the line is in (null at the top of a file). */
-  in: string | null;
-  code: string;
-}
-
-export interface ReferenceFile {
-  path: string;
-  /** Uses in the file, its definitions not counted. */
-  uses: number;
-  /** Its occurrences with their lines, in line order; absent when the answer had no room left (see uses). */
-  refs?: ReferenceHit[];
-}
-
 export interface ReferencesRequest {
   name: string;
   pathGlob?: string | string[];
-}
-
-export interface ReferencesResult {
-  /** The identifier looked for (the last part of a qualified name). */
-  name: string;
-  files: ReferenceFile[];
-  /** Uses by kind, over every file (also those not listed). */
-  calls: number;
-  imports: number;
-  other_uses: number;
-  /** Where a definition of that name is (its own occurrence, not counted as a use). */
-  definitions: number;
-  /** Files with a use or definition that the answer does not list. */
-  files_omitted: number;
-  note?: string;
 }
 
 /** Where the identifier is used, grouped by file: code files before tests, then by path. */
@@ -337,34 +288,6 @@ function clip(code: string): string {
 
 // ---------------------------------------------------------------- outline
 
-export interface OutlineSymbol {
-  name: string;
-  kind: string;
-  start_line: number;
-  end_line: number;
-  signature: string;
-  /** 0 at the top of the file, 1 for members, ... (the tree, flattened in order). */
-  depth: number;
-}
-
-export interface OutlineFile {
-  path: string;
-  symbols: OutlineSymbol[];
-}
-
-export interface OutlineResult {
-  /** The path as indexed ('' for the project root). */
-  path: string;
-  type: 'file' | 'directory';
-  /** A file: itself; a directory: its files with top-level symbols, in path order. */
-  files: OutlineFile[];
-  /** Files in the directory (with or without symbols). */
-  files_total: number;
-  /** Symbols left out to stay within MAX_OUTLINE_SYMBOLS. */
-  symbols_omitted: number;
-  note?: string;
-}
-
 /** A file's symbols as a tree with line ranges, or a directory's files' top-level symbols. `root`: the project, for absolute paths. */
 export function outlineOf(store: IndexStore, rawPath: string, root: string): OutlineResult {
   const path = relativePath(rawPath, root);
@@ -374,31 +297,36 @@ export function outlineOf(store: IndexStore, rawPath: string, root: string): Out
     const symbols = rows.map((r) => {
       const depth = r.parent === null ? 0 : (depthOf.get(r.parent) ?? 0) + 1;
       depthOf.set(r.ord, depth);
-      return { name: r.name, kind: r.kind, start_line: r.startLine, end_line: r.endLine, signature: r.signature, depth };
+      return outlineSymbol(r, depth);
     });
-    const kept = symbols.slice(0, MAX_OUTLINE_SYMBOLS);
+    const budget = withinBudget(symbols.map((symbol) => ({ path, symbol })));
     return {
       path,
       type: 'file',
-      files: [{ path, symbols: kept }],
+      files: [{ path, symbols: budget.kept.map((k) => k.symbol) }],
       files_total: 1,
-      symbols_omitted: symbols.length - kept.length,
-      ...(symbols.length === 0 ? { note: 'The file has no symbols (its language is not parsed, or it defines nothing).' } : {}),
+      symbols_omitted: symbols.length - budget.kept.length,
+      ...(symbols.length === 0
+        ? { note: 'The file has no symbols (its language is not parsed, or it defines nothing).' }
+        : budget.kept.length < symbols.length
+          ? { note: `${symbols.length - budget.kept.length} symbols after line ${budget.kept[budget.kept.length - 1].symbol.end_line} are not listed: use find_symbol or read the file for them.` }
+          : {}),
     };
   }
   const { rows: top, total, files } = store.symbols.topLevelUnder(path, MAX_OUTLINE_SYMBOLS);
-  if (files === 0) {
+  if (files === 0 && path !== '') {
     throw new InvalidInputError(
       `"${rawPath}" is neither an indexed file nor a directory holding one: pass a path relative to the project root, e.g. "src" or "src/app.py" (find_symbol finds where a name is defined).`,
     );
   }
+  const { kept } = withinBudget(top.map((r) => ({ path: r.path, symbol: outlineSymbol(r, 0) })));
   const byFile = new Map<string, OutlineSymbol[]>();
-  for (const r of top) {
-    let list = byFile.get(r.path);
-    if (!list) byFile.set(r.path, (list = []));
-    list.push({ name: r.name, kind: r.kind, start_line: r.startLine, end_line: r.endLine, signature: r.signature, depth: 0 });
+  for (const { path: file, symbol } of kept) {
+    let list = byFile.get(file);
+    if (!list) byFile.set(file, (list = []));
+    list.push(symbol);
   }
-  const omitted = total - top.length;
+  const omitted = total - kept.length;
   return {
     path,
     type: 'directory',
@@ -407,6 +335,25 @@ export function outlineOf(store: IndexStore, rawPath: string, root: string): Out
     symbols_omitted: omitted,
     ...(omitted > 0 ? { note: `${omitted} more top-level symbols are not listed: outline a subdirectory or a file for them.` } : {}),
   };
+}
+
+function outlineSymbol(r: SymbolRow, depth: number): OutlineSymbol {
+  return { name: r.name, kind: r.kind, start_line: r.startLine, end_line: r.endLine, signature: r.signature, depth };
+}
+
+/** The first items whose JSON (what an agent is shown) fits OUTLINE_MAX_TOKENS, at most MAX_OUTLINE_SYMBOLS. */
+function withinBudget<T extends { path: string; symbol: OutlineSymbol }>(items: T[]): { kept: T[] } {
+  const kept: T[] = [];
+  let tokens = 0;
+  let lastPath = '';
+  for (const item of items) {
+    const cost = estimateTokens(JSON.stringify(item.symbol)) + (item.path !== lastPath ? estimateTokens(item.path) + 8 : 0);
+    if (kept.length >= MAX_OUTLINE_SYMBOLS || tokens + cost > OUTLINE_MAX_TOKENS) break;
+    kept.push(item);
+    tokens += cost;
+    lastPath = item.path;
+  }
+  return { kept };
 }
 
 /** `./src/`, `/abs/root/src`, `src\\app.py` -> `src`, `src/app.py`; a path outside the project is refused. */
