@@ -368,6 +368,9 @@ describe('no silent empties (issue 18.5)', () => {
     expect(absolute.structuredContent.reason).toBe('path_glob_matches_no_file');
     expect(absolute.structuredContent.note).toMatch(/relative to the project root/);
     expect(absolute.structuredContent.note).toMatch(/An indexed path: "[^"]+\.py"/);
+    // When the glob made relative matches, the note gives it, and a path it matches.
+    const fixable = await search({ query: 'parse', path_glob: `${repo}/helpers/*.ts` });
+    expect(fixable.structuredContent.note).toMatch(/relative to the project root, without a leading \/: "helpers\/\*\.ts" matches\. An indexed path: "helpers\/\w+\.ts"/);
   });
 
   it('a known language that no indexed file is in says so and lists the indexed languages; a query that matches nothing says so', async () => {

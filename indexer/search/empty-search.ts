@@ -42,13 +42,17 @@ export function explainEmptySearch(
   const inGlob = pathGlobMatcher(globs);
   const candidates = inGlob ? files.filter((f) => inGlob(f.path)) : files;
   if (candidates.length === 0) {
-    const leadingSlash = globs.some((g) => g.startsWith('/') || (root !== '' && g.startsWith(root)));
+    // The usual mistake is an absolute path: say what the glob is relative to, and what it would be.
+    const relative = globs.map((g) => (root !== '' && g.startsWith(`${root}/`) ? g.slice(root.length + 1) : g.replace(/^\/+/, '')));
+    const absolute = relative.some((g, i) => g !== globs[i]);
+    const fixed = absolute && pathGlobMatcher(relative) ? files.find((f) => pathGlobMatcher(relative)!(f.path)) : undefined;
     return {
       reason: 'path_glob_matches_no_file',
       message:
         `${steps.option('path_glob')} ${globs.map((g) => JSON.stringify(g)).join(', ')} matches none of the ${files.length} indexed files. ` +
-        `${leadingSlash ? 'Globs are relative to the project root, without a leading /. ' : ''}` +
-        `An indexed path: ${JSON.stringify(examplePath(files, globs))}.`,
+        (absolute ? 'Globs are relative to the project root, without a leading /' : '') +
+        (fixed ? `: ${relative.map((g) => JSON.stringify(g)).join(', ')} matches. ` : absolute ? '. ' : '') +
+        `An indexed path: ${JSON.stringify(fixed?.path ?? examplePath(files, relative))}.`,
     };
   }
   if (request.language?.length) {
@@ -84,20 +88,24 @@ function languageCounts(files: readonly FileRecord[]): string {
 }
 
 /**
- * An indexed path that shows how paths look, close to what the glob meant: the same extension first,
- * then the same first directory, then the shortest path.
+ * An indexed path that shows how paths look, close to what the glob meant: the glob's extension first,
+ * then its first directory, then a file of the project's main language inside a directory, then the
+ * shortest path.
  */
 export function examplePath(files: readonly FileRecord[], globs: readonly string[]): string {
   const extensions = new Set(globs.flatMap((g) => /\.([\w+-]+)$/.exec(g)?.[1].toLowerCase() ?? []));
   const directories = new Set(globs.flatMap((g) => /^\/?([^*?[{/]+)\//.exec(g)?.[1] ?? []));
-  const score = (path: string) => {
+  const perLanguage = new Map<string, number>();
+  for (const f of files) perLanguage.set(f.language, (perLanguage.get(f.language) ?? 0) + 1);
+  const mainLanguage = [...perLanguage].sort((a, b) => b[1] - a[1])[0]?.[0];
+  const score = ({ path, language }: FileRecord) => {
     const ext = /\.([\w+-]+)$/.exec(path)?.[1].toLowerCase();
-    return (ext && extensions.has(ext) ? 2 : 0) + (directories.has(path.split('/')[0]) ? 1 : 0);
+    return (ext && extensions.has(ext) ? 8 : 0) + (directories.has(path.split('/')[0]) ? 4 : 0) + (language === mainLanguage ? 2 : 0) + (path.includes('/') ? 1 : 0);
   };
-  let best = files[0].path;
-  for (const { path } of files) {
-    const better = score(path) - score(best) || best.length - path.length || (path < best ? 1 : path > best ? -1 : 0);
-    if (better > 0) best = path;
+  let best = files[0];
+  for (const file of files) {
+    const better = score(file) - score(best) || best.path.length - file.path.length || (file.path < best.path ? 1 : file.path > best.path ? -1 : 0);
+    if (better > 0) best = file;
   }
-  return best;
+  return best.path;
 }

@@ -38,8 +38,6 @@ export interface SnippetWindowInput {
  */
 export class SnippetWindow {
   readonly lineCount: number;
-  /** 0-based indexes of lines that hold a query word, best first. */
-  readonly matchIndexes: readonly number[];
   private readonly lines: string[];
   private readonly order: number[];
   private readonly startLine: number;
@@ -48,17 +46,12 @@ export class SnippetWindow {
     this.lines = input.text.split('\n').map(shortenLine);
     this.lineCount = this.lines.length;
     this.startLine = input.startLine;
-    this.matchIndexes = rankMatchingLines(this.lines, input.query);
+    const matches = rankMatchingLines(this.lines, input.query);
     // Code that does not declare its symbol (a later piece of a long function, a text window, top-level
     // statements) starts anywhere: lead with its best match.
     const declaration = declarationIndex(this.lines, input.symbol);
-    const signature = declaration >= 0 ? declaration : (this.matchIndexes[0] ?? firstCodeIndex(this.lines));
-    this.order = priorityOrder(this.lines.length, signature, this.matchIndexes);
-  }
-
-  /** Line numbers (1-based, in the file) of the lines that match the query, best first. */
-  get matchLines(): number[] {
-    return this.matchIndexes.map((i) => this.startLine + i);
+    const signature = declaration >= 0 ? declaration : (matches[0] ?? firstCodeIndex(this.lines));
+    this.order = priorityOrder(this.lines.length, signature, matches);
   }
 
   /** The code with at most `maxLines` of its lines shown (at least one), elisions marked. */
