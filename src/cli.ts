@@ -19,7 +19,7 @@ Usage:
   codecarto index [<path>] [options]      index a repository (progress on stderr)
       --provider dgx|onnx|openai|none  --dgx-endpoint <url>  --batch-size <n>
       --model <dir|name>  --base-url <url>  --api-key-env <VAR>  --device cuda|cpu|auto  --max-files <n>  --full  --json
-  codecarto search "<query>" [--k <n>] [--path-glob <glob>] [--language <lang>] [--mode hybrid|semantic|lexical] [--refresh] [--json]
+  codecarto search "<query>" [--k <n>] [--detail lines|locations|full] [--max-tokens <n>] [--path-glob <glob>] [--language <lang>] [--mode hybrid|semantic|lexical] [--refresh] [--json]
   codecarto status [--json]
       index, search, status and eval work on --project <path>, else on the indexed project that holds the
       current directory, else on the last one set; they name it on stderr (and as "project" with --json)
