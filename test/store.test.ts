@@ -5,7 +5,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HNSW_FILE, INDEX_DB_FILE, openIndexStore } from '../indexer/store/sqlite-index-store.js';
-import { decodeVector, encodeVectorFloat32 } from '../indexer/store/sqlite-store.js';
+import { decodeVector, encodeVectorFloat32, SCHEMA_VERSION } from '../indexer/store/sqlite-store.js';
 import { VectorDimensionsError } from '../indexer/store/store-errors.js';
 import type { ChunkInput, FileRecord, IndexStore } from '../indexer/store/store-types.js';
 
@@ -135,7 +135,7 @@ describe('files and chunks', () => {
     const store = openStore(dir);
     expect(store.getMeta('last_indexed')).toBeNull();
     store.setMeta('last_indexed', '2024-01-01');
-    expect(store.getMeta('schema_version')).toBe('3');
+    expect(store.getMeta('schema_version')).toBe(String(SCHEMA_VERSION));
     expect(() => store.setMeta('schema_version', '9')).toThrow(/kept by the index store/);
     store.close();
     expect(openStore(dir).getMeta('last_indexed')).toBe('2024-01-01');
@@ -626,7 +626,7 @@ describe('upgrading a version 1 index', () => {
 
     const logs: string[] = [];
     const upgraded = openStore(dir, logs);
-    expect(upgraded.getMeta('schema_version')).toBe('3');
+    expect(upgraded.getMeta('schema_version')).toBe(String(SCHEMA_VERSION));
     expect(logs.some((l) => l.includes('stored 3 vectors as float16'))).toBe(true);
     expect(logs.some((l) => l.includes('loaded HNSW index with 3 vectors (0 replayed from the log)'))).toBe(true);
     expect(logs.some((l) => l.includes('rebuilding'))).toBe(false);

@@ -292,10 +292,11 @@ function prepareStatements(db: Database.Database) {
     ),
     insertFts: p(INSERT_FTS),
 
-    // Garbage collection looks only at texts that lost a chunk since the last one.
+    // Garbage collection looks only at texts that lost a chunk since the last one. CROSS JOIN keeps the
+    // small work list as the outer loop (without statistics the planner would scan every vector).
     noteGcCandidates: p('INSERT OR IGNORE INTO gc_candidates SELECT text_hash FROM chunks WHERE file_id = ?'),
     orphanVectorLabels: p(
-      `SELECT v.label FROM gc_candidates g JOIN vectors v ON v.text_hash = g.hash
+      `SELECT v.label FROM gc_candidates g CROSS JOIN vectors v ON v.text_hash = g.hash
        WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.text_hash = g.hash)`,
     ).pluck(),
     deleteOrphanVectors: p(`DELETE FROM vectors WHERE text_hash IN (${ORPHAN_CANDIDATES})`),
@@ -381,7 +382,7 @@ function prepareStatements(db: Database.Database) {
     counts: p(
       `SELECT (SELECT count(*) FROM files) AS files,
          (SELECT count(*) FROM chunks) AS chunks,
-         (SELECT count(*) FROM unembedded u JOIN chunks c ON c.text_hash = u.hash) AS chunksUnembedded,
+         (SELECT count(*) FROM unembedded u CROSS JOIN chunks c ON c.text_hash = u.hash) AS chunksUnembedded,
          (SELECT count(*) FROM texts) - (SELECT count(*) FROM (${ORPHAN_CANDIDATES})) AS texts,
          (SELECT count(*) FROM vectors) AS vectors`,
     ),

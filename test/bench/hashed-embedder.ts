@@ -157,6 +157,8 @@ export interface HashedEmbedderOptions {
   /** DgxEmbedder's default token budget, 48 x 512. */
   tokenBudget?: number;
   maxParallelCalls?: number;
+  /** Vector size (default 4096, NV-Embed-v2's); smaller for probes of the store where HNSW inserts should not dominate. */
+  dims?: number;
 }
 
 /**
@@ -165,17 +167,20 @@ export interface HashedEmbedderOptions {
  */
 export class HashedEmbedder implements Embedder {
   readonly provider = 'onnx' as const;
-  readonly modelId = `bench-hashed-bow-${BENCH_DIMS}`;
-  readonly dimensions = BENCH_DIMS;
+  readonly modelId: string;
+  readonly dimensions: number;
   readonly maxBatchSize: number;
   readonly maxInputTokens = 4096;
   readonly tokenBudget: number;
   readonly maxParallelCalls: number;
   readonly tokenizer: RecordingTokenizer;
-  readonly vectors = new HashedVectors();
+  readonly vectors: HashedVectors;
   ms = 0;
 
   constructor(options: HashedEmbedderOptions = {}) {
+    this.dimensions = options.dims ?? BENCH_DIMS;
+    this.modelId = `bench-hashed-bow-${this.dimensions}`;
+    this.vectors = new HashedVectors(this.dimensions);
     this.tokenizer = new RecordingTokenizer(loadMistralTokenizer());
     this.maxBatchSize = options.maxBatchSize ?? 48;
     this.tokenBudget = options.tokenBudget ?? 48 * 512;
