@@ -36,7 +36,7 @@ export function registerOutlineTool(server: McpServer, workspace: Workspace): vo
     async ({ path }) => {
       const project = await workspace.current();
       const context = symbolAnswerContext(project, [...workspace.configProblems(), ...(project.problem ? [project.problem] : [])], MCP_NEXT_STEPS);
-      const result = outlineOf(project.store, path, project.root);
+      const result = outlineOf(project.store, path, project.root, { indexing: context.partial });
       const note = [...context.notes, ...(result.note ? [result.note] : [])].join(' ') || undefined;
       const answer = { ...result, ...(note ? { note } : {}), partial: context.partial };
       return { content: [{ type: 'text', text: formatOutline(answer) }], structuredContent: answer };

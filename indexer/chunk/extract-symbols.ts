@@ -123,7 +123,10 @@ function signature(node: Node, bodyOwner: Node, text: string): { text: string; e
     end = newline < 0 || newline > start.endIndex ? start.endIndex : newline;
     endLine = start.startPosition.row;
   }
-  let sig = text.slice(start.startIndex, end).replace(/\s+/g, ' ').trim();
+  // Comments between the header and the body (Python's first line of a body can be one) are not the signature.
+  const header = text.slice(start.startIndex, end).split('\n');
+  while (header.length > 1 && /^\s*(#|\/\/|\/\*|\*|$)/.test(header[header.length - 1])) header.pop();
+  let sig = header.join(' ').replace(/\s+/g, ' ').trim();
   if (sig.endsWith('{')) sig = sig.slice(0, -1).trimEnd();
   if (sig.length > MAX_SIGNATURE_CHARS) sig = `${sig.slice(0, MAX_SIGNATURE_CHARS - 1)}…`;
   return { text: sig, end: endLine + 1 };

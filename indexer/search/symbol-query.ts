@@ -288,8 +288,11 @@ function clip(code: string): string {
 
 // ---------------------------------------------------------------- outline
 
-/** A file's symbols as a tree with line ranges, or a directory's files' top-level symbols. `root`: the project, for absolute paths. */
-export function outlineOf(store: IndexStore, rawPath: string, root: string): OutlineResult {
+/**
+ * A file's symbols as a tree with line ranges, or a directory's files' top-level symbols. `root`: the project,
+ * for absolute paths; `indexing`: a run is storing files, so a path not stored yet is no error.
+ */
+export function outlineOf(store: IndexStore, rawPath: string, root: string, options: { indexing?: boolean } = {}): OutlineResult {
   const path = relativePath(rawPath, root);
   const rows = path === '' ? null : store.symbols.ofFile(path);
   if (rows) {
@@ -314,7 +317,7 @@ export function outlineOf(store: IndexStore, rawPath: string, root: string): Out
     };
   }
   const { rows: top, total, files } = store.symbols.topLevelUnder(path, MAX_OUTLINE_SYMBOLS);
-  if (files === 0 && path !== '') {
+  if (files === 0 && path !== '' && !options.indexing) {
     throw new InvalidInputError(
       `"${rawPath}" is neither an indexed file nor a directory holding one: pass a path relative to the project root, e.g. "src" or "src/app.py" (find_symbol finds where a name is defined).`,
     );
@@ -337,8 +340,9 @@ export function outlineOf(store: IndexStore, rawPath: string, root: string): Out
   };
 }
 
+/** Members are named within their parent; a top-level method (Go's, a Rust impl's) keeps its type: `Server.Start`. */
 function outlineSymbol(r: SymbolRow, depth: number): OutlineSymbol {
-  return { name: r.name, kind: r.kind, start_line: r.startLine, end_line: r.endLine, signature: r.signature, depth };
+  return { name: r.parent === null ? r.qualified : r.name, kind: r.kind, start_line: r.startLine, end_line: r.endLine, signature: r.signature, depth };
 }
 
 /** The first items whose JSON (what an agent is shown) fits OUTLINE_MAX_TOKENS, at most MAX_OUTLINE_SYMBOLS. */

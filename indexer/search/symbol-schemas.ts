@@ -56,7 +56,7 @@ export const referencesSchema = z.object({
 export type ReferencesResult = z.infer<typeof referencesSchema>;
 
 export const outlineSymbolSchema = z.object({
-  name: z.string(),
+  name: z.string().describe('Within its parent; at the top of a file, qualified (a Go or Rust impl method: Server.Start).'),
   kind: z.string(),
   start_line: z.number(),
   end_line: z.number(),
