@@ -11,8 +11,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { estimateTokens } from '../indexer/search/token-estimate.js';
+import { openIndexStore } from '../indexer/store/sqlite-index-store.js';
+import type { FileSymbols } from '../indexer/chunk/file-symbols.js';
 import { FakeEmbeddingServer } from './helpers/fake-embedding-server.js';
-import { connectInProcess, type InProcessSession, type ToolResult } from './helpers/in-process.js';
+import { connectInProcess, pollUntil, type InProcessSession, type ToolResult } from './helpers/in-process.js';
 import { tempDir } from './helpers/stdio-client.js';
 
 const FILES: Record<string, string> = {
@@ -623,6 +625,52 @@ describe('symbols before and during indexing, and in an index made before them',
     } finally {
       await session.close();
       await gpu.close();
+    }
+  });
+});
+
+describe('symbols stay with their chunks', () => {
+  it('a file\'s symbols are written in its chunks\' transaction: when one fails, neither changes', () => {
+    const store = openIndexStore(tempDir('symbols-tx'));
+    try {
+      const file = { path: 'a.py', size: 1, mtimeMs: 1, hash: 'h1', language: 'python' };
+      const chunk = (text: string) => ({ language: 'python', symbol: 'f', kind: 'function', startLine: 1, endLine: 1, text, textHash: `hash-${text}`, embedText: `a.py: f\n${text}` });
+      const symbols = (name: string): FileSymbols => ({
+        defs: [{ name, qualified: name, kind: 'function', signature: `def ${name}():`, startLine: 1, endLine: 1, signatureEnd: 1, parent: null }],
+        refs: [[name, '1d']],
+      });
+      store.upsertFile(file, [chunk('def f(): pass')], symbols('f'));
+      const broken = symbols('g');
+      (broken.defs[0] as { signature: unknown }).signature = null; // NOT NULL: the symbol insert fails mid-transaction
+      expect(() => store.upsertFile({ ...file, hash: 'h2' }, [chunk('def g(): pass')], broken)).toThrow();
+      expect(store.listFiles().get('a.py')?.hash).toBe('h1');
+      expect(store.getChunks(store.lexicalSearch('f pass', 5).map((h) => h.chunkId)).map((c) => c.text)).toEqual(['def f(): pass']);
+      expect(store.symbols.byName('f', 10).map((r) => r.qualified)).toEqual(['f']);
+      expect(store.symbols.byName('g', 10)).toEqual([]);
+      // Removing the file removes its symbols and occurrences with it.
+      store.removeFiles(['a.py']);
+      expect(store.symbols.byName('f', 10)).toEqual([]);
+      expect(store.symbols.refs('f')).toEqual([]);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('watching keeps the symbol table fresh without `index`', async () => {
+    const repo = writeRepo({ 'lib/payments.py': 'def refund_payment(ledger):\n    return ledger\n' });
+    const session = await connectInProcess({ home: tempDir('symbols-watch') }, { watchTimings: { quietMs: 200 } });
+    try {
+      await session.call('set_project', { path: repo, provider: 'none' });
+      expect((await session.call('index', { wait_seconds: 60 })).structuredContent.state).toBe('done');
+      await pollUntil(() => session.call('status'), (s) => s.structuredContent.watching.state !== 'off');
+      writeFileSync(join(repo, 'lib', 'payments.py'), 'def chargeback_window(days):\n    return days * 2\n\n\ndef refund_all():\n    return chargeback_window(3)\n');
+      const found = await pollUntil(() => session.call('find_symbol', { name: 'chargeback_window' }), (r) => r.structuredContent.results[0]?.match === 'exact');
+      expect(found.structuredContent.results[0]).toMatchObject({ symbol: 'chargeback_window', path: 'lib/payments.py', start_line: 1 });
+      expect((await session.call('find_symbol', { name: 'refund_payment' })).structuredContent.results.every((r: any) => r.match !== 'exact')).toBe(true);
+      const refs = (await session.call('references', { name: 'chargeback_window' })).structuredContent.files[0].refs;
+      expect(refs.map((r: any) => `${r.line} ${r.kind} ${r.in}`)).toEqual(['1 definition null', '6 call refund_all']);
+    } finally {
+      await session.close();
     }
   });
 });
