@@ -21,7 +21,10 @@ Usage:
       --model <dir|name>  --base-url <url>  --api-key-env <VAR>  --device cuda|cpu|auto  --max-files <n>  --full  --json
   codecarto search "<query>" [--k <n>] [--detail lines|locations|full] [--max-tokens <n>] [--path-glob <glob>] [--language <lang>] [--mode hybrid|semantic|lexical] [--refresh] [--json]
   codecarto status [--json]
-      index, search, status and eval work on --project <path>, else on the indexed project that holds the
+  codecarto symbol <name> [--kind <kind>] [--path-glob <glob>] [--body] [--json]  where a symbol is defined (Flask.url_for, Builder::build)
+  codecarto refs <name> [--path-glob <glob>] [--json]  where it is used: calls, imports and other uses, by file
+  codecarto outline [<path>] [--json]     a file's symbols as a tree, or a directory's top-level symbols
+      index, search, status, symbol, refs, outline and eval work on --project <path>, else on the indexed project that holds the
       current directory, else on the last one set; they name it on stderr (and as "project" with --json)
   codecarto models make-test-model <dir>  write a small ONNX model with NV-Embed-v2's interface
 ${MODELS_USAGE}
@@ -42,6 +45,12 @@ async function main(argv: string[]): Promise<number> {
       return serveMcp(rest);
     case 'index':
       return (await import('./index-command.js')).indexCommand(rest);
+    case 'symbol':
+      return (await import('./symbol-command.js')).symbolCommand(rest);
+    case 'refs':
+      return (await import('./refs-command.js')).refsCommand(rest);
+    case 'outline':
+      return (await import('./outline-command.js')).outlineCommand(rest);
     case 'search':
       return (await import('./search-command.js')).searchCommand(rest);
     case 'status':
