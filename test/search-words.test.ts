@@ -113,8 +113,32 @@ const PROJECT: Record<string, string> = {
     '',
     ...Array.from({ length: 12 }, (_, i) => [`    def helper_${i}(self, value):`, `        return self.app.handlers[${i}](value)`, '']).flat(),
   ].join('\n'),
+  // A function named by the question's words, and a longer one whose body repeats them.
+  'src/redirects.py': [
+    'def resolve_redirects(response, session, limit=30):',
+    '    hops = 0',
+    '    while response.is_redirect:',
+    '        hops += 1',
+    '        if hops > limit:',
+    '            raise TooManyHops(limit, response.url, session.trust_env, session.max_hops)',
+    '        location = response.headers.get("location") or response.url',
+    '        prepared = session.prepare_next(response.request.copy(), location, response.status_code)',
+    '        response.close()',
+    '        response = session.send(prepared, stream=True, verify=session.verify, cert=session.cert)',
+    '    return response',
+    '',
+  ].join('\n'),
+  'src/transport.py': [
+    'def send_all(request, pool):',
+    '    # Redirects are resolved by the caller; this only sends. Resolved redirects never come back here,',
+    '    # and redirects that cannot be resolved raise before this point: resolved redirects, resolved',
+    '    # redirects, resolved redirects. Resolved redirects are how redirects are resolved: redirects resolved.',
+    '    connection = pool.connection_for(request.url)',
+    '    return connection.urlopen(request.method, request.url, body=request.body)',
+    '',
+  ].join('\n'),
   'tests/test_ctx.py': [
-    'def test_context_push(app):',
+    'def test_app_ctx_lifecycle(app):',
     '    """The request context is pushed and popped around each request."""',
     '    ctx = app.app_context()',
     '    ctx.push()  # request context pushed',
@@ -165,6 +189,12 @@ describe('source before tests, docs and changelogs (MCP search, real index)', ()
     expect(paths).toContain('tests/test_ctx.py');
     expect(paths).toContain('CHANGES.rst');
     expect(results.some((hit) => hit.path === 'src/ctx.py' && hit.symbol === 'AppContext.push')).toBe(true);
+  });
+
+  it('a definition named by the question\'s words outranks a longer one whose body repeats them', async () => {
+    const results = await search('how are redirects resolved');
+    expect(results[0].symbol).toBe('resolve_redirects');
+    expect(results.map((hit) => hit.path)).toContain('src/transport.py');
   });
 
   it('a query that says "test" brings the test file back to the top', async () => {

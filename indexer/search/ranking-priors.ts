@@ -1,12 +1,14 @@
 /**
- * Re-scores a retrieved candidate list with what BM25 and vectors do not see: the kind of file a chunk is in
- * (path-class.ts). Source code comes before tests, docs, changelogs, examples and config that merely repeat
- * a question's words, unless the query asks for those. A filter needs no exception: one that keeps only
- * tests (path_glob "tests/**") demotes every candidate alike, which changes no order. Each factor was measured on the
- * developer-question benchmark and the history eval (docs/quality.md, "Ranking for plain-word questions").
+ * Re-scores a retrieved candidate list with what BM25 and vectors do not see. The kind of file a chunk is in
+ * (path-class.ts): source code comes before tests, docs, changelogs, examples and config that merely repeat
+ * a question's words, unless the query asks for those (a filter needs no exception: one that keeps only
+ * tests, path_glob "tests/**", demotes every candidate alike, which changes no order). And the chunk's own
+ * name: a definition named by the question's words ("pushed" -> `AppContext.push`) weighs more. Each factor
+ * was measured on the developer-question benchmark and the history eval (docs/quality.md, "Ranking for
+ * plain-word questions").
  */
 import { porterStem } from '../store/porter-stem.js';
-import { queryTerms } from '../store/fts-tokens.js';
+import { queryTerms, splitIdentifier } from '../store/fts-tokens.js';
 import type { ChunkRow, IndexStore, ScoredChunkId } from '../store/store-types.js';
 import { pathClass, type PathClass } from './path-class.js';
 
@@ -23,6 +25,13 @@ export const PATH_CLASS_FACTOR: Readonly<Record<PathClass, number>> = {
   example: 0.5,
   config: 0.5,
 };
+
+/**
+ * A chunk whose own name (the last part of its qualified symbol) holds a share s of the query's distinct
+ * stemmed terms scores (1 + SYMBOL_MATCH_BOOST x s) times as much. BM25 already weighs the symbol column,
+ * but a class's name is in every one of its methods' symbols, and a short name gains little there.
+ */
+export const SYMBOL_MATCH_BOOST = 2;
 
 /** Query words (stemmed) that ask for a class, so its files are not pushed down. */
 const ASKING_WORDS: Readonly<Record<Exclude<PathClass, 'source'>, readonly string[]>> = {
@@ -45,22 +54,37 @@ export function askedClasses(query: string): Set<PathClass> {
   return asked;
 }
 
-/** Multiplies a positive score by `factor`, divides a negative one (a cosine can be), so it always moves down. */
-function demote(score: number, factor: number): number {
+/** Scales a score by `factor`: a positive one is multiplied, a negative one (a cosine can be) divided, so the order moves as the factor says. */
+function scale(score: number, factor: number): number {
   return score >= 0 ? score * factor : score / factor;
+}
+
+/** The stems of a qualified symbol's own name: `SessionRedirectMixin.resolve_redirects` -> resolv, redirect. */
+export function ownNameStems(symbol: string): Set<string> {
+  const segments = symbol.split(/[.:#/\\]+|->/).filter((p) => p.length > 0);
+  return new Set(splitIdentifier(segments[segments.length - 1] ?? '').map(porterStem));
+}
+
+function symbolFactor(symbol: string | null, queryStems: ReadonlySet<string>): number {
+  if (!symbol || queryStems.size === 0) return 1;
+  const own = ownNameStems(symbol);
+  let matched = 0;
+  for (const stem of queryStems) if (own.has(stem)) matched++;
+  return 1 + (SYMBOL_MATCH_BOOST * matched) / queryStems.size;
 }
 
 /** The candidates re-scored and re-sorted (ties keep their retrieved order). */
 export function applyRankingPriors(store: IndexStore, query: string, candidates: ScoredChunkId[]): ScoredChunkId[] {
   if (candidates.length === 0) return candidates;
   const asked = askedClasses(query);
+  const queryStems = new Set(queryTerms(query).map(porterStem));
   const rows = new Map<number, ChunkRow>(store.getChunks(candidates.map((c) => c.chunkId)).map((row) => [row.id, row]));
   const rescored = candidates.map((c, index) => {
     const row = rows.get(c.chunkId);
     if (!row) return { c, index };
     const cls = pathClass(row.path, row.language);
-    const factor = asked.has(cls) ? 1 : PATH_CLASS_FACTOR[cls];
-    return { c: factor === 1 ? c : { chunkId: c.chunkId, score: demote(c.score, factor) }, index };
+    const factor = (asked.has(cls) ? 1 : PATH_CLASS_FACTOR[cls]) * symbolFactor(row.symbol, queryStems);
+    return { c: factor === 1 ? c : { chunkId: c.chunkId, score: scale(c.score, factor) }, index };
   });
   rescored.sort((a, b) => b.c.score - a.c.score || a.index - b.index);
   return rescored.map((r) => r.c);
