@@ -204,9 +204,15 @@ class SqliteIndexStore implements IndexStore {
   flushVectorIndex(options: FlushOptions = {}): void {
     const model = this.sql.getModel();
     if (!model) return;
-    const stats = this.sql.vectorStats();
+    const head = this.sql.logHead();
+    // A graph that took every logged change holds exactly SQLite's vectors: no need to count them (a scan
+    // of the vectors' index, the largest cost of a run that changed nothing).
+    const inSync = this.hnsw !== null && !this.hnswStale && this.hnsw.dims === model.dims && this.appliedSeq === head;
+    let counted: VectorStats | null = null;
+    const stats = (): VectorStats => (counted ??= this.sql.vectorStats());
+    const count = inSync ? (this.hnsw as VectorIndex).size : stats().count;
     const record = this.currentRecord(stats);
-    if (stats.count === 0) {
+    if (count === 0) {
       // Nothing to snapshot: record the empty one (no file) once the log holds anything.
       if (record?.file === null && record.seq === this.sql.logHead()) return;
       this.hnsw = VectorIndex.create(model.dims, this.params);
@@ -217,20 +223,20 @@ class SqliteIndexStore implements IndexStore {
       return;
     }
     let rebuilt = false;
-    if (!this.hnsw || this.hnswStale || this.hnsw.dims !== model.dims || this.hnsw.size !== stats.count || this.appliedSeq !== this.sql.logHead()) {
+    if (!inSync) {
       const problem = this.loadSnapshot(model);
       if (problem !== null) {
-        this.rebuildVectorIndex(model.dims, stats, `the in-memory graph does not match SQLite and ${problem}`);
+        this.rebuildVectorIndex(model.dims, stats(), `the in-memory graph does not match SQLite and ${problem}`);
         rebuilt = true;
       }
     }
     const hnsw = this.hnsw as VectorIndex;
-    const since = record ? this.sql.logCounts(record.seq) : { adds: stats.count, deletes: 0 };
-    const addsDue = options.periodic ? Math.max(this.snapshotAfter, PERIODIC_SHARE * stats.count) : this.snapshotAfter;
+    const since = record ? this.sql.logCounts(record.seq) : { adds: count, deletes: 0 };
+    const addsDue = options.periodic ? Math.max(this.snapshotAfter, PERIODIC_SHARE * count) : this.snapshotAfter;
     const due = options.force || rebuilt || !record || since.adds >= addsDue || since.adds + since.deletes >= LOG_ENTRIES_MAX;
     if (!due) return;
     if (hnsw.deletedCount > MAX_DELETED_SHARE * (hnsw.pointCount + hnsw.flatCount)) {
-      this.rebuildVectorIndex(model.dims, stats, `${hnsw.deletedCount} of ${hnsw.pointCount} points are deleted`);
+      this.rebuildVectorIndex(model.dims, stats(), `${hnsw.deletedCount} of ${hnsw.pointCount} points are deleted`);
     }
     this.writeSnapshot(model.dims);
   }
@@ -403,12 +409,13 @@ class SqliteIndexStore implements IndexStore {
   }
 
   /** The snapshot record, with a version 1 record (`vectors.hnsw`, matched by generation) read as one at seq 0. */
-  private currentRecord(stats: VectorStats): SnapshotRecord | null {
+  private currentRecord(statsOf: () => VectorStats): SnapshotRecord | null {
     const { record, raw } = this.sql.readSnapshot();
     if (record || raw === null) return record ?? { seq: 0, file: null, points: 0, live: 0, dims: 0 };
     try {
       const old = JSON.parse(raw) as { gen?: number; vectors?: number; maxLabel?: number; points?: number; dims?: number };
       // Version 1 wrote no log: its file is current only if no vector changed since (same generation and count).
+      const stats = statsOf();
       if (old.gen === stats.gen && old.vectors === stats.count && old.maxLabel === stats.maxLabel && typeof old.points === 'number' && typeof old.dims === 'number') {
         return { seq: 0, file: HNSW_FILE, points: old.points, live: old.vectors, dims: old.dims };
       }
@@ -438,7 +445,7 @@ class SqliteIndexStore implements IndexStore {
     // another process writes.
     const view = this.sql.db.transaction(() => {
       const now = this.sql.vectorStats();
-      const record = this.currentRecord(now);
+      const record = this.currentRecord(() => now);
       if (!record) return null;
       const tail = this.sql.logAfter(record.seq);
       const added = this.sql.vectorsOfLabels(tail.added, model.dims);
@@ -559,8 +566,7 @@ class SqliteIndexStore implements IndexStore {
       this.appliedSeq = head;
       return;
     }
-    const stats = this.sql.vectorStats();
-    const record = this.currentRecord(stats);
+    const record = this.currentRecord(() => this.sql.vectorStats());
     if (this.hnsw && !this.hnswStale && this.hnsw.dims === model.dims && record && record.seq <= this.appliedSeq) {
       const update = this.sql.db.transaction(() => {
         const tail = this.sql.logAfter(this.appliedSeq);
