@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pathTokenText, tokenText } from '../indexer/store/fts-tokens.js';
 import { pathClass } from '../indexer/search/path-class.js';
+import { mentionsOnlyInComments } from '../indexer/search/prefer-answering-chunks.js';
 import { askedClasses } from '../indexer/search/ranking-priors.js';
 import { INDEX_DB_FILE, openIndexStore } from '../indexer/store/sqlite-index-store.js';
 import type { ChunkInput, IndexStore } from '../indexer/store/store-types.js';
@@ -137,6 +138,25 @@ const PROJECT: Record<string, string> = {
     '    return connection.urlopen(request.method, request.url, body=request.body)',
     '',
   ].join('\n'),
+  // The class docstring is dense with the question's words; the method that computes the answer is not named by them.
+  'src/sessions.py': [
+    'class SessionInterface:',
+    '    """Opens and saves sessions. The cookie expiry time of a session is computed from the',
+    '    permanent flag: a permanent session cookie expires after the configured lifetime, and the',
+    '    expiry time is computed again on every save. A session cookie that is not permanent has no',
+    '    expiry time: it ends with the browser. Computed expiry times are in UTC.',
+    ...Array.from({ length: 24 }, (_, i) => `    Rule ${i}: the interface is replaceable; subclasses override the hooks, see the guide ${i}.`),
+    '    """',
+    '',
+    '    def lifetime_for(self, app, session):',
+    '        if not session.permanent:',
+    '            return None',
+    '        cookie_expiry_time = utc_now() + app.permanent_session_lifetime',
+    '        session.expiry_computed_at = utc_now()',
+    '        return cookie_expiry_time',
+    '',
+    ...Array.from({ length: 12 }, (_, i) => [`    def hook_${i}(self, app, value):`, `        return app.extensions[${i}].call(self, value)`, '']).flat(),
+  ].join('\n'),
   'tests/test_ctx.py': [
     'def test_app_ctx_lifecycle(app):',
     '    """The request context is pushed and popped around each request."""',
@@ -197,6 +217,13 @@ describe('source before tests, docs and changelogs (MCP search, real index)', ()
     expect(results.map((hit) => hit.path)).toContain('src/transport.py');
   });
 
+  it('a method whose body answers outranks the class docstring that only mentions the words', async () => {
+    const results = await search('where is the cookie expiry time computed for a session');
+    expect(results[0]).toMatchObject({ path: 'src/sessions.py', symbol: 'SessionInterface.lifetime_for', kind: 'method' });
+    // The docstring is still there, after the method.
+    expect(results.some((hit) => hit.path === 'src/sessions.py' && hit.kind === 'class')).toBe(true);
+  });
+
   it('a query that says "test" brings the test file back to the top', async () => {
     expect((await search('the test where the request context is pushed'))[0].path).toBe('tests/test_ctx.py');
   });
@@ -236,5 +263,17 @@ describe('path classes', () => {
     expect(askedClasses('an example of a blueprint').has('example')).toBe(true);
     // Code that writes documentation is asked about in those words; they do not ask for docs.
     expect(askedClasses('how is the markdown documentation page written').has('docs')).toBe(false);
+  });
+});
+
+describe('mentionsOnlyInComments', () => {
+  const stems = new Set(['cooki', 'expiri']);
+  it('is true when some of the query words the chunk holds are only in its docstring or comments', () => {
+    expect(mentionsOnlyInComments('class Jar:\n    """Holds each cookie until its expiry."""\n    cookies = {}', stems)).toBe(true);
+    expect(mentionsOnlyInComments('type Jar struct {\n\t// expiry of each cookie\n\tcookies map[string]Cookie\n}', stems)).toBe(true);
+  });
+  it('is false when the code itself names every query word it holds', () => {
+    expect(mentionsOnlyInComments('class Jar:\n    """Cookies."""\n    cookie_expiry = 3600', stems)).toBe(false);
+    expect(mentionsOnlyInComments('class Empty:\n    pass', stems)).toBe(false);
   });
 });

@@ -2,6 +2,7 @@ import type { Embedder } from '../../models/embedder.js';
 import { InvalidInputError } from '../../models/errors/codecarto-error.js';
 import { semanticWeightFor } from './fusion-weights.js';
 import { applyRankingPriors } from './ranking-priors.js';
+import { preferAnsweringChunks } from './prefer-answering-chunks.js';
 import { languageFilter } from './language-filter.js';
 import { globList, pathGlobMatcher } from './path-glob.js';
 import { degradedNote, embedQuery, type DegradedSearch } from './query-embedding.js';
@@ -95,17 +96,17 @@ export async function search(
   const filter = buildFilter(request);
   const depth = candidateDepth(request.k);
   const lexical = applyRankingPriors(store, request.query, store.lexicalSearch(request.query, depth, filter));
-  if (mode === 'lexical') return { results: rankHits(store, lexical).slice(0, request.k), mode, ...(note ? { note } : {}) };
+  if (mode === 'lexical') return { results: preferAnsweringChunks(rankHits(store, lexical), request.query).slice(0, request.k), mode, ...(note ? { note } : {}) };
   // An endpoint that is down, slow or refusing costs the semantic half, never the answer.
   const query = await embedQuery(embedder, request.query, request.signal);
   if (query.vector === null) {
     const degraded: DegradedSearch = { requested: mode, reason: query.reason };
     const notes = [note, degradedNote(degraded)].filter((n) => n !== undefined).join(' ');
-    return { results: rankHits(store, lexical).slice(0, request.k), mode: 'lexical', note: notes, degraded };
+    return { results: preferAnsweringChunks(rankHits(store, lexical), request.query).slice(0, request.k), mode: 'lexical', note: notes, degraded };
   }
   const semantic = applyRankingPriors(store, request.query, semanticCandidates(store, query.vector, depth, filter, lexical));
   const hits = mode === 'hybrid' ? fuseHits(store, lexical, semantic, semanticWeightFor(store, embedder.modelId)) : rankHits(store, semantic);
-  return { results: hits.slice(0, request.k), mode, ...(note ? { note } : {}) };
+  return { results: preferAnsweringChunks(hits, request.query).slice(0, request.k), mode, ...(note ? { note } : {}) };
 }
 
 /** Candidates per list for k results. Over-fetch: merging, fusion and one-hit-per-file all shrink the list, and file evidence needs a file's other chunks. */
