@@ -1,10 +1,12 @@
 /**
- * `npm run bench [-- --json] [-- --corpus <dir>] [-- --grid] [-- --skip onnx,...] [-- --hnsw M,efC,ef]`
+ * `npm run bench [-- --json] [-- --corpus <dir>] [-- --grid] [-- --skip onnx,...] [-- --hnsw M,efC,ef] [-- --sizes 10k,50k,200k]`
  *
  * Measures the CPU side of codecarto on real code (docs/performance.md explains every figure):
  * one index build with a near-zero-cost 4096-dim embedder (the pipeline), then search latency, HNSW
  * recall, one-file re-index and memory on that index, and a second build with the generated ONNX test
- * model. Progress goes to stderr; the report to stdout, with `--json` ending in one JSON line.
+ * model. With `--sizes`, one index grows through each size (real code, then renamed copies of it) and
+ * the figures are measured at each, with their growth from the smallest to the largest.
+ * Progress goes to stderr; the report to stdout, with `--json` ending in one JSON line.
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -20,17 +22,20 @@ import { walkRepository, WalkStats } from '../../indexer/walk/walker.js';
 import { runIndex } from '../../indexer/run/run-index.js';
 import type { IndexSummary } from '../../indexer/run/index-summary.js';
 import { search } from '../../indexer/search/search.js';
-import { HNSW_FILE, openIndexStore } from '../../indexer/store/sqlite-index-store.js';
+import { INDEX_DB_FILE, openIndexStore } from '../../indexer/store/sqlite-index-store.js';
+import { decodeVector } from '../../indexer/store/sqlite-store.js';
 import type { ChunkInput, ChunkRow, IndexStore } from '../../indexer/store/store-types.js';
 import { DEFAULT_HNSW_PARAMS, type HnswParams } from '../../indexer/store/vector-index.js';
 import { loadMistralTokenizer } from '../../models/hf-tokenizer.js';
 import { OnnxEmbedder } from '../../models/onnx-embedder.js';
 import { makeTestModel } from '../../models/test-model.js';
-import { copyCorpus, copyDefaultCorpus, ONNX_PART } from './corpus.js';
+import Database from 'better-sqlite3';
+import hnswlib from 'hnswlib-node';
+import { copyCorpus, copyDefaultCorpus, copyName, copyRenamed, ONNX_PART, scaledSources, type SourceDir } from './corpus.js';
 import { MemorySampler } from './memory-sampler.js';
 import { BENCH_DIMS, HashedEmbedder, HashedVectors, PrecomputedQueryEmbedder, seededRandom, textKey, wordCounts } from './hashed-embedder.js';
-import { exactAnswers, exactAnswersJs, loadIndexWithVectors, measureRecall, runGrid, sampleRows, type GridRow } from './hnsw-measure.js';
-import { mean, median, percentile } from './vector-math.js';
+import { loadIndexWithVectors, measureRecall, runGrid, sampleRows, type GridRow } from './hnsw-measure.js';
+import { mean, median, percentile, recallAtK, type ExactHit } from './vector-math.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -91,12 +96,16 @@ interface BenchResult {
   peak_marginal_detail?: string;
   bytes_per_chunk_rss_open?: number;
   open_index_ms?: number;
+  /** A fresh process from its start to a semantic and a lexical search answered on the opened index. */
+  open_to_first_search_ms?: number;
   queries: { word: number; passage: number; word_examples: string[] };
   search_p50_ms?: number | null;
   search_p95_ms?: number | null;
   search_breakdown_mean_ms?: Record<string, number | null>;
   recall_at_10?: number | null;
   recall_at_10_word_queries?: number | null;
+  /** Recall@10 of the graph (float16 vectors, as stored) against exact search on the embedder's float32 vectors. */
+  recall_at_10_vs_float32?: { passage: number | null; word: number | null; exact_float16_vs_float32: number | null };
   hnsw_query_p50_ms?: number | null;
   exact_query_ms?: number | null;
   vector_stats?: Record<string, number | null>;
@@ -108,6 +117,8 @@ interface BenchResult {
   reindex_flush_hnsw_s?: number | null;
   reindex_chunks_embedded?: number[];
   reindex_no_change_s?: number | null;
+  /** Writing an HNSW snapshot (what a run does only when its log is long; off the one-file path). */
+  snapshot_write_s?: number | null;
   hnsw_grid?: { vectors: number; dims: number; queries: string[]; rows: GridRow[] };
   onnx_corpus?: string;
   onnx_chunks?: number;
@@ -116,6 +127,47 @@ interface BenchResult {
   onnx_pad_factor?: number | null;
   loadavg_1m_at_end?: number;
   targets?: Record<TargetName, { target: string; value: number | null; met: boolean | null }>;
+}
+
+/** The figures measured at each size of a `--sizes` run. */
+const SIZE_FIGURES = [
+  'search_p50_ms',
+  'search_p95_ms',
+  'recall_at_10',
+  'recall_at_10_word_queries',
+  'reindex_one_file_s',
+  'reindex_no_change_s',
+  'snapshot_write_s',
+  'open_index_ms',
+  'open_to_first_search_ms',
+  'bytes_per_chunk_rss_open',
+  'bytes_per_chunk_disk',
+  'pipeline_tokens_per_s',
+] as const;
+type SizeFigure = (typeof SIZE_FIGURES)[number];
+
+interface SizeRow {
+  target: number;
+  files: number;
+  chunks: number;
+  /** Copies of the sources in the tree (0: the real code only). */
+  parts: string[];
+  figures: Partial<Record<SizeFigure, number | null>>;
+  /** The index run that grew the index to this size. */
+  build_s: number;
+  reindex_file?: string;
+  recall_by_ef?: BenchResult['recall_by_ef'];
+}
+
+interface SizesResult {
+  machine: Record<string, string | number>;
+  hnsw_params: HnswParams;
+  sources: string[];
+  rows: SizeRow[];
+  /** Largest size's value over the smallest's, per figure. */
+  growth: Partial<Record<SizeFigure, number | null>>;
+  total_s: number;
+  loadavg_1m_at_end: number;
 }
 type Phase = (typeof PHASES)[number];
 
@@ -131,10 +183,35 @@ interface Args {
   hnsw: HnswParams;
   /** The indexer's file-preparation workers (undefined: its default). */
   workers?: number;
+  /** Index sizes (chunks) to grow through and measure at; null: one build of the corpus. */
+  sizes: number[] | null;
+  /** Repositories copied after the default corpus in a --sizes run (../corpora beside the checkout). */
+  extraCorpus: string | null;
+}
+
+/** "10k,50k,200k" -> [10000, 50000, 200000]. */
+function parseSizes(list: string): number[] {
+  const sizes = list.split(',').map((v) => {
+    const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(v.trim());
+    if (!m) throw new Error(`bench: --sizes takes numbers like 10k,50k,200k, not ${v}`);
+    return Math.round(Number(m[1]) * (m[2].toLowerCase() === 'k' ? 1e3 : m[2].toLowerCase() === 'm' ? 1e6 : 1));
+  });
+  return sizes.sort((a, b) => a - b);
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { json: false, corpus: null, grid: false, gridOnly: false, skip: new Set(), queries: 200, keep: false, hnsw: { ...DEFAULT_HNSW_PARAMS } };
+  const args: Args = {
+    json: false,
+    corpus: null,
+    grid: false,
+    gridOnly: false,
+    skip: new Set(),
+    queries: 200,
+    keep: false,
+    hnsw: { ...DEFAULT_HNSW_PARAMS },
+    sizes: null,
+    extraCorpus: join(repoRoot, '..', 'corpora'),
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -149,6 +226,9 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--keep') args.keep = true;
     else if (a === '--queries') args.queries = Math.max(1, Number(value()));
     else if (a === '--workers') args.workers = Math.max(0, Number(value()));
+    else if (a === '--sizes') args.sizes = parseSizes(value());
+    else if (a === '--extra-corpus') args.extraCorpus = resolve(value());
+    else if (a === '--no-extra-corpus') args.extraCorpus = null;
     else if (a === '--skip') {
       const list = value();
       for (const p of list === 'all' ? PHASES : list.split(',')) {
@@ -160,7 +240,8 @@ function parseArgs(argv: string[]): Args {
       args.hnsw = { M, efConstruction, ef };
     } else if (a === '--help' || a === '-h') {
       process.stdout.write(
-        'npm run bench -- [--json] [--corpus DIR] [--grid | --grid-only] [--skip search,recall,reindex,memory,onnx] [--queries N] [--hnsw M,efC,ef] [--workers N] [--keep]\n',
+        'npm run bench -- [--json] [--corpus DIR] [--grid | --grid-only] [--skip search,recall,reindex,memory,onnx] [--queries N] [--hnsw M,efC,ef] [--workers N] [--keep]\n' +
+          '               [--sizes 10k,50k,200k [--extra-corpus DIR | --no-extra-corpus]]\n',
       );
       process.exit(0);
     } else throw new Error(`bench: unknown argument ${a}`);
@@ -274,13 +355,19 @@ async function main(): Promise<void> {
   const corpus = join(work, 'corpus');
   log(`work dir ${work}`);
   try {
-    let corpusName: string[] | string;
-    if (args.corpus) {
+    let corpusName: string[] | string = [];
+    if (args.sizes) {
+      // mainSizes builds its own tree.
+    } else if (args.corpus) {
       copyCorpus(args.corpus, corpus);
       corpusName = args.corpus;
     } else {
       mkdirSync(corpus);
       corpusName = copyDefaultCorpus(join(repoRoot, 'node_modules'), corpus);
+    }
+    if (args.sizes) {
+      await mainSizes(args, work, corpus);
+      return;
     }
     const loadAtStart = loadavg()[0];
     if (args.gridOnly) {
@@ -389,11 +476,7 @@ async function main(): Promise<void> {
     // ---- 3. memory of an opened index, in a clean child process ----
     if (!args.skip.has('memory')) {
       store.close();
-      const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child-open', dataDir], { encoding: 'utf8' });
-      if (child.status !== 0) throw new Error(`bench: the store-opening child failed: ${child.stderr}`);
-      const opened = JSON.parse(child.stdout.trim().split('\n').pop() as string) as { rssDelta: number; openMs: number };
-      result.bytes_per_chunk_rss_open = Math.round(opened.rssDelta / chunks);
-      result.open_index_ms = Math.round(opened.openMs);
+      Object.assign(result, openPhase(dataDir, chunks));
       log('memory: indexing most of the corpus, then the rest, in a child process');
       const peakChild = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child-peak', corpus, work], { encoding: 'utf8' });
       if (peakChild.status !== 0) throw new Error(`bench: the peak child failed: ${peakChild.stderr}`);
@@ -404,107 +487,29 @@ async function main(): Promise<void> {
     const served = args.skip.has('memory') ? store : timedStore(openIndexStore(dataDir, { hnsw: args.hnsw }), times);
 
     // ---- 4. queries ----
-    const wordQueries = pickQueries(rows, args.queries, 1, wordQuery);
-    const passageQueries = pickQueries(rows, args.queries, 2, passageQuery);
-    const queryVectors = new Map<string, Float32Array>();
-    for (const q of [...wordQueries, ...passageQueries]) queryVectors.set(q, embedder.vectors.vector(q));
-    const vectorsOf = (qs: string[]) => qs.map((q) => queryVectors.get(q) as Float32Array);
-    result.queries = { word: wordQueries.length, passage: passageQueries.length, word_examples: wordQueries.slice(0, 3) };
+    const queries = makeQueries(rows, embedder, args.queries);
+    result.queries = { word: queries.word.length, passage: queries.passage.length, word_examples: queries.word.slice(0, 3) };
+    if (!args.skip.has('search')) Object.assign(result, await searchPhase(served, embedder, queries, times));
 
-    if (!args.skip.has('search')) {
-      const queryEmbedder = new PrecomputedQueryEmbedder(embedder, queryVectors);
-      for (const q of wordQueries.slice(0, 10)) await search(served, queryEmbedder, { query: q, k: 10, mode: 'hybrid' });
-      times.clear();
-      const latencies: number[] = [];
-      for (const q of wordQueries) {
-        const t = performance.now();
-        const response = await search(served, queryEmbedder, { query: q, k: 10, mode: 'hybrid' });
-        latencies.push(performance.now() - t);
-        if (response.mode !== 'hybrid') throw new Error(`bench: search fell back to ${response.mode}: ${response.note ?? ''}`);
-      }
-      result.search_p50_ms = round(percentile(latencies, 50), 2);
-      result.search_p95_ms = round(percentile(latencies, 95), 2);
-      // Mean ms per search spent in each store method; the rest is fusion, merging and snippets.
-      const breakdown: Record<string, number | null> = {};
-      let inStore = 0;
-      for (const [name, t] of [...times.entries()].sort((a, b) => b[1].ms - a[1].ms)) {
-        breakdown[name] = round(t.ms / latencies.length, 2);
-        inStore += t.ms;
-      }
-      breakdown.outside_store = round(mean(latencies) - inStore / latencies.length, 2);
-      result.search_breakdown_mean_ms = breakdown;
-      log(`search: p50 ${result.search_p50_ms} ms, p95 ${result.search_p95_ms} ms over ${latencies.length} hybrid queries`);
-    }
-
-    // ---- 5. recall of the store's own HNSW file against brute force on the same vectors ----
-    let loaded: ReturnType<typeof loadIndexWithVectors> | null = null;
-    if (!args.skip.has('recall') || args.grid) loaded = loadIndexWithVectors(join(dataDir, HNSW_FILE), BENCH_DIMS);
-    if (!args.skip.has('recall') && loaded) {
-      const { index, matrix } = loaded;
-      const t = performance.now();
-      const exactPassage = exactAnswers(matrix, vectorsOf(passageQueries), 10);
-      const exactWord = exactAnswers(matrix, vectorsOf(wordQueries), 10);
-      const exactMs = (performance.now() - t) / (passageQueries.length + wordQueries.length);
-      // Cross-check the native brute force against a plain loop on a few queries.
-      const check = exactAnswersJs(matrix, vectorsOf(wordQueries.slice(0, 3)), 10);
-      check.forEach((hits, i) => {
-        if (Math.abs(hits[9].similarity - exactWord[i][9].similarity) > 1e-4) throw new Error('bench: brute-force results disagree');
-      });
-      const p = measureRecall(index, args.hnsw.ef, vectorsOf(passageQueries), exactPassage, 10);
-      const w = measureRecall(index, args.hnsw.ef, vectorsOf(wordQueries), exactWord, 10);
-      result.recall_at_10 = round(p.recall, 4);
-      result.recall_at_10_word_queries = round(w.recall, 4);
-      result.hnsw_query_p50_ms = round(median([p.p50Ms, w.p50Ms]), 2);
-      result.exact_query_ms = round(exactMs, 1);
-      result.vector_stats = vectorStats(matrix, exactPassage, exactWord);
-      // ef only changes search, so sweeping it on the full index costs queries, not builds.
-      result.recall_by_ef = RECALL_EFS.map((ef) => {
-        const pe = measureRecall(index, ef, vectorsOf(passageQueries), exactPassage, 10);
-        const we = measureRecall(index, ef, vectorsOf(wordQueries), exactWord, 10);
-        return { ef, passage: round(pe.recall, 4), word: round(we.recall, 4), p50_ms: round(median([pe.p50Ms, we.p50Ms]), 2) };
-      });
-      log(`recall@10 at ef ${args.hnsw.ef}: ${result.recall_at_10} (passage queries), ${result.recall_at_10_word_queries} (word queries)`);
-    }
+    // ---- 5. recall of the store's own HNSW snapshot against brute force on the same vectors ----
+    if (!args.skip.has('recall')) Object.assign(result, recallPhase(dataDir, queries, args.hnsw.ef, embedder));
 
     // ---- 6. one-file re-index ----
-    if (!args.skip.has('reindex')) {
-      const file = pickEditFile(rows);
-      const abs = join(corpus, file);
-      const original = readFileSync(abs, 'utf8');
-      const runs: { s: number; embedded: number; flushMs: number }[] = [];
-      for (let i = 1; i <= 3; i++) {
-        writeFileSync(abs, `${original}\nexport function benchEdit${i}(x: number): number {\n  return x * ${i};\n}\n`);
-        times.clear();
-        const t = performance.now();
-        const s = await runIndex({ root: corpus, store: served, embedder });
-        if (s.state !== 'done' || s.files_changed !== 1) throw new Error(`bench: re-index ${s.state}, ${s.files_changed} files changed`);
-        runs.push({ s: (performance.now() - t) / 1000, embedded: s.chunks_embedded, flushMs: methodMs('flushVectorIndex') });
-      }
-      const t = performance.now();
-      const unchanged: IndexSummary = await runIndex({ root: corpus, store: served, embedder });
-      if (unchanged.files_changed + unchanged.files_added !== 0) throw new Error('bench: the no-change re-index changed files');
-      result.reindex_file = file;
-      result.reindex_one_file_s = round(median(runs.map((r) => r.s)), 2);
-      result.reindex_one_file_runs_s = runs.map((r) => round(r.s, 2));
-      result.reindex_flush_hnsw_s = round(median(runs.map((r) => r.flushMs)) / 1000, 2);
-      result.reindex_chunks_embedded = runs.map((r) => r.embedded);
-      result.reindex_no_change_s = round((performance.now() - t) / 1000, 2);
-      log(`re-index one file (${file}): median ${result.reindex_one_file_s} s of ${result.reindex_one_file_runs_s.join(', ')}`);
-    }
+    if (!args.skip.has('reindex')) Object.assign(result, await reindexPhase(served, corpus, rows, embedder, times));
     served.close();
     if (served !== store) store.close();
 
     // ---- 7. HNSW parameter grid (item 4), on demand: it costs minutes of inserts ----
-    if (args.grid && loaded) {
+    if (args.grid) {
+      const loaded = loadIndexWithVectors(snapshotFile(dataDir), BENCH_DIMS);
       const subset = sampleRows(loaded.matrix, GRID_VECTORS, seededRandom(3));
       const gridQueries = [
-        { name: 'passage', vectors: vectorsOf(passageQueries) },
-        { name: 'word', vectors: vectorsOf(wordQueries) },
+        { name: 'passage', vectors: queries.vectorsOf(queries.passage) },
+        { name: 'word', vectors: queries.vectorsOf(queries.word) },
       ];
       const rows = runGrid(subset, gridQueries, work, log);
       result.hnsw_grid = { vectors: subset.count, dims: BENCH_DIMS, queries: gridQueries.map((q) => `${q.vectors.length} ${q.name}`), rows };
     }
-    loaded = null;
 
     // ---- 8. total index time with the generated ONNX test model (fresh index, CPU execution provider) ----
     if (!args.skip.has('onnx')) {
@@ -547,6 +552,302 @@ async function main(): Promise<void> {
   }
 }
 
+interface Queries {
+  word: string[];
+  passage: string[];
+  vectorsOf: (qs: string[]) => Float32Array[];
+  vectors: Map<string, Float32Array>;
+}
+
+/** Word and passage-like queries from random chunks, with their vectors computed once. */
+function makeQueries(rows: ChunkRow[], embedder: HashedEmbedder, count: number): Queries {
+  const word = pickQueries(rows, count, 1, wordQuery);
+  const passage = pickQueries(rows, count, 2, passageQuery);
+  const vectors = new Map<string, Float32Array>();
+  for (const q of [...word, ...passage]) vectors.set(q, embedder.vectors.vector(q));
+  return { word, passage, vectors, vectorsOf: (qs) => qs.map((q) => vectors.get(q) as Float32Array) };
+}
+
+/** Hybrid search latency over the word queries, after 10 warm-up queries, split by store method. */
+async function searchPhase(served: IndexStore, embedder: HashedEmbedder, queries: Queries, times: Map<string, MethodTime>): Promise<Partial<BenchResult>> {
+  const queryEmbedder = new PrecomputedQueryEmbedder(embedder, queries.vectors);
+  for (const q of queries.word.slice(0, 10)) await search(served, queryEmbedder, { query: q, k: 10, mode: 'hybrid' });
+  times.clear();
+  const latencies: number[] = [];
+  for (const q of queries.word) {
+    const t = performance.now();
+    const response = await search(served, queryEmbedder, { query: q, k: 10, mode: 'hybrid' });
+    latencies.push(performance.now() - t);
+    if (response.mode !== 'hybrid') throw new Error(`bench: search fell back to ${response.mode}: ${response.note ?? ''}`);
+  }
+  // Mean ms per search spent in each store method; the rest is fusion, merging and snippets.
+  const breakdown: Record<string, number | null> = {};
+  let inStore = 0;
+  for (const [name, t] of [...times.entries()].sort((a, b) => b[1].ms - a[1].ms)) {
+    breakdown[name] = round(t.ms / latencies.length, 2);
+    inStore += t.ms;
+  }
+  breakdown.outside_store = round(mean(latencies) - inStore / latencies.length, 2);
+  const out = { search_p50_ms: round(percentile(latencies, 50), 2), search_p95_ms: round(percentile(latencies, 95), 2), search_breakdown_mean_ms: breakdown };
+  log(`search: p50 ${out.search_p50_ms} ms, p95 ${out.search_p95_ms} ms over ${latencies.length} hybrid queries`);
+  return out;
+}
+
+/** The one HNSW snapshot file in the data directory (after a forced flush there is exactly one). */
+function snapshotFile(dataDir: string): string {
+  const files = readdirSync(dataDir).filter((f) => /^vectors.*\.hnsw$/.test(f));
+  if (files.length !== 1) throw new Error(`bench: expected one HNSW snapshot in ${dataDir}, found ${files.join(', ') || 'none'}`);
+  return join(dataDir, files[0]);
+}
+
+/** Every stored vector (float16 in SQLite, read back as float32), with its label and embedding text. */
+function* storedVectors(dataDir: string): IterableIterator<{ label: number; vector: Float32Array; embedText: string }> {
+  const db = new Database(join(dataDir, INDEX_DB_FILE), { readonly: true });
+  try {
+    const rows = db.prepare('SELECT v.label AS label, v.vector AS vector, t.embed_text AS embedText FROM vectors v JOIN texts t ON t.hash = v.text_hash ORDER BY v.label');
+    for (const row of rows.iterate() as IterableIterator<{ label: number; vector: Buffer; embedText: string }>) {
+      yield { label: row.label, vector: decodeVector(row.vector, BENCH_DIMS), embedText: row.embedText };
+    }
+  } finally {
+    db.close();
+  }
+}
+
+/** Exact top-k of each query by hnswlib's native brute force over `points` (fed one at a time, never held twice). */
+function exactOver(points: Iterable<{ label: number; vector: Float32Array }>, count: number, queries: Float32Array[], k: number): ExactHit[][] {
+  const brute = new hnswlib.BruteforceSearch('cosine', BENCH_DIMS);
+  brute.initIndex(Math.max(1, count));
+  for (const p of points) brute.addPoint(Array.from(p.vector), p.label);
+  return queries.map((q) => {
+    const { neighbors, distances } = brute.searchKnn(Array.from(q), Math.min(k, count));
+    return neighbors.map((label, i) => ({ label, similarity: 1 - distances[i] }));
+  });
+}
+
+/**
+ * Recall@10 of the store's HNSW snapshot at the configured ef (and an ef sweep) against brute force on the
+ * same (float16) vectors; with `float32`, also against brute force on the embedder's own float32 vectors
+ * (what storing float16 costs; it recomputes every vector, ~1.5 ms each).
+ */
+function recallPhase(dataDir: string, queries: Queries, ef: number, embedder: HashedEmbedder, float32 = true): Partial<BenchResult> {
+  const index = new hnswlib.HierarchicalNSW('cosine', BENCH_DIMS);
+  index.readIndexSync(snapshotFile(dataDir));
+  const count = index.getCurrentCount();
+  const passage = queries.vectorsOf(queries.passage);
+  const word = queries.vectorsOf(queries.word);
+  const t = performance.now();
+  const [exactPassage, exactWord] = (() => {
+    const both = exactOver(storedVectors(dataDir), count, [...passage, ...word], 10);
+    return [both.slice(0, passage.length), both.slice(passage.length)];
+  })();
+  const exactMs = (performance.now() - t) / (passage.length + word.length);
+  // Cross-check the native brute force against a plain loop on a few queries.
+  const check = word.slice(0, 3);
+  const best = check.map(() => [] as number[]);
+  for (const row of storedVectors(dataDir)) {
+    let norm = 0;
+    for (let i = 0; i < row.vector.length; i++) norm += row.vector[i] * row.vector[i];
+    check.forEach((q, j) => {
+      let dot = 0;
+      for (let i = 0; i < q.length; i++) dot += q[i] * row.vector[i];
+      best[j].push(dot / Math.sqrt(norm));
+      if (best[j].length > 64) best[j] = best[j].sort((a, b) => b - a).slice(0, 10);
+    });
+  }
+  best.forEach((sims, j) => {
+    const tenth = sims.sort((a, b) => b - a)[Math.min(9, sims.length - 1)];
+    if (Math.abs(tenth - exactWord[j][Math.min(9, exactWord[j].length - 1)].similarity) > 1e-4) throw new Error('bench: brute-force results disagree');
+  });
+  const p = measureRecall(index, ef, passage, exactPassage, 10);
+  const w = measureRecall(index, ef, word, exactWord, 10);
+  const out: Partial<BenchResult> = {
+    recall_at_10: round(p.recall, 4),
+    recall_at_10_word_queries: round(w.recall, 4),
+    hnsw_query_p50_ms: round(median([p.p50Ms, w.p50Ms]), 2),
+    exact_query_ms: round(exactMs, 1),
+    vector_stats: vectorStats(index, count, exactPassage, exactWord),
+    // ef only changes search, so sweeping it on the full index costs queries, not builds.
+    recall_by_ef: RECALL_EFS.map((e) => {
+      const pe = measureRecall(index, e, passage, exactPassage, 10);
+      const we = measureRecall(index, e, word, exactWord, 10);
+      return { ef: e, passage: round(pe.recall, 4), word: round(we.recall, 4), p50_ms: round(median([pe.p50Ms, we.p50Ms]), 2) };
+    }),
+  };
+  if (float32) {
+    const all = [...passage, ...word];
+    const truth = exactOver(
+      (function* () {
+        for (const row of storedVectors(dataDir)) yield { label: row.label, vector: embedder.vectors.vector(row.embedText) };
+      })(),
+      count,
+      all,
+      10,
+    );
+    index.setEf(ef);
+    const graph = all.map((q) => index.searchKnn(Array.from(q), 10).neighbors);
+    // Each answer judged by float32 similarity, so a tie with the 10th counts as right.
+    const f32 = new Map<number, Float32Array>();
+    const needed = new Set([...graph.flat(), ...exactPassage.flat().map((h) => h.label), ...exactWord.flat().map((h) => h.label)]);
+    for (const row of storedVectors(dataDir)) if (needed.has(row.label)) f32.set(row.label, embedder.vectors.vector(row.embedText));
+    const sim = (label: number, q: Float32Array) => {
+      const v = f32.get(label) as Float32Array;
+      let d = 0;
+      for (let i = 0; i < v.length; i++) d += v[i] * q[i];
+      return d;
+    };
+    const recallOf = (answers: number[][], from: number, to: number) =>
+      round(mean(answers.slice(from, to).map((labels, i) => recallAtK(truth[from + i], labels.map((label) => ({ label, similarity: sim(label, all[from + i]) })), 10))), 4);
+    const exact16 = [...exactPassage, ...exactWord].map((hits) => hits.map((h) => h.label));
+    out.recall_at_10_vs_float32 = { passage: recallOf(graph, 0, passage.length), word: recallOf(graph, passage.length, all.length), exact_float16_vs_float32: recallOf(exact16, 0, all.length) };
+  }
+  log(`recall@10 at ef ${ef}: ${out.recall_at_10} (passage queries), ${out.recall_at_10_word_queries} (word queries)`);
+  return out;
+}
+
+/** Three one-file edits (a function appended each time) and a re-index with nothing changed, then a forced snapshot. */
+async function reindexPhase(served: IndexStore, corpus: string, rows: ChunkRow[], embedder: HashedEmbedder, times: Map<string, MethodTime>): Promise<Partial<BenchResult>> {
+  const file = pickEditFile(rows);
+  const abs = join(corpus, file);
+  const original = readFileSync(abs, 'utf8');
+  const methodMs = (name: string) => times.get(name)?.ms ?? 0;
+  const runs: { s: number; embedded: number; flushMs: number }[] = [];
+  for (let i = 1; i <= 3; i++) {
+    writeFileSync(abs, `${original}\nexport function benchEdit${i}(x: number): number {\n  return x * ${i};\n}\n`);
+    times.clear();
+    const t = performance.now();
+    const s = await runIndex({ root: corpus, store: served, embedder });
+    if (s.state !== 'done' || s.files_changed !== 1) throw new Error(`bench: re-index ${s.state}, ${s.files_changed} files changed`);
+    runs.push({ s: (performance.now() - t) / 1000, embedded: s.chunks_embedded, flushMs: methodMs('flushVectorIndex') });
+  }
+  const t = performance.now();
+  const unchanged: IndexSummary = await runIndex({ root: corpus, store: served, embedder });
+  const noChange = (performance.now() - t) / 1000;
+  if (unchanged.files_changed + unchanged.files_added !== 0) throw new Error('bench: the no-change re-index changed files');
+  writeFileSync(abs, original);
+  await runIndex({ root: corpus, store: served, embedder });
+  const s = performance.now();
+  served.flushVectorIndex({ force: true });
+  const out: Partial<BenchResult> = {
+    reindex_file: file,
+    reindex_one_file_s: round(median(runs.map((r) => r.s)), 3),
+    reindex_one_file_runs_s: runs.map((r) => round(r.s, 3)),
+    reindex_flush_hnsw_s: round(median(runs.map((r) => r.flushMs)) / 1000, 3),
+    reindex_chunks_embedded: runs.map((r) => r.embedded),
+    reindex_no_change_s: round(noChange, 3),
+    snapshot_write_s: round((performance.now() - s) / 1000, 2),
+  };
+  log(`re-index one file (${file}): median ${out.reindex_one_file_s} s of ${out.reindex_one_file_runs_s?.join(', ')}; no change ${out.reindex_no_change_s} s; snapshot ${out.snapshot_write_s} s`);
+  return out;
+}
+
+/** Opening the index in a fresh process: RSS it adds, time to open, and time from process start to first answers. */
+function openPhase(dataDir: string, chunks: number): Partial<BenchResult> {
+  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child-open', dataDir], { encoding: 'utf8' });
+  if (child.status !== 0) throw new Error(`bench: the store-opening child failed: ${child.stderr}`);
+  const opened = JSON.parse(child.stdout.trim().split('\n').pop() as string) as { rssDelta: number; openMs: number; firstSearchMs: number };
+  return { bytes_per_chunk_rss_open: Math.round(opened.rssDelta / chunks), open_index_ms: Math.round(opened.openMs), open_to_first_search_ms: Math.round(opened.firstSearchMs) };
+}
+
+/**
+ * `--sizes`: one index grows through each size. The tree gets the default corpus, the repositories under
+ * --extra-corpus, then renamed copies of all of them (corpus.ts, copyRenamed) until it holds the size's
+ * chunks; each growth is an incremental index run; then every figure is measured on the index as it is.
+ */
+async function mainSizes(args: Args, work: string, corpus: string): Promise<void> {
+  const sizes = args.sizes as number[];
+  const started = performance.now();
+  const sources = scaledSources(join(repoRoot, 'node_modules'), args.extraCorpus);
+  mkdirSync(corpus, { recursive: true });
+  const embedder = new HashedEmbedder();
+  const dataDir = join(work, 'index');
+  const times = new Map<string, MethodTime>();
+  let store = timedStore(openIndexStore(dataDir, { hnsw: args.hnsw }), times);
+  const parts: string[] = [];
+  let copied = 0;
+  let chunks = 0;
+  // Chunks per byte copied, learned as the index grows (first guess: ~1 chunk per 900 bytes of code).
+  let chunksPerByte = 1 / 900;
+  let nextPart = 0;
+  const partAt = (i: number): { source: SourceDir; copy: number } => ({ source: sources[i % sources.length], copy: Math.floor(i / sources.length) });
+  const rows: SizeRow[] = [];
+  for (const target of sizes) {
+    let build = 0;
+    let summary: IndexSummary | null = null;
+    while (chunks < target * 0.97) {
+      // Copy parts until the estimate reaches the target, then index them in one run.
+      let estimate = chunks;
+      while (estimate < target) {
+        const { source, copy } = partAt(nextPart++);
+        const name = copyName(source, copy);
+        const bytes = copyRenamed(source.dir, join(corpus, name), copy);
+        copied += bytes;
+        estimate += bytes * chunksPerByte;
+        parts.push(name);
+      }
+      const t = performance.now();
+      summary = await runIndex({ root: corpus, store, embedder, log, prepareWorkers: args.workers });
+      build += (performance.now() - t) / 1000;
+      if (summary.state !== 'done') throw new Error(`bench: index run ${summary.state}: ${summary.error ?? ''}`);
+      chunks = summary.chunks_total;
+      chunksPerByte = chunks / copied;
+      log(`grew to ${chunks} chunks (${parts.length} parts) in ${((performance.now() - t) / 1000).toFixed(0)} s`);
+    }
+    const counts = store.counts();
+    const figures: SizeRow['figures'] = {
+      pipeline_tokens_per_s: summary ? Math.round(summary.tokens_embedded / Math.max(1e-9, build)) : null,
+      bytes_per_chunk_disk: Math.round(dirBytes(dataDir) / counts.chunks),
+    };
+    const all = allChunks(store);
+    const queries = makeQueries(all, embedder, args.queries);
+    Object.assign(figures, pick(await searchPhase(store, embedder, queries, times)));
+    const reindex = await reindexPhase(store, corpus, all, embedder, times);
+    Object.assign(figures, pick(reindex));
+    store.close();
+    // The snapshot the forced flush wrote: what a server opens, and what recall is measured on.
+    Object.assign(figures, pick(openPhase(dataDir, counts.chunks)));
+    const recall = recallPhase(dataDir, queries, args.hnsw.ef, embedder, false);
+    Object.assign(figures, pick(recall));
+    rows.push({ target, files: counts.files, chunks: counts.chunks, parts: [...parts], figures, build_s: round(build, 1) ?? 0, reindex_file: reindex.reindex_file, recall_by_ef: recall.recall_by_ef });
+    log(`size ${target}: ${JSON.stringify(figures)}`);
+    store = timedStore(openIndexStore(dataDir, { hnsw: args.hnsw }), times);
+  }
+  store.close();
+  const growth: SizesResult['growth'] = {};
+  for (const f of SIZE_FIGURES) {
+    const a = rows[0].figures[f];
+    const b = rows[rows.length - 1].figures[f];
+    growth[f] = typeof a === 'number' && typeof b === 'number' && a !== 0 ? round(b / a, 2) : null;
+  }
+  const result: SizesResult = {
+    machine: machine(),
+    hnsw_params: args.hnsw,
+    sources: sources.map((s) => `${s.name} (${s.dir})`),
+    rows,
+    growth,
+    total_s: round((performance.now() - started) / 1000, 0) ?? 0,
+    loadavg_1m_at_end: round(loadavg()[0], 2) ?? 0,
+  };
+  const lines = [
+    `machine: ${result.machine.cpu}, ${result.machine.cores} cores, node ${result.machine.node}; load average ${result.machine.loadavg_1m_at_start} at start, ${result.loadavg_1m_at_end} at end; ${result.total_s} s in all`,
+    `HNSW M=${args.hnsw.M} efConstruction=${args.hnsw.efConstruction} ef=${args.hnsw.ef}; sources: ${sources.map((s) => s.name).join(', ')} (then renamed copies)`,
+    `${'figure'.padEnd(26)} ${rows.map((r) => `${r.chunks} ch`.padStart(12)).join(' ')} ${'growth'.padStart(8)}`,
+    `${'files'.padEnd(26)} ${rows.map((r) => String(r.files).padStart(12)).join(' ')}`,
+  ];
+  for (const f of SIZE_FIGURES) lines.push(`${f.padEnd(26)} ${rows.map((r) => String(r.figures[f] ?? '-').padStart(12)).join(' ')} ${String(growth[f] ?? '-').padStart(8)}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  if (args.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+/** The SIZE_FIGURES among a phase's results. */
+function pick(partial: Partial<BenchResult>): Partial<Record<SizeFigure, number | null>> {
+  const out: Partial<Record<SizeFigure, number | null>> = {};
+  for (const f of SIZE_FIGURES) {
+    const v = (partial as Record<string, unknown>)[f];
+    if (typeof v === 'number' || v === null) out[f] = v;
+  }
+  return out;
+}
+
 /** The grid alone: chunks the first GRID_VECTORS distinct texts of the corpus and runs the builds on their vectors. */
 async function gridOnly(corpus: string, work: string, args: Args): Promise<void> {
   const tokenizer = loadMistralTokenizer();
@@ -576,16 +877,16 @@ async function gridOnly(corpus: string, work: string, args: Args): Promise<void>
 }
 
 /** Spread of the vectors, to show they are clustered and anisotropic like real embeddings (not noise). */
-function vectorStats(m: { dims: number; count: number; data: Float32Array }, ...exact: { similarity: number }[][][]): Record<string, number | null> {
+function vectorStats(index: hnswlib.HierarchicalNSW, count: number, ...exact: { similarity: number }[][][]): Record<string, number | null> {
   const random = seededRandom(9);
+  const labels = index.getIdsList();
   const pairs: number[] = [];
-  for (let i = 0; i < 2000; i++) {
-    const a = Math.floor(random() * m.count);
-    const b = Math.floor(random() * m.count);
-    if (a === b) continue;
+  for (let i = 0; i < 2000 && count > 1; i++) {
+    const a = index.getPoint(labels[Math.floor(random() * labels.length)]);
+    const b = index.getPoint(labels[Math.floor(random() * labels.length)]);
     let dot = 0;
-    for (let d = 0; d < m.dims; d++) dot += m.data[a * m.dims + d] * m.data[b * m.dims + d];
-    pairs.push(dot);
+    for (let d = 0; d < a.length; d++) dot += a[d] * b[d];
+    if (dot < 0.9999) pairs.push(dot);
   }
   const [passage, word] = exact.map((hits) => hits.filter((h) => h.length >= 10));
   return {
@@ -658,16 +959,24 @@ function gridLines(grid: NonNullable<BenchResult['hnsw_grid']>): string[] {
   return lines;
 }
 
-/** Child mode: RSS growth from opening an index (SQLite + loading the HNSW file), measured in a clean process. */
+/**
+ * Child mode: RSS growth from opening an index (SQLite + the HNSW snapshot and its log), measured in a clean
+ * process, and the time from the process's start to a semantic and a lexical search answered (a server's
+ * start to its first answer, less the MCP handshake).
+ */
 function childOpen(dataDir: string): void {
   const before = process.memoryUsage().rss;
   const t = performance.now();
   const store = openIndexStore(dataDir);
   const openMs = performance.now() - t;
+  const dims = store.getModel()?.dims ?? BENCH_DIMS;
+  const query = new Float32Array(dims).map((_, i) => Math.sin(i + 1));
+  if (store.semanticSearch(query, 10).length === 0 || store.lexicalSearch('function value', 10).length === 0) throw new Error('bench: the opened index answered nothing');
+  const firstSearchMs = performance.now();
   store.counts();
   const rssDelta = process.memoryUsage().rss - before;
   store.close();
-  process.stdout.write(`${JSON.stringify({ rssDelta, openMs })}\n`);
+  process.stdout.write(`${JSON.stringify({ rssDelta, openMs, firstSearchMs })}\n`);
 }
 
 /**
