@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runIndex } from '../indexer/run/run-index.js';
 import { INDEX_DB_FILE, openIndexStore } from '../indexer/store/sqlite-index-store.js';
-import { decodeVector } from '../indexer/store/sqlite-store.js';
+import { EMBED_TEXT, decodeVector } from '../indexer/store/sqlite-store.js';
 import type { IndexStore } from '../indexer/store/store-types.js';
 import { DgxEmbedder } from '../models/dgx-embedder.js';
 import { cosineSimilarity } from '../models/vector-math.js';
@@ -30,7 +30,7 @@ function storedChunks(dataDir: string): StoredChunk[] {
   try {
     const rows = db
       .prepare(
-        `SELECT f.path AS path, c.start_line AS startLine, t.embed_text AS embedText, v.vector AS vector
+        `SELECT f.path AS path, c.start_line AS startLine, ${EMBED_TEXT} AS embedText, v.vector AS vector
          FROM chunks c JOIN files f ON f.id = c.file_id JOIN texts t ON t.hash = c.text_hash
          LEFT JOIN vectors v ON v.text_hash = c.text_hash
          ORDER BY f.path, c.start_line`,

@@ -645,6 +645,33 @@ describe('upgrading a version 1 index', () => {
     expect(existsSync(path.join(dir, HNSW_FILE))).toBe(false);
   });
 
+  it('keeps an embedding text that is a header before the code as the header only, and gives back the whole text', () => {
+    const dir = tempDir();
+    const store = openStore(dir);
+    store.setModel(MODEL);
+    store.upsertFile(file('a.ts'), [chunk('alpha()', 'alpha'), chunk('beta()', 'beta', { embedText: 'not ending with the code' })]);
+    const want = new Map([
+      [sha('alpha()'), 'alpha\nalpha()'],
+      [sha('beta()'), 'not ending with the code'],
+    ]);
+    const pending = () => new Map(store.pendingTexts().map((p) => [p.textHash, p.embedText]));
+    expect(pending()).toEqual(want);
+    store.close();
+    const db = new Database(path.join(dir, INDEX_DB_FILE));
+    expect(db.prepare('SELECT hash, embed_text AS e, embed_prefix AS p FROM texts ORDER BY e').all()).toEqual([
+      { hash: sha('alpha()'), e: '', p: 'alpha\n' },
+      { hash: sha('beta()'), e: 'not ending with the code', p: null },
+    ]);
+    // What version 3 stored: every embedding text whole, no embed_prefix column.
+    db.exec("UPDATE texts SET embed_text = coalesce(embed_prefix || text, embed_text); ALTER TABLE texts DROP COLUMN embed_prefix; UPDATE meta SET value = '3' WHERE key = 'schema_version'");
+    db.close();
+    const upgraded = openStore(dir);
+    expect(new Map(upgraded.pendingTexts().map((p) => [p.textHash, p.embedText]))).toEqual(want);
+    const check = new Database(path.join(dir, INDEX_DB_FILE), { readonly: true });
+    expect(check.prepare("SELECT count(*) AS n FROM texts WHERE embed_text = '' AND embed_prefix = 'alpha\n'").get()).toEqual({ n: 1 });
+    check.close();
+  });
+
   it('a database of a newer version is refused with what to do', () => {
     const dir = tempDir();
     openStore(dir).close();

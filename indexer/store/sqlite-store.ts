@@ -17,8 +17,10 @@ import type { FileSymbols } from '../chunk/file-symbols.js';
  * 2: hnsw_log (HNSW changes since the last snapshot), gc_candidates and unembedded (work lists, so an
  * incremental run never scans every text), vectors stored as float16.
  * 3: symbols and symbol_refs (symbol-tables.ts); an older codecarto must not write files without them.
+ * 4: texts.embed_prefix: an embedding text that is a header before the code keeps only the header (the
+ *    code was stored twice, ~1 KB per chunk).
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** Meta keys the store owns; setMeta() refuses them so a caller cannot corrupt the store's records. */
 export const RESERVED_META_KEYS: ReadonlySet<string> = new Set([
@@ -185,6 +187,7 @@ function migrate(db: Database.Database): void {
         'delete the project data directory to re-index, or use the codecarto version that wrote it.',
     );
   }
+  let compact = false;
   db.transaction(() => {
     db.exec(SCHEMA);
     migrateFts(db);
@@ -196,6 +199,13 @@ function migrate(db: Database.Database): void {
       db.exec(`INSERT OR IGNORE INTO gc_candidates SELECT hash FROM texts t WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.text_hash = t.hash);
         INSERT OR IGNORE INTO unembedded SELECT hash FROM texts t WHERE NOT EXISTS (SELECT 1 FROM vectors v WHERE v.text_hash = t.hash);`);
     }
+    const textColumns = db.prepare('SELECT name FROM pragma_table_info(?)').pluck().all('texts') as string[];
+    if (!textColumns.includes('embed_prefix')) db.exec('ALTER TABLE texts ADD COLUMN embed_prefix TEXT');
+    if (version !== undefined && Number(version) < 4) {
+      // Earlier versions stored every embedding text whole: keep only the header of those that end with their code.
+      compact = db.prepare(`UPDATE texts SET embed_prefix = substr(embed_text, 1, length(embed_text) - length(text)), embed_text = ''
+        WHERE embed_prefix IS NULL AND length(embed_text) >= length(text) AND substr(embed_text, length(embed_text) - length(text) + 1) = text`).run().changes > 0;
+    }
     // Version 1 stored float32 vectors; convertVectorsToHalf() rewrites them after the migration.
     const format = version === undefined || Number(version) >= 2 ? 'float16' : 'float32';
     db.prepare("INSERT OR IGNORE INTO meta(key, value) VALUES ('vector_format', ?)").run(format);
@@ -203,6 +213,13 @@ function migrate(db: Database.Database): void {
     db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION));
     db.prepare("INSERT OR IGNORE INTO meta(key, value) VALUES ('vectors_gen', '0')").run();
   })();
+  if (compact) {
+    try {
+      db.exec('VACUUM');
+    } catch {
+      // Another connection is reading: the freed pages are reused by later writes instead.
+    }
+  }
 }
 
 /**
@@ -232,6 +249,8 @@ function migrateFts(db: Database.Database): void {
 }
 
 const INSERT_FTS = 'INSERT INTO chunks_fts(rowid, path, symbol, body) VALUES (?, ?, ?, ?)';
+/** A text row's embedding text: its header and code, or (stored before version 4, or not ending with the code) whole. */
+export const EMBED_TEXT = 'coalesce(t.embed_prefix || t.text, t.embed_text)';
 /** Candidates no chunk uses any more: the texts garbage collection deletes. */
 const ORPHAN_CANDIDATES = 'SELECT g.hash FROM gc_candidates g WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.text_hash = g.hash)';
 /** Vectors converted from float32 per transaction when a version 1 database is upgraded. */
@@ -285,7 +304,7 @@ function prepareStatements(db: Database.Database) {
     deleteFile: p('DELETE FROM files WHERE id = ?'),
     deleteFtsOfFile: p('DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE file_id = ?)'),
     deleteChunksOfFile: p('DELETE FROM chunks WHERE file_id = ?'),
-    insertText: p('INSERT INTO texts(hash, text, embed_text) VALUES (?, ?, ?) ON CONFLICT(hash) DO NOTHING'),
+    insertText: p('INSERT INTO texts(hash, text, embed_text, embed_prefix) VALUES (?, ?, ?, ?) ON CONFLICT(hash) DO NOTHING'),
     insertChunk: p(
       `INSERT INTO chunks(file_id, start_line, end_line, symbol, kind, language, text_hash)
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -307,7 +326,7 @@ function prepareStatements(db: Database.Database) {
     insertUnembedded: p('INSERT OR IGNORE INTO unembedded(hash) VALUES (?)'),
     unembedAll: p('INSERT OR IGNORE INTO unembedded SELECT hash FROM texts'),
     pendingTexts: p(
-      `SELECT t.hash AS textHash, t.embed_text AS embedText FROM unembedded u JOIN texts t ON t.hash = u.hash
+      `SELECT t.hash AS textHash, ${EMBED_TEXT} AS embedText FROM unembedded u JOIN texts t ON t.hash = u.hash
        WHERE EXISTS (SELECT 1 FROM chunks c WHERE c.text_hash = u.hash)
        ORDER BY u.hash LIMIT ?`,
     ),
@@ -544,7 +563,11 @@ export class SqliteStore {
       const bodyTokens = new Map<string, string>();
       for (const chunk of chunks) {
         // A new text has no vector yet (a vector's text row exists as long as the vector does).
-        if (this.s.insertText.run(chunk.textHash, chunk.text, chunk.embedText).changes > 0) this.s.insertUnembedded.run(chunk.textHash);
+        const prefixed = chunk.embedText.endsWith(chunk.text);
+        const inserted = prefixed
+          ? this.s.insertText.run(chunk.textHash, chunk.text, '', chunk.embedText.slice(0, chunk.embedText.length - chunk.text.length))
+          : this.s.insertText.run(chunk.textHash, chunk.text, chunk.embedText, null);
+        if (inserted.changes > 0) this.s.insertUnembedded.run(chunk.textHash);
         const id = this.s.insertChunk.run(
           fileId,
           chunk.startLine,

@@ -23,7 +23,7 @@ import { runIndex } from '../../indexer/run/run-index.js';
 import type { IndexSummary } from '../../indexer/run/index-summary.js';
 import { search } from '../../indexer/search/search.js';
 import { INDEX_DB_FILE, openIndexStore } from '../../indexer/store/sqlite-index-store.js';
-import { decodeVector } from '../../indexer/store/sqlite-store.js';
+import { decodeVector, EMBED_TEXT } from '../../indexer/store/sqlite-store.js';
 import type { ChunkInput, ChunkRow, IndexStore } from '../../indexer/store/store-types.js';
 import { DEFAULT_HNSW_PARAMS, type HnswParams } from '../../indexer/store/vector-index.js';
 import { loadMistralTokenizer } from '../../models/hf-tokenizer.js';
@@ -604,7 +604,7 @@ function snapshotFile(dataDir: string): string {
 function* storedVectors(dataDir: string): IterableIterator<{ label: number; vector: Float32Array; embedText: string }> {
   const db = new Database(join(dataDir, INDEX_DB_FILE), { readonly: true });
   try {
-    const rows = db.prepare('SELECT v.label AS label, v.vector AS vector, t.embed_text AS embedText FROM vectors v JOIN texts t ON t.hash = v.text_hash ORDER BY v.label');
+    const rows = db.prepare(`SELECT v.label AS label, v.vector AS vector, ${EMBED_TEXT} AS embedText FROM vectors v JOIN texts t ON t.hash = v.text_hash ORDER BY v.label`);
     for (const row of rows.iterate() as IterableIterator<{ label: number; vector: Buffer; embedText: string }>) {
       yield { label: row.label, vector: decodeVector(row.vector, BENCH_DIMS), embedText: row.embedText };
     }
