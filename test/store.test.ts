@@ -516,6 +516,26 @@ describe('HNSW persistence', () => {
     expect(snapshots(dir)).toHaveLength(1);
   });
 
+  it('a second process searching the same index follows the writer: its logged vectors, its deletions, its new snapshot', () => {
+    const dir = tempDir();
+    const { store: writer } = populated(dir);
+    writer.flushVectorIndex({ force: true });
+    const readerLogs: string[] = [];
+    const reader = openStore(dir, readerLogs);
+    writer.upsertFile(file('c.ts'), [chunk('epsilon()', 'epsilon')]);
+    writer.putVectors([{ textHash: sha('epsilon()'), vector: axisVector(6) }]);
+    expect(nearestSymbol(reader, axisVector(6))).toBe('epsilon');
+    writer.removeFiles(['c.ts']);
+    writer.collectGarbage();
+    expect(nearestSymbol(reader, axisVector(6))).not.toBe('epsilon');
+    writer.upsertFile(file('d.ts'), [chunk('zeta()', 'zeta')]);
+    writer.putVectors([{ textHash: sha('zeta()'), vector: axisVector(7) }]);
+    writer.flushVectorIndex({ force: true });
+    expect(nearestSymbol(reader, axisVector(7))).toBe('zeta');
+    expect(readerLogs.some((l) => l.includes('written by another process'))).toBe(true);
+    expect(reader.semanticSearch(axisVector(0), 10)).toHaveLength(5);
+  });
+
   it('a store without vectors writes no file', () => {
     const dir = tempDir();
     const empty = openStore(dir);

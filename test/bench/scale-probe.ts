@@ -113,6 +113,10 @@ async function main(): Promise<void> {
       mkdirSync(root, { recursive: true });
       await build(root, dataDir, args, embedder);
     }
+    // Settle: a kept store may need a migration, and a kept tree has the last probe's edit undone.
+    const settle = openIndexStore(dataDir);
+    await runIndex({ root, store: settle, embedder });
+    settle.close();
     const loadAtStart = loadavg()[0];
     let t = performance.now();
     const base = openIndexStore(dataDir);
