@@ -161,6 +161,19 @@ export function watch(source: () => number): ReactiveEffect<number> {
   return runner;
 }
 `,
+  'web/handlers.ts': `import * as constants from './effect';
+
+export const mutableHandlers = {
+  get(target: object, key: string) {
+    return Reflect.get(target, key);
+  },
+};
+
+export function depthOf() {
+  const { DEFAULT_DEPTH } = constants;
+  return DEFAULT_DEPTH;
+}
+`,
   'server/server.go': `package server
 
 import "fmt"
@@ -387,6 +400,15 @@ describe('symbols through the MCP tools', () => {
     const filtered = (await session.call('find_symbol', { name: 'url_for', path_glob: 'views.py' })).structuredContent;
     expect(filtered.results).toEqual([]);
     expect((await session.call('find_symbol', { name: 'zzqqxx' })).content[0].text).toMatch(/No definition of "zzqqxx" found/);
+  });
+
+  it('methods of an object literal are definitions, as the chunker sees them; a destructured name is a use', async () => {
+    const get = (await session.call('find_symbol', { name: 'get', kind: 'method' })).structuredContent.results;
+    expect(get.map((h: any) => [h.symbol, h.path, h.start_line])).toEqual([['get', 'web/handlers.ts', 4]]);
+    const outline = (await session.call('outline', { path: 'web/handlers.ts' })).structuredContent.files[0].symbols;
+    expect(outline.map((s: any) => `${s.depth} ${s.kind} ${s.name}`)).toEqual(['0 constant mutableHandlers', '1 method get', '0 function depthOf']);
+    const depth = (await session.call('references', { name: 'DEFAULT_DEPTH', path_glob: 'web/handlers.ts' })).structuredContent.files[0].refs;
+    expect(depth.map((r: any) => `${r.line} ${r.kind} ${r.in}`)).toEqual(['10 use depthOf', '11 use depthOf']);
   });
 
   it('find_symbol include_body returns the definition\'s code', async () => {

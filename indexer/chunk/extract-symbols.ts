@@ -83,12 +83,15 @@ function collectDefinitions(root: Node, text: string, spec: SyntaxSpec, extras: 
         continue;
       }
       const extraDefs: ExtraDef[] = extra ? extra.defs(child, scope.kind) : [];
+      let ord = scope.ord;
       for (const def of extraDefs) {
         const own = def.node ?? child;
         const qualified = scope.symbol ? `${scope.symbol}.${def.name}` : def.name;
-        add(own, { name: def.name, qualified, kind: def.kind, parent: scope.ord }, own, def.nameNode.startIndex);
+        ord = add(own, { name: def.name, qualified, kind: def.kind, parent: scope.ord }, own, def.nameNode.startIndex);
       }
-      if (extraDefs.length === 0 && depth < MAX_SEARCH_DEPTH && child.namedChildCount > 0) visit(child, scope, depth + 1);
+      // The outline looks inside (`const handlers = { get() {...} }` has a method `get`): so do we, and such
+      // members hang on the constant, while their names stay the chunks' (scoped like the outline's).
+      if (depth < MAX_SEARCH_DEPTH && child.namedChildCount > 0) visit(child, { ...scope, ord: extraDefs.length === 1 ? ord : scope.ord }, depth + 1);
     }
   };
   visit(root, { symbol: null, kind: null, ord: null }, 0);

@@ -8,7 +8,7 @@
 import { Query, type Language } from 'web-tree-sitter';
 
 const JS = [
-  '[(identifier) (property_identifier) (shorthand_property_identifier) (type_identifier)] @id',
+  '[(identifier) (property_identifier) (shorthand_property_identifier) (shorthand_property_identifier_pattern) (type_identifier)] @id',
   '(call_expression function: (identifier) @call)',
   '(call_expression function: (member_expression property: (_) @call))',
   '(new_expression constructor: (identifier) @call)',
