@@ -12,7 +12,7 @@
  * - Each real directory is walked at most once, under the first path that reaches it; reaching it
  *   again through a link counts as 'symlink_loop'. Links to files are yielded under the link's path.
  */
-import { constants as fsConstants, type Dirent, type Stats } from 'node:fs';
+import { constants as fsConstants, statSync, type Dirent, type Stats } from 'node:fs';
 import { access, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
@@ -312,7 +312,9 @@ export async function* walkRepository(root: string, options: WalkOptions, stats:
     if (!info) {
       if (!entry.isFile()) return skip('not_regular');
       try {
-        info = await stat(abs);
+        // Synchronous: a re-index stats every file, and the promise round trip cost ~4x the stat itself
+        // (20,000 files: 0.45-0.55 s async, 0.15-0.3 s sync, measured under load; docs/performance.md).
+        info = statSync(abs);
       } catch (err) {
         return skip(errorCode(err) === 'ENOENT' ? 'vanished' : 'unreadable');
       }
