@@ -11,10 +11,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { pathTokenText, tokenText } from '../indexer/store/fts-tokens.js';
-import { pathClass } from '../indexer/search/path-class.js';
+import { chunkClass, pathClass } from '../indexer/search/path-class.js';
 import { mentionsOnlyInComments } from '../indexer/search/prefer-answering-chunks.js';
 import { askedClasses } from '../indexer/search/ranking-priors.js';
+import { search } from '../indexer/search/search.js';
 import { INDEX_DB_FILE, openIndexStore } from '../indexer/store/sqlite-index-store.js';
+import { NoneEmbedder } from '../models/none-embedder.js';
 import type { ChunkInput, IndexStore } from '../indexer/store/store-types.js';
 import { connectInProcess, type InProcessSession, type Structured } from './helpers/in-process.js';
 import { tempDir } from './helpers/stdio-client.js';
@@ -157,6 +159,15 @@ const PROJECT: Record<string, string> = {
     '',
     ...Array.from({ length: 12 }, (_, i) => [`    def hook_${i}(self, app, value):`, `        return app.extensions[${i}].call(self, value)`, '']).flat(),
   ].join('\n'),
+  // A function long enough to be cut into pieces; only its last piece speaks of the question's words.
+  'src/migrate.py': [
+    'def apply_schema_steps(db, steps, dry_run=False):',
+    ...Array.from({ length: 60 }, (_, i) => `    step_${i} = steps.next_item(db.cursor(), position=${i}, dry_run=dry_run, label="phase ${i}")`),
+    '    # Finally the orphaned attachments are purged and the vacuum reclaims their pages.',
+    '    purge_orphaned_attachments(db)',
+    '    db.vacuum_reclaim_pages()',
+    '',
+  ].join('\n'),
   'tests/test_ctx.py': [
     'def test_app_ctx_lifecycle(app):',
     '    """The request context is pushed and popped around each request."""',
@@ -224,6 +235,12 @@ describe('source before tests, docs and changelogs (MCP search, real index)', ()
     expect(results.some((hit) => hit.path === 'src/sessions.py' && hit.kind === 'class')).toBe(true);
   });
 
+  it('a hit on a later piece of a long function starts at the function\'s signature', async () => {
+    const [first] = await search('where are orphaned attachments purged');
+    expect(first).toMatchObject({ path: 'src/migrate.py', symbol: 'apply_schema_steps', start_line: 1 });
+    expect(first.end_line).toBeGreaterThanOrEqual(63);
+  });
+
   it('a query that says "test" brings the test file back to the top', async () => {
     expect((await search('the test where the request context is pushed'))[0].path).toBe('tests/test_ctx.py');
   });
@@ -254,6 +271,12 @@ describe('path classes', () => {
     expect(pathClass(path, language)).toBe(cls);
   });
 
+  it('counts a test module inside a source file (Rust\'s mod tests) as tests', () => {
+    expect(chunkClass('crates/ignore/src/dir.rs', 'rust', 'tests.gitignore_whitelist')).toBe('test');
+    expect(chunkClass('crates/ignore/src/dir.rs', 'rust', 'Ignore.matched')).toBe('source');
+    expect(chunkClass('crates/ignore/src/dir.rs', 'rust', 'tests_helper')).toBe('source');
+  });
+
   it('hears a query ask for tests, docs, changelogs or examples in any word form', () => {
     expect([...askedClasses('how are redirects followed')]).toEqual(['source']);
     expect(askedClasses('the tests for redirects').has('test')).toBe(true);
@@ -275,5 +298,23 @@ describe('mentionsOnlyInComments', () => {
   it('is false when the code itself names every query word it holds', () => {
     expect(mentionsOnlyInComments('class Jar:\n    """Cookies."""\n    cookie_expiry = 3600', stems)).toBe(false);
     expect(mentionsOnlyInComments('class Empty:\n    pass', stems)).toBe(false);
+  });
+});
+
+describe('a symbol named by a different form of the question\'s word', () => {
+  it('"certificate verification" lifts cert_verify above a function whose comment says the same words', async () => {
+    const store = openIndexStore(tempDir('words-prefix'));
+    stores.push(store);
+    const body = (name: string, lines: string[]) => [`def ${name}(conn, url, verify, cert):`, ...lines.map((l) => `    ${l}`), ''].join('\n');
+    store.upsertFile({ path: 'src/adapters.py', size: 1, mtimeMs: 1, hash: 'a', language: 'python' }, [
+      chunk('HTTPAdapter.cert_verify', 'method', 1, body('cert_verify', ['"""Set up certificate verification for the connection."""', 'if url.startswith("https") and verify:', '    conn.cert_reqs = "CERT_REQUIRED"', '    conn.ca_certs = verify', 'else:', '    conn.cert_reqs = "CERT_NONE"'])),
+      chunk('HTTPAdapter.build_pool', 'method', 20, body('build_pool', ['# Certificate verification happens when the pool opens a connection; each certificate is checked then.', 'return PoolManager(num_pools=10)'])),
+    ]);
+    for (let i = 0; i < 8; i++) {
+      store.upsertFile({ path: `src/other${i}.py`, size: 1, mtimeMs: 1, hash: `o${i}`, language: 'python' }, [chunk(`helper_${i}`, 'function', 1, `def helper_${i}(value):\n    return value * ${i} + offset_table[${i}]\n`)]);
+    }
+    const response = await search(store, new NoneEmbedder(), { query: 'how is TLS certificate verification configured', k: 5, mode: 'lexical' });
+    const order = response.results.filter((h) => h.path === 'src/adapters.py').map((h) => h.symbol);
+    expect(order[0]).toBe('HTTPAdapter.cert_verify');
   });
 });

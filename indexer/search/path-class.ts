@@ -30,3 +30,12 @@ export function pathClass(path: string, language: string): PathClass {
   if (CONFIG_LANGUAGES.has(language)) return 'config';
   return 'source';
 }
+
+/** A test module inside a source file (Rust's `mod tests`, qualified `tests.case_smart`) makes its chunks tests. */
+const TEST_MODULE = /(^|[.:])(tests?|test_\w+)[.:]/;
+
+/** The class of a chunk: its file's, except that a source file's test module is a test. */
+export function chunkClass(path: string, language: string, symbol: string | null): PathClass {
+  const cls = pathClass(path, language);
+  return cls === 'source' && symbol !== null && TEST_MODULE.test(symbol) ? 'test' : cls;
+}

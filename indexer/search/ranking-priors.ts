@@ -10,7 +10,7 @@
 import { porterStem } from '../store/porter-stem.js';
 import { queryTerms, splitIdentifier } from '../store/fts-tokens.js';
 import type { ChunkRow, IndexStore, ScoredChunkId } from '../store/store-types.js';
-import { pathClass, type PathClass } from './path-class.js';
+import { chunkClass, type PathClass } from './path-class.js';
 
 /**
  * Score factor per file class when the query does not ask for that class. Tests get less of a push down
@@ -65,11 +65,24 @@ export function ownNameStems(symbol: string): Set<string> {
   return new Set(splitIdentifier(segments[segments.length - 1] ?? '').map(porterStem));
 }
 
+/**
+ * A query stem and a name part meet when equal, or when the shorter, of at least this many letters, starts
+ * the longer: porter leaves "verification" as verif and `verify` as verifi, "authorization" as author and
+ * `auth` as auth. Three letters let "gen" meet every "gener..." and cost a ripgrep question (docs/quality.md).
+ */
+const MIN_SHARED_PREFIX = 4;
+
+function stemsMeet(a: string, b: string): boolean {
+  if (a === b) return true;
+  const [short, long] = a.length <= b.length ? [a, b] : [b, a];
+  return short.length >= MIN_SHARED_PREFIX && long.startsWith(short);
+}
+
 function symbolFactor(symbol: string | null, queryStems: ReadonlySet<string>): number {
   if (!symbol || queryStems.size === 0) return 1;
-  const own = ownNameStems(symbol);
+  const own = [...ownNameStems(symbol)];
   let matched = 0;
-  for (const stem of queryStems) if (own.has(stem)) matched++;
+  for (const stem of queryStems) if (own.some((part) => stemsMeet(stem, part))) matched++;
   return 1 + (SYMBOL_MATCH_BOOST * matched) / queryStems.size;
 }
 
@@ -82,7 +95,7 @@ export function applyRankingPriors(store: IndexStore, query: string, candidates:
   const rescored = candidates.map((c, index) => {
     const row = rows.get(c.chunkId);
     if (!row) return { c, index };
-    const cls = pathClass(row.path, row.language);
+    const cls = chunkClass(row.path, row.language, row.symbol);
     const factor = (asked.has(cls) ? 1 : PATH_CLASS_FACTOR[cls]) * symbolFactor(row.symbol, queryStems);
     return { c: factor === 1 ? c : { chunkId: c.chunkId, score: scale(c.score, factor) }, index };
   });

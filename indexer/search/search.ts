@@ -3,6 +3,7 @@ import { InvalidInputError } from '../../models/errors/codecarto-error.js';
 import { semanticWeightFor } from './fusion-weights.js';
 import { applyRankingPriors } from './ranking-priors.js';
 import { preferAnsweringChunks } from './prefer-answering-chunks.js';
+import { withDefinitionHeads } from './definition-heads.js';
 import { languageFilter } from './language-filter.js';
 import { globList, pathGlobMatcher } from './path-glob.js';
 import { degradedNote, embedQuery, type DegradedSearch } from './query-embedding.js';
@@ -137,7 +138,7 @@ export function fuseHits(store: IndexStore, lexical: ScoredChunkId[], semantic: 
     const s = semanticFiles.get(path);
     fileScore.set(path, (l === undefined ? 0 : 1 / (RRF_K + l + 1)) + (s === undefined ? 0 : semanticWeight / (RRF_K + s + 1)));
   }
-  return diversifyByFile(mergeAdjacent(scoredRows(fused)), fileScore);
+  return diversifyByFile(mergeAdjacent(withDefinitionHeads(store, scoredRows(fused))), fileScore);
 }
 
 /** Ranked chunk ids to hits: chunks read, neighbours in a file merged, files ranked by their evidence, one hit per file first. */
@@ -145,7 +146,7 @@ export function rankHits(store: IndexStore, ranked: ScoredChunkId[]): SearchHit[
   const rows = store.getChunks(ranked.map((r) => r.chunkId));
   const scoreOf = new Map(ranked.map((r) => [r.chunkId, r.score]));
   const scored = rows.map((row) => ({ row, score: scoreOf.get(row.id) ?? 0 }));
-  return diversifyByFile(mergeAdjacent(scored), fileScores(scored));
+  return diversifyByFile(mergeAdjacent(withDefinitionHeads(store, scored)), fileScores(scored));
 }
 
 /**
