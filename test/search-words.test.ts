@@ -241,6 +241,14 @@ describe('source before tests, docs and changelogs (MCP search, real index)', ()
     expect(first.end_line).toBeGreaterThanOrEqual(63);
   });
 
+  it('the search tool\'s description says how to ask for tests and docs', async () => {
+    const { tools } = await session.client.listTools();
+    const description = tools.find((tool) => tool.name === 'search')!.description!;
+    expect(description).toMatch(/Source code ranks before tests, docs, changelogs/);
+    expect(description).toMatch(/say so in the query/);
+    expect(description).toMatch(/path_glob/);
+  });
+
   it('a query that says "test" brings the test file back to the top', async () => {
     expect((await search('the test where the request context is pushed'))[0].path).toBe('tests/test_ctx.py');
   });

@@ -81,6 +81,8 @@ export function registerSearchTool(server: McpServer, workspace: Workspace): voi
         'Use it before grepping when you do not know the exact identifiers. Returns file paths, line ranges, symbols and, for each result, ' +
         'its signature line and the lines that match (about 1,200 tokens for the default 10 results). ' +
         'For less, pass detail: "locations"; for more code per result, detail: "full" and/or a larger max_tokens (up to 20,000), or read the file at the line range. ' +
+        'Source code ranks before tests, docs, changelogs, examples and config that repeat the words; to get those, say so in the query ' +
+        '("the test for ...", "docs on ...", "changelog", "example") or pass path_glob (e.g. "tests/**", "**/*.md"). ' +
         'Needs `set_project` (and `index`) first; works while indexing runs, on what is indexed so far.',
       inputSchema: searchInput,
       outputSchema: searchOutput,
