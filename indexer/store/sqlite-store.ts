@@ -168,6 +168,8 @@ export function openDatabase(file: string): Database.Database {
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
+    // The write-ahead log keeps its largest size until truncated; a long run's would otherwise stay on disk.
+    db.pragma('journal_size_limit = 67108864');
     migrate(db);
     return db;
   } catch (err) {
