@@ -141,28 +141,47 @@ function rowFilter(kind: string | undefined, pathGlob: string | string[] | undef
   return (row) => (!kind || row.kind === kind) && (!path || path(row.path));
 }
 
+/** Lower-cased and separator-free forms of names, kept across queries (the same names come back every time). */
+const nameForms = new Map<string, { lower: string; bare: string }>();
+const MAX_NAME_FORMS = 200_000;
+
+function formsOf(name: string): { lower: string; bare: string } {
+  let forms = nameForms.get(name);
+  if (!forms) {
+    if (nameForms.size >= MAX_NAME_FORMS) nameForms.clear();
+    const lower = name.toLowerCase();
+    forms = { lower, bare: lower.replace(/[_-]/g, '') };
+    nameForms.set(name, forms);
+  }
+  return forms;
+}
+
 /**
- * Names close to `query`: containing it (any case) first, then its letters in order (a subsequence, as a
- * fuzzy finder matches), then one or two typos away; shorter and tighter matches first.
+ * Names close to `query`: the same but for case and `_`/`-` first, then names containing it, then its
+ * letters in order (a subsequence, as a fuzzy finder matches), then one or two typos away; shorter and
+ * tighter matches first.
  */
 export function fuzzyNames(names: readonly string[], query: string): string[] {
   const q = query.toLowerCase();
   if (q.length < 2) return [];
+  const qBare = q.replace(/[_-]/g, '');
   const scored: { name: string; score: number }[] = [];
   for (const name of names) {
-    const n = name.toLowerCase();
+    const { lower: n, bare } = formsOf(name);
     let score: number;
-    const at = n.indexOf(q);
-    if (n.replace(/[_-]/g, '') === q.replace(/[_-]/g, '')) score = 2000;
-    else if (at >= 0) score = 1000 - (n.length - q.length) - at;
+    if (bare === qBare) score = 2000;
     else {
-      const spread = subsequenceSpread(n, q);
-      if (spread >= 0) score = 500 - spread - (n.length - q.length);
-      else if (Math.abs(n.length - q.length) <= 2 && q.length >= 4) {
-        const distance = editDistance(n, q, 2);
-        if (distance > 2) continue;
-        score = 300 - 50 * distance;
-      } else continue;
+      const at = n.indexOf(q);
+      if (at >= 0) score = 1000 - (n.length - q.length) - at;
+      else {
+        const spread = n.length > q.length ? subsequenceSpread(n, q) : -1;
+        if (spread >= 0) score = 500 - spread - (n.length - q.length);
+        else if (Math.abs(n.length - q.length) <= 2 && q.length >= 4) {
+          const distance = editDistance(n, q, 2);
+          if (distance > 2) continue;
+          score = 300 - 50 * distance;
+        } else continue;
+      }
     }
     scored.push({ name, score });
   }
@@ -176,7 +195,7 @@ function subsequenceSpread(n: string, q: string): number {
   let first = -1;
   let last = -1;
   for (let i = 0; i < n.length && j < q.length; i++) {
-    if (n[i] === q[j]) {
+    if (n.charCodeAt(i) === q.charCodeAt(j)) {
       if (first < 0) first = i;
       last = i;
       j++;
@@ -185,19 +204,31 @@ function subsequenceSpread(n: string, q: string): number {
   return j === q.length ? last - first + 1 - q.length : -1;
 }
 
-/** Levenshtein distance, stopping early past `max`. */
+let rowA = new Int32Array(64);
+let rowB = new Int32Array(64);
+
+/** Levenshtein distance, stopping early past `max` (two reused rows: it runs for thousands of names per query). */
 function editDistance(a: string, b: string, max: number): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  if (rowA.length <= b.length) {
+    rowA = new Int32Array(b.length + 1);
+    rowB = new Int32Array(b.length + 1);
+  }
+  let prev = rowA;
+  let row = rowB;
+  for (let j = 0; j <= b.length; j++) prev[j] = j;
   for (let i = 1; i <= a.length; i++) {
-    const row = [i];
+    row[0] = i;
     let best = i;
+    const ca = a.charCodeAt(i - 1);
     for (let j = 1; j <= b.length; j++) {
-      const value = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-      row.push(value);
-      best = Math.min(best, value);
+      const value = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (ca === b.charCodeAt(j - 1) ? 0 : 1));
+      row[j] = value;
+      if (value < best) best = value;
     }
     if (best > max) return max + 1;
+    const swap = prev;
     prev = row;
+    row = swap;
   }
   return prev[b.length];
 }
