@@ -651,6 +651,47 @@ describe('symbols before and during indexing, and in an index made before them',
   });
 });
 
+describe('answers stay small', () => {
+  it('a name used everywhere, a directory of hundreds of definitions and long bodies stay within their budgets', async () => {
+    const files: Record<string, string> = {};
+    for (let f = 0; f < 30; f++) {
+      const lines = [`from core import shared_helper_with_a_long_name`, ''];
+      for (let d = 0; d < 15; d++) {
+        lines.push(`def handler_${f}_${d}(request, ${'argument_with_a_long_name, '.repeat(6)}last):`);
+        for (let u = 0; u < 3; u++) lines.push(`    value_${u} = shared_helper_with_a_long_name(request, "${'x'.repeat(150)}")`);
+        lines.push('    return value_0', '', '');
+      }
+      files[`pkg/module_${f}.py`] = lines.join('\n');
+    }
+    files['core.py'] = `def shared_helper_with_a_long_name(request, text):\n${'    text = text.strip()\n'.repeat(400)}    return text\n`;
+    const repo = writeRepo(files);
+    const session = await connectInProcess({ home: tempDir('symbols-budget') });
+    try {
+      await session.call('set_project', { path: repo, provider: 'none' });
+      expect((await session.call('index', { wait_seconds: 120 })).structuredContent.state).toBe('done');
+      const refs = await session.call('references', { name: 'shared_helper_with_a_long_name' });
+      expect(refs.structuredContent.calls).toBe(30 * 15 * 3);
+      expect(refs.structuredContent.files.flatMap((f: any) => f.refs ?? [])).toHaveLength(60);
+      expect(refs.structuredContent.note).toMatch(/60 of 1381 lines are shown; pass path_glob/);
+      expect(answerTokens(refs)).toBeLessThan(8_000);
+      const outline = await session.call('outline', { path: 'pkg' });
+      expect(outline.structuredContent.symbols_omitted).toBeGreaterThan(0);
+      expect(outline.structuredContent.note).toMatch(/more top-level symbols are not listed/);
+      expect(answerTokens(outline)).toBeLessThan(7_000);
+      const bodies = await session.call('find_symbol', { name: 'shared_helper_with_a_long_name', include_body: true });
+      expect(bodies.structuredContent.results[0].body).toMatch(/… \(lines 151-402 not shown: read the file for the rest\)$/);
+      expect(answerTokens(bodies)).toBeLessThan(20_000);
+      const many = await session.call('find_symbol', { name: 'handler' });
+      expect(many.structuredContent.results).toHaveLength(10);
+      expect(many.structuredContent.total).toBe(200);
+      // Ten definitions with signatures at their 200-character cap: about what a default search costs.
+      expect(answerTokens(many)).toBeLessThan(2_000);
+    } finally {
+      await session.close();
+    }
+  });
+});
+
 describe('symbols stay with their chunks', () => {
   it('a file\'s symbols are written in its chunks\' transaction: when one fails, neither changes', () => {
     const store = openIndexStore(tempDir('symbols-tx'));
