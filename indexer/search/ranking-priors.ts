@@ -31,7 +31,7 @@ export const PATH_CLASS_FACTOR: Readonly<Record<PathClass, number>> = {
  * stemmed terms scores (1 + SYMBOL_MATCH_BOOST x s) times as much. BM25 already weighs the symbol column,
  * but a class's name is in every one of its methods' symbols, and a short name gains little there.
  */
-export const SYMBOL_MATCH_BOOST = 2;
+export const SYMBOL_MATCH_BOOST = 1.5;
 
 /** Query words (stemmed) that ask for a class, so its files are not pushed down. */
 const ASKING_WORDS: Readonly<Record<Exclude<PathClass, 'source'>, readonly string[]>> = {
