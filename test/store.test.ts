@@ -536,6 +536,22 @@ describe('HNSW persistence', () => {
     expect(reader.semanticSearch(axisVector(0), 10)).toHaveLength(5);
   });
 
+  it('a follower does not insert a long log while a search waits: it searches what it has until the writer\'s next snapshot', () => {
+    const dir = tempDir();
+    const { store: writer } = populated(dir);
+    writer.flushVectorIndex({ force: true });
+    const readerLogs: string[] = [];
+    const reader = openStore(dir, readerLogs);
+    const next = seeded(3);
+    writer.upsertFile(file('many.ts'), Array.from({ length: 2100 }, (_, i) => chunk(`many${i}()`)));
+    writer.putVectors(writer.pendingTexts().map((p) => ({ textHash: p.textHash, vector: Float32Array.from({ length: DIMS }, next) })));
+    expect(reader.semanticSearch(axisVector(0), 3000)).toHaveLength(4);
+    expect(reader.semanticSearch(axisVector(0), 3000)).toHaveLength(4);
+    expect(readerLogs.filter((l) => /inserting|rebuilding/.test(l))).toEqual([]);
+    writer.flushVectorIndex();
+    expect(reader.semanticSearch(axisVector(0), 3000).length).toBeGreaterThan(2000);
+  });
+
   it('a store without vectors writes no file', () => {
     const dir = tempDir();
     const empty = openStore(dir);

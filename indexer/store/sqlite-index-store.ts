@@ -89,6 +89,8 @@ class SqliteIndexStore implements IndexStore {
   private appliedSeq = 0;
   /** Added vectors the last snapshot load replayed from the log. */
   private replayed = 0;
+  /** The snapshot record when another writer's log grew too long to follow; nothing is tried until it changes. */
+  private followBlockedAt: string | null = null;
 
   private constructor(dataDir: string, sql: SqliteStore, params: HnswParams, log: (msg: string) => void, snapshotAfter: number) {
     this.dataDir = dataDir;
@@ -429,18 +431,19 @@ class SqliteIndexStore implements IndexStore {
    * Loads the recorded snapshot and replays the log after it into a new graph, and adopts it if the result
    * holds exactly SQLite's vectors; otherwise returns why not (and keeps the graph it had).
    */
-  private loadSnapshot(model: IndexedModel): string | null {
+  private loadSnapshot(model: IndexedModel, follower = false): string | null {
     let problem: string | null = null;
     // A writer that records a newer snapshot meanwhile deletes the file we were about to read: try its new one.
     for (let attempt = 0; attempt < 3; attempt++) {
       const raw = this.sql.readSnapshot().raw;
-      problem = this.tryLoadSnapshot(model);
+      problem = this.tryLoadSnapshot(model, follower);
       if (problem === null || this.sql.readSnapshot().raw === raw) break;
     }
     return problem;
   }
 
-  private tryLoadSnapshot(model: IndexedModel): string | null {
+  /** `follower`: a search is waiting; refuse a log too long for the flat set rather than insert it. */
+  private tryLoadSnapshot(model: IndexedModel, follower: boolean): string | null {
     // Read the record, the log and the added vectors in one read transaction: a consistent view even while
     // another process writes.
     const view = this.sql.db.transaction(() => {
@@ -448,10 +451,12 @@ class SqliteIndexStore implements IndexStore {
       const record = this.currentRecord(() => now);
       if (!record) return null;
       const tail = this.sql.logAfter(record.seq);
+      if (follower && tail.added.length > FLAT_MAX) return { tooLong: tail.added.length };
       const added = this.sql.vectorsOfLabels(tail.added, model.dims);
       return { record, tail, added, head: this.sql.logHead(), count: now.count, wanted: tail.added.length };
     })();
     if (!view) return `no record says what the HNSW snapshot holds`;
+    if ('tooLong' in view) return `the log holds ${view.tooLong} vectors added since the snapshot`;
     const { record, tail, added } = view;
     if (record.file !== null && record.dims !== model.dims) return `the snapshot holds ${record.dims}-dim vectors, the model has ${model.dims}`;
     if (added.length !== view.wanted) return `the log names ${view.wanted - added.length} added vectors that SQLite does not hold`;
@@ -560,6 +565,8 @@ class SqliteIndexStore implements IndexStore {
   private followOtherWriter(): void {
     const head = this.sql.logHead();
     if (head === this.appliedSeq) return;
+    if (this.followBlockedAt !== null && (this.sql.readSnapshot().raw ?? '') === this.followBlockedAt) return;
+    this.followBlockedAt = null;
     const model = this.sql.getModel();
     if (!model) {
       this.hnsw = null;
@@ -580,11 +587,17 @@ class SqliteIndexStore implements IndexStore {
           update.added.map((a) => a.vector),
         );
         this.appliedSeq = update.head;
-        return;
+      } else {
+        // Too many to follow exactly (a build in progress): its next snapshot is loaded when it is recorded.
+        this.followBlockedAt = this.sql.readSnapshot().raw ?? '';
       }
+      return;
     }
-    if (this.loadSnapshot(model) === null) {
+    const raw = this.sql.readSnapshot().raw ?? '';
+    if (this.loadSnapshot(model, true) === null) {
       this.log(`index store: loaded HNSW index with ${this.hnsw?.size ?? 0} vectors written by another process`);
+    } else {
+      this.followBlockedAt = raw;
     }
   }
 
