@@ -59,8 +59,8 @@ async function lexicalPaths(client: Client, word: string): Promise<string[]> {
   return (result.structuredContent.results as { path: string }[]).map((r) => r.path);
 }
 
-/** Digits as letters, so generated words stay single FTS tokens (digits would split them). */
-const letters = (n: number) => String(n).replace(/\d/g, (d) => 'abcdefghij'[Number(d)]);
+/** Digits as consonants Porter's stemmer leaves alone, so generated words stay single FTS tokens that no other one stems to. */
+const letters = (n: number) => String(n).replace(/\d/g, (d) => 'bcdfghjkmn'[Number(d)]);
 
 function put(root: string, rel: string, content: string | Buffer): void {
   mkdirSync(dirname(join(root, rel)), { recursive: true });

@@ -56,12 +56,12 @@ describe('watching keeps the index fresh', () => {
     await indexed(session, gpu, repo);
     await watchingState(session, 'events');
 
-    writeFileSync(join(repo, 'src', 'payments.ts'), 'export function refundPaymentLedger(id: string) {\n  return id;\n}\n');
-    expect(await pathsOnceSettled(session, 'refundPaymentLedger', (p) => p.includes('src/payments.ts'))).toContain('src/payments.ts');
+    writeFileSync(join(repo, 'src', 'payments.ts'), 'export function refundLedgerEntry(id: string) {\n  return id;\n}\n');
+    expect(await pathsOnceSettled(session, 'refundLedgerEntry', (p) => p.includes('src/payments.ts'))).toContain('src/payments.ts');
 
     writeFileSync(join(repo, 'src', 'payments.ts'), 'export function chargebackDisputeWindow(days: number) {\n  return days * 2;\n}\n');
     expect(await pathsOnceSettled(session, 'chargebackDisputeWindow', (p) => p.includes('src/payments.ts'))).toContain('src/payments.ts');
-    expect(paths(await lexical(session, 'refundPaymentLedger'))).not.toContain('src/payments.ts');
+    expect(paths(await lexical(session, 'refundLedgerEntry'))).not.toContain('src/payments.ts');
 
     // A new directory: its creation is seen, it gets watched, and later edits inside it are seen too.
     mkdirSync(join(repo, 'lib', 'billing'), { recursive: true });
