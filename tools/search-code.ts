@@ -2,7 +2,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { MCP_NEXT_STEPS, type NextSteps } from '../indexer/workspace/next-steps.js';
 import { EMPTY_REASONS } from '../indexer/search/empty-search.js';
-import { answerHitSchema } from '../indexer/search/search-hit.js';
+import { answerHitSchema, degradedSearchSchema, refreshOutcomeSchema, searchModeSchema } from '../indexer/search/search-hit.js';
 import type { Workspace } from '../indexer/workspace/workspace.js';
 import { orNull } from './or-null.js';
 import { MAX_ANSWER_TOKENS, MIN_ANSWER_TOKENS, SEARCH_DETAILS, searchAnswer } from './search-answer.js';
@@ -24,8 +24,7 @@ export const searchInput = {
     .max(32)
     .optional()
     .describe('Only these languages, e.g. ["typescript", "python"]; aliases and extensions work (py, ts, js, rs, golang, c++, c#, rb, kt, sh). An unknown name is an error that lists the accepted ones.'),
-  mode: z
-    .enum(['hybrid', 'semantic', 'lexical'], { error: 'mode must be "hybrid", "semantic" or "lexical"' })
+  mode: searchModeSchema
     .optional()
     .describe('"hybrid" (default when vectors exist: semantic + BM25 fused), "semantic", or "lexical".'),
   refresh: z
@@ -53,15 +52,14 @@ export const searchInput = {
 
 export const searchOutput = {
   results: z.array(answerHitSchema),
-  mode: z.enum(['hybrid', 'semantic', 'lexical']),
+  mode: searchModeSchema,
   partial: z.boolean(),
   note: z.string().optional(),
-  degraded: z
-    .object({ requested: z.enum(['hybrid', 'semantic']), reason: z.string() })
+  degraded: degradedSearchSchema
     .optional()
     .describe('Present when the semantic half is missing (the embedding endpoint is down, slow or refusing): the results are lexical; the mode asked for resumes by itself when the endpoint answers.'),
   stale_files: orNull(z.number(), 'not checked (watching keeps the index fresh, a run is going, or never indexed)'),
-  refreshed: z.enum(['done', 'running', 'busy', 'failed', 'cancelled']).optional(),
+  refreshed: refreshOutcomeSchema.optional(),
   reason: z
     .enum(EMPTY_REASONS)
     .optional()

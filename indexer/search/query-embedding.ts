@@ -11,12 +11,8 @@ import type { EndpointHealthSnapshot } from '../../models/endpoint-health.js';
 export const DEFAULT_QUERY_TIMEOUT_MS = 2_000;
 
 /** A hybrid or semantic search that answered lexically because the query had no vector. */
-export interface DegradedSearch {
-  /** The mode that was asked for (or would have been the default). */
-  requested: 'hybrid' | 'semantic';
-  /** Why the semantic half is missing, in a sentence. */
-  reason: string;
-}
+export type { DegradedSearch } from './search-hit.js';
+import type { DegradedSearch } from './search-hit.js';
 
 /**
  * Embeds `query`, or says why not. An endpoint that is down (a background probe is watching for it)

@@ -27,3 +27,20 @@ export const answerHitSchema = searchHitSchema.extend({
     .describe('The signature line and the lines that match the query; "⋮ line N" marks skipped lines (N is the next line shown), a final "⋮" the rest of the range, "…" a cut line. Absent with detail "locations".'),
 });
 export type AnswerHit = z.infer<typeof answerHitSchema>;
+
+/** The search modes: the tool's `mode` argument and answer, and SearchMode. */
+export const searchModeSchema = z.enum(['hybrid', 'semantic', 'lexical'], { error: 'mode must be "hybrid", "semantic" or "lexical"' });
+export type SearchMode = z.infer<typeof searchModeSchema>;
+
+/** A hybrid or semantic search answered lexically, and why. */
+export const degradedSearchSchema = z.object({
+  /** The mode that was asked for (or would have been the default). */
+  requested: z.enum(['hybrid', 'semantic']),
+  /** Why the semantic half is missing, in a sentence. */
+  reason: z.string(),
+});
+export type DegradedSearch = z.infer<typeof degradedSearchSchema>;
+
+/** What `refresh: true` did. */
+export const refreshOutcomeSchema = z.enum(['done', 'running', 'busy', 'failed', 'cancelled']);
+export type RefreshOutcome = z.infer<typeof refreshOutcomeSchema>;

@@ -11,7 +11,8 @@ import { MCP_NEXT_STEPS, type NextSteps } from '../workspace/next-steps.js';
 import type { ChunkRow, IndexStore, ScoredChunkId, SearchFilter } from '../store/store-types.js';
 import type { SearchHit } from './search-hit.js';
 
-export type SearchMode = 'hybrid' | 'semantic' | 'lexical';
+export type { SearchMode } from './search-hit.js';
+import type { SearchMode } from './search-hit.js';
 
 export interface SearchRequest {
   query: string;

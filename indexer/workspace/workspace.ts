@@ -1,3 +1,4 @@
+import type { RefreshOutcome } from '../search/search-hit.js';
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Embedder, ProviderName } from '../../models/embedder.js';
@@ -85,7 +86,7 @@ export interface WorkspaceSearchResponse extends SearchResponse {
   /** False when the staleness walk ran out of time; stale_files is then a lower bound. */
   stale_complete: boolean;
   /** What refresh: true did, when asked. */
-  refreshed?: 'done' | 'running' | 'busy' | 'failed' | 'cancelled';
+  refreshed?: RefreshOutcome;
 }
 
 /**
