@@ -77,15 +77,7 @@ function readApiKey(settings: EmbedderSettings, env: NodeJS.ProcessEnv): string 
  * an endpoint that never answers.
  */
 export function requestTimeoutFrom(env: NodeJS.ProcessEnv): number | undefined {
-  const raw = env.CODECARTO_EMBED_TIMEOUT_MS?.trim();
-  if (!raw) return undefined;
-  const ms = Number(raw);
-  if (!Number.isInteger(ms) || ms < 1_000 || ms > 3_600_000) {
-    throw new InvalidInputError(
-      `CODECARTO_EMBED_TIMEOUT_MS must be a whole number of milliseconds from 1000 to 3600000 (how long an embedding request waits for an answer); got ${JSON.stringify(raw)}.`,
-    );
-  }
-  return ms;
+  return millisecondsFrom(env, 'CODECARTO_EMBED_TIMEOUT_MS', 1_000, 3_600_000, 'how long an embedding request waits for an answer');
 }
 
 /**
@@ -93,13 +85,16 @@ export function requestTimeoutFrom(env: NodeJS.ProcessEnv): number | undefined {
  * lexical index alone (default 2 s, so that a search answers within 3 s whatever the endpoint does).
  */
 export function queryTimeoutFrom(env: NodeJS.ProcessEnv): number | undefined {
-  const raw = env.CODECARTO_QUERY_TIMEOUT_MS?.trim();
+  return millisecondsFrom(env, 'CODECARTO_QUERY_TIMEOUT_MS', 100, 60_000, 'how long a search waits for its query vector');
+}
+
+/** A whole number of milliseconds from `min` to `max` in variable `name`; undefined when unset. */
+function millisecondsFrom(env: NodeJS.ProcessEnv, name: string, min: number, max: number, meaning: string): number | undefined {
+  const raw = env[name]?.trim();
   if (!raw) return undefined;
   const ms = Number(raw);
-  if (!Number.isInteger(ms) || ms < 100 || ms > 60_000) {
-    throw new InvalidInputError(
-      `CODECARTO_QUERY_TIMEOUT_MS must be a whole number of milliseconds from 100 to 60000 (how long a search waits for its query vector); got ${JSON.stringify(raw)}.`,
-    );
+  if (!Number.isInteger(ms) || ms < min || ms > max) {
+    throw new InvalidInputError(`${name} must be a whole number of milliseconds from ${min} to ${max} (${meaning}); got ${JSON.stringify(raw)}.`);
   }
   return ms;
 }
