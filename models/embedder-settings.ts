@@ -4,6 +4,9 @@ import { HTTP_EMBEDDER_DEFAULTS } from './http-embedder-defaults.js';
 
 export const DEVICES = ['cuda', 'cpu', 'auto'] as const;
 
+/** The onnx provider's texts per run when batch_size is not set (its token budget usually binds first). */
+export const ONNX_DEFAULT_BATCH_SIZE = 128;
+
 /**
  * How a project embeds, declared once: each rule, message and description here is what set_project publishes
  * and checks, what project.json holds, and what `--dgx-endpoint` / CODECARTO_DGX_ENDPOINT accept
@@ -26,7 +29,7 @@ export const embedderSettingsSchema = z.object({
     .max(512)
     .optional()
     .describe(
-      `Most texts per embedding request (1-512, default ${HTTP_EMBEDDER_DEFAULTS.batchSize}). An upper bound: codecarto sends fewer when a token budget or out-of-memory errors call for it.`,
+      `Most texts per embedding request (1-512; default ${HTTP_EMBEDDER_DEFAULTS.batchSize} for dgx and openai, ${ONNX_DEFAULT_BATCH_SIZE} per run for onnx). An upper bound: codecarto sends fewer when a token budget or out-of-memory errors call for it.`,
     ),
   model: z
     .string()

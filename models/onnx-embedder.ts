@@ -4,7 +4,7 @@ import { arch, platform } from 'node:os';
 import { basename } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Embedder, EmbedCall, EmbedderHealth, EmbedOutput, EmbedPurpose } from './embedder.js';
-import type { DEVICES } from './embedder-settings.js';
+import { ONNX_DEFAULT_BATCH_SIZE, type DEVICES } from './embedder-settings.js';
 import { CodecartoError } from './errors/codecarto-error.js';
 import { throwIfAborted } from './errors/abort-error.js';
 import { TooManyValuesForCallError } from './errors/embedding-errors.js';
@@ -43,7 +43,7 @@ export interface PreparedBatch {
   truncated: boolean[];
 }
 
-const DEFAULT_MAX_BATCH_SIZE = 128;
+const DEFAULT_MAX_BATCH_SIZE = ONNX_DEFAULT_BATCH_SIZE;
 
 /**
  * Embeds in process with onnxruntime-node. Runs one session.run at a time (maxParallelCalls 1): a second
