@@ -134,6 +134,20 @@ describe('scanForSecrets: generated fake secrets of each kind, in the files the 
     expect(withToken.find((f) => f.ruleId === 'kubeconfig-user-credential')?.scope).toBe('file');
   });
 
+  it('npmrc credentials where npmrc syntax puts them, not Python names that end in _auth (requests sessions.py)', () => {
+    const npm = fake.npmToken();
+    const basic = Buffer.from(`ci-bot:${fake.highEntropy()}`).toString('base64');
+    const npmrc = `registry=https://registry.npmjs.org/\n//registry.npmjs.org/:_authToken=${npm}\n_auth=${basic}\n  _password = "${basic}"\n`;
+    const found = scanForSecrets(npmrc, 'ci/publish.sh').filter((f) => f.ruleId === 'npmrc-auth');
+    expect(found.map((f) => f.secret).sort()).toEqual([npm, basic, basic].sort());
+    const python = [
+      `        new_auth = get_netrc_auth(url) if self.trust_env else None\n`,
+      `    proxy_auth = build_proxy_header(username)\n`,
+      `self.my_password = read_password_from(keyring_name)\n`,
+    ];
+    for (const text of python) expect(rulesOf(scanForSecrets(text, 'src/requests/sessions.py')), text).not.toContain('npmrc-auth');
+  });
+
   it('high-entropy assignments to password, secret, token names', () => {
     const password = fake.password();
     const streamlit = scanForSecrets(`[database]\nhost = "db.internal"\npassword = "${password}"\n`, '.streamlit/secrets.toml');

@@ -98,7 +98,9 @@ export const CODECARTO_RULES: readonly CodecartoSecretRule[] = [
   {
     id: 'npmrc-auth',
     description: 'An npm registry credential in npmrc syntax (_authToken, _auth, _password).',
-    regex: String.raw`(?:_authToken|_auth|_password)[ \t]*=[ \t]*["']?([^\s"'#]{8,})`,
+    // The key starts a line or follows a registry scope's ':' ("//registry.npmjs.org/:_authToken="), so a
+    // Python name that ends in it ("new_auth = get_netrc_auth(url)") is not read as one.
+    regex: String.raw`(?:^|[\s:"'\x60])(?:_authToken|_auth|_password)[ \t]*=[ \t]*["']?([^\s"'#]{8,})`,
     keywords: ['_authtoken', '_auth', '_password'],
     entropy: 2.5,
     allowlists: [PLACEHOLDERS],
