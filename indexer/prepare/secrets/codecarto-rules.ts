@@ -6,7 +6,7 @@
 import type { CodecartoSecretRule, SecretRuleAllowlist } from './secret-rule-types.js';
 
 /** Bump when a rule here changes: indexes scanned with older rules are re-scanned once. */
-export const CODECARTO_RULES_REVISION = 1;
+export const CODECARTO_RULES_REVISION = 2;
 
 /**
  * Upstream's global allowlist has "(?i)^true|false|null$", which by precedence allows any secret that
