@@ -3,7 +3,7 @@ import { CodecartoError } from '../models/errors/codecarto-error.js';
 import { mcpConfig } from './config.js';
 import { logToStderr } from './logger.js';
 import { MODELS_USAGE, modelsListCommand, modelsPullCommand } from './models-cli.js';
-import { createServer, VERSION } from './server.js';
+import { VERSION } from './version.js';
 import { StdioLineTransport } from './stdio-line-transport.js';
 
 const USAGE = `codecarto ${VERSION}: semantic code search for LLM agents (MCP)
@@ -87,6 +87,8 @@ async function main(argv: string[]): Promise<number> {
  */
 async function serveMcp(args: string[]): Promise<number> {
   const config = mcpConfig(args, process.env);
+  // Loaded here: the other subcommands (and --version) need none of the tools.
+  const { createServer } = await import('./server.js');
   const { server, close } = await createServer({ config });
   const transport = new StdioLineTransport();
   let closing = false;

@@ -5,8 +5,8 @@ import { registerTools } from '../tools/index.js';
 import { serverSettingNames, type Config } from './config.js';
 import { logToStderr } from './logger.js';
 import { openWorkspace } from './open-workspace.js';
+import { VERSION } from './version.js';
 
-export const VERSION = '0.1.0';
 
 export interface ServerDeps {
   config: Config;

@@ -6,7 +6,7 @@ import { OnnxEmbedder } from '../models/onnx-embedder.js';
 import { OpenAIEmbedder } from '../models/openai-embedder.js';
 import { makeTestModel } from '../models/test-model.js';
 import { startEmbedServer, type RunningEmbedServer } from '../src/embed-server/embed-server.js';
-import { VERSION } from '../src/server.js';
+import { VERSION } from '../src/version.js';
 import { tempDir } from './helpers/stdio-client.js';
 
 /**

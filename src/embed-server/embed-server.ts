@@ -31,7 +31,7 @@ import {
   vectorToJsonArray,
   type ErrorStyle,
 } from './embed-server-http.js';
-import { VERSION } from '../server.js';
+import { VERSION } from '../version.js';
 
 export interface EmbedServerOptions {
   /** Directory with model.onnx, tokenizer.json and codecarto.json. */
