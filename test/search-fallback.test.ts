@@ -152,15 +152,21 @@ describe('set_project and index with an endpoint that does not answer (in-proces
     expect((await call('set_project', { path: makeRepo(), provider: 'dgx', dgx_endpoint: gpu.endpoint })).isError).toBeFalsy();
     await gpu.refuseFor(6_000);
     const messages: string[] = [];
+    const values: number[] = [];
     const running = (await client.callTool({ name: 'index', arguments: { wait_seconds: 4 } }, undefined, {
       timeout: 60_000,
-      onprogress: (p) => messages.push(p.message ?? ''),
+      onprogress: (p) => {
+        messages.push(p.message ?? '');
+        values.push(p.progress);
+      },
     })) as ToolResult;
     expect(running.structuredContent.state).toBe('running');
     expect(running.structuredContent.waiting).toMatchObject({ what: `${gpu.endpoint} (ECONNREFUSED, retrying)`, seconds: expect.any(Number) });
     expect(running.structuredContent.waiting.seconds).toBeGreaterThanOrEqual(1);
     expect(running.content[0].text).toMatch(new RegExp(`^Still indexing .*waiting for ${gpu.endpoint.replace(/[.]/g, '\\.')} \\(ECONNREFUSED, retrying\\) for \\d+ s`));
     expect(messages.some((m) => /waiting for .*ECONNREFUSED, retrying\) for \d+ s/.test(m))).toBe(true);
+    // Heartbeats while nothing new is counted still raise progress, as MCP requires.
+    for (let i = 1; i < values.length; i++) expect(values[i]).toBeGreaterThan(values[i - 1]);
 
     const done = await call('index', { wait_seconds: 60 });
     expect(done.isError).toBeFalsy();

@@ -48,14 +48,19 @@ export function registerIndexTool(server: McpServer, workspace: Workspace): void
       let unsubscribe = () => {};
       if (progressToken !== undefined) {
         let lastSent = 0;
+        let lastProgress = -1;
         const send = (summary: Readonly<IndexSummary>) => {
           lastSent = Date.now();
+          // MCP requires progress to increase with every notification; a heartbeat or a phase change
+          // with nothing new counted still moves it, by a fraction.
+          const counted = summary.files_scanned + summary.chunks_embedded;
+          lastProgress = counted > lastProgress ? counted : lastProgress + 0.001;
           void extra
             .sendNotification({
               method: 'notifications/progress',
               params: {
                 progressToken,
-                progress: summary.files_scanned + summary.chunks_embedded,
+                progress: lastProgress,
                 message: progressMessage(summary, job.progress.waiting),
               },
             })
