@@ -33,6 +33,7 @@ import Database from 'better-sqlite3';
 import hnswlib from 'hnswlib-node';
 import { copyCorpus, copyDefaultCorpus, copyName, copyRenamed, ONNX_PART, scaledSources, type SourceDir } from './corpus.js';
 import { MemorySampler } from './memory-sampler.js';
+import { measureSymbolCost } from './symbol-cost.js';
 import { BENCH_DIMS, HashedEmbedder, HashedVectors, PrecomputedQueryEmbedder, seededRandom, textKey, wordCounts } from './hashed-embedder.js';
 import { loadIndexWithVectors, measureRecall, runGrid, sampleRows, type GridRow } from './hnsw-measure.js';
 import { mean, median, percentile, recallAtK, type ExactHit } from './vector-math.js';
@@ -95,6 +96,11 @@ interface BenchResult {
   bytes_per_chunk_rss_peak_marginal?: number;
   peak_marginal_detail?: string;
   bytes_per_chunk_rss_open?: number;
+  /** The symbol tables and their indexes (SQLite dbstat), per chunk; null where SQLite has no dbstat. */
+  symbol_bytes_per_chunk?: number | null;
+  /** Extracting symbols from the parsed trees plus writing them, per chunk (test/bench/symbol-cost.ts). */
+  symbol_ms_per_chunk?: number | null;
+  symbol_detail?: { extract_ms: number; store_ms: number; share_of_pipeline: number | null };
   open_index_ms?: number;
   /** A fresh process from its start to a semantic and a lexical search answered on the opened index. */
   open_to_first_search_ms?: number;
@@ -472,6 +478,12 @@ async function main(): Promise<void> {
       memory_at_peak_mb: memory.atPeak(),
       queries: { word: 0, passage: 0, word_examples: [] },
     };
+
+    // ---- 2b. what the symbol table adds (issue 19.4): its bytes, and its extraction and writes timed apart ----
+    const symbolCost = await measureSymbolCost(corpus, dataDir);
+    result.symbol_bytes_per_chunk = symbolCost.symbol_bytes === null ? null : Math.round(symbolCost.symbol_bytes / chunks);
+    result.symbol_ms_per_chunk = round((symbolCost.extract_ms + symbolCost.store_ms) / chunks, 3);
+    result.symbol_detail = { extract_ms: Math.round(symbolCost.extract_ms), store_ms: Math.round(symbolCost.store_ms), share_of_pipeline: round((symbolCost.extract_ms + symbolCost.store_ms) / 1000 / seconds, 3) };
 
     // ---- 3. memory of an opened index, in a clean child process ----
     if (!args.skip.has('memory')) {
@@ -954,6 +966,8 @@ function report(r: BenchResult, json: boolean): void {
   }
   row('reindex_one_file_s', 's', r.reindex_file ? `(${r.reindex_file}; median of runs 2-4 of ${r.reindex_one_file_runs_s?.join(', ')}; flush ${r.reindex_flush_hnsw_s} s; no change ${r.reindex_no_change_s} s; a forced HNSW snapshot ${r.snapshot_write_s} s)` : '');
   row('bytes_per_chunk_disk', 'B');
+  row('symbol_bytes_per_chunk', 'B', '(symbols, symbol_refs and their indexes, SQLite dbstat; part of bytes_per_chunk_disk)');
+  row('symbol_ms_per_chunk', 'ms', r.symbol_detail ? `(symbol extraction ${r.symbol_detail.extract_ms} ms + writes ${r.symbol_detail.store_ms} ms, timed apart: ${((r.symbol_detail.share_of_pipeline ?? 0) * 100).toFixed(1)}% of the pipeline's wall time)` : '');
   row('bytes_per_chunk_rss_peak', 'B', `(peak RSS growth while indexing; peak ${r.rss_peak_mb} MiB, ${r.rss_before_mb} MiB before)`);
   row('bytes_per_chunk_rss_peak_marginal', 'B', `(indexing peak growth per chunk added: ${r.peak_marginal_detail ?? '-'})`);
   row('bytes_per_chunk_rss_open', 'B', r.open_index_ms !== undefined ? `(RSS growth from opening the index, ${r.open_index_ms} ms; ${r.open_to_first_search_ms} ms from process start to first answers)` : '');

@@ -20,8 +20,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
-import { extractSymbols } from '../../indexer/chunk/extract-symbols.js';
-import { unpackOccurrences, type FileSymbols } from '../../indexer/chunk/file-symbols.js';
+import { unpackOccurrences } from '../../indexer/chunk/file-symbols.js';
 import { languageForPath } from '../../indexer/chunk/languages.js';
 import { SYNTAX_SPECS } from '../../indexer/chunk/syntax-specs.js';
 import { getParser, hasGrammar } from '../../indexer/chunk/tree-sitter-parser.js';
@@ -29,11 +28,10 @@ import { runIndex } from '../../indexer/run/run-index.js';
 import { findReferences, findSymbols } from '../../indexer/search/symbol-query.js';
 import { INDEX_DB_FILE, openIndexStore } from '../../indexer/store/sqlite-index-store.js';
 import type { IndexStore } from '../../indexer/store/store-types.js';
-import { openDatabase } from '../../indexer/store/sqlite-store.js';
-import { SymbolTables } from '../../indexer/store/symbol-tables.js';
 import { NoneEmbedder } from '../../models/none-embedder.js';
 import { seededRandom } from '../../models/seeded-random.js';
 import { connectInProcess } from '../helpers/in-process.js';
+import { measureSymbolCost } from './symbol-cost.js';
 import { median, percentile } from './vector-math.js';
 
 const { values } = parseArgs({
@@ -85,6 +83,25 @@ interface RepoResult {
   /** The shared names' definitions looked up by qualified name instead: first, or among the first 5 where the qualified name is shared too. */
   qualified_hit_at_1_shared: number;
   qualified_hit_at_5_shared: number;
+  /**
+   * The same shared names asked with `near`: a file other than the definition's own that uses the name (and,
+   * for a member, its enclosing type's name), picked at random; and a random other file of its directory.
+   */
+  near_user_sampled: number;
+  near_user_in_same_dir: number;
+  near_user_le5_sampled: number;
+  near_user_hit_at_1_le5: number;
+  near_user_hit_at_5_le5: number;
+  near_user_gt5_sampled: number;
+  near_user_hit_at_1_gt5: number;
+  near_user_hit_at_5_gt5: number;
+  near_user_qualified_hit_at_1: number;
+  near_sibling_sampled: number;
+  near_sibling_hit_at_1: number;
+  near_sibling_gt5_sampled: number;
+  near_sibling_hit_at_5_gt5: number;
+  /** Any order of the definitions puts 5 of a name's N in the first 5: hit@5 of a uniform sample of > 5 is this, whatever the ranking. */
+  any_ranking_hit_at_5_gt5: number;
   /** references vs word grep. */
   identifiers: number;
   grep_code_lines: number;
@@ -192,6 +209,27 @@ async function measureRepo(name: string, root: string): Promise<RepoResult> {
   const byName = new Map<string, number>();
   for (const d of defs) byName.set(d.name, (byName.get(d.name) ?? 0) + 1);
   const sample = shuffle(defs, random).slice(0, DEFINITIONS);
+  // A stream of its own, so that the sample above stays the one measured before `near` existed.
+  const nearRandom = seededRandom(SEED + 7);
+  const filesByDir = new Map<string, string[]>();
+  for (const f of files) {
+    const dir = dirOf(f.path);
+    let list = filesByDir.get(dir);
+    if (!list) filesByDir.set(dir, (list = []));
+    list.push(f.path);
+  }
+  const usersCache = new Map<string, Set<string>>();
+  /** Files where the identifier occurs other than as a definition. */
+  const usersOf = (id: string): Set<string> => {
+    let users = usersCache.get(id);
+    if (!users) {
+      users = new Set(store.symbols.refs(id).filter((r) => unpackOccurrences(r.occurrences).some((o) => o.kind !== 'definition')).map((r) => r.path));
+      usersCache.set(id, users);
+    }
+    return users;
+  };
+  const pickOne = <T>(items: T[]): T | undefined => (items.length === 0 ? undefined : items[Math.floor(nearRandom() * items.length)]);
+  const near = { user: 0, userLe5: 0, siblingGt5: 0, userSameDir: 0, user1le5: 0, user5le5: 0, user1gt5: 0, user5gt5: 0, userQualified1: 0, sibling: 0, sibling1: 0, sibling5gt5: 0 };
   let unique = 0, uniqueHit = 0, le5 = 0, le5Hit = 0, gt5 = 0, gt5Hit = 0, qualifiedHit1 = 0, qualifiedHit5 = 0;
   const misses: string[] = [];
   for (const d of sample) {
@@ -217,7 +255,37 @@ async function measureRepo(name: string, root: string): Promise<RepoResult> {
     const q = byQualified.findIndex((r) => r.path === d.path && r.start_line === d.startLine && r.symbol === d.qualified);
     if (q === 0) qualifiedHit1++;
     if (q >= 0 && q < 5) qualifiedHit5++;
+
+    // With near: never the definition's own file (that would hand over the answer).
+    const isIt = (r: { path: string; start_line: number; symbol: string }) => r.path === d.path && r.start_line === d.startLine && r.symbol === d.qualified;
+    const type = d.qualified.includes('.') ? d.qualified.split('.').slice(-2)[0] : null;
+    const typeUsers = type ? usersOf(type) : null;
+    const user = pickOne([...usersOf(d.name)].filter((p) => p !== d.path && (!typeUsers || typeUsers.has(p))).sort());
+    if (user !== undefined) {
+      near.user++;
+      if (dirOf(user) === dirOf(d.path)) near.userSameDir++;
+      const r = findSymbols(store, { name: d.name, near: user, root }).results.findIndex(isIt);
+      if (count <= 5) {
+        near.userLe5++;
+        if (r === 0) near.user1le5++;
+        if (r >= 0 && r < 5) near.user5le5++;
+      } else {
+        if (r === 0) near.user1gt5++;
+        if (r >= 0 && r < 5) near.user5gt5++;
+      }
+      if (findSymbols(store, { name: d.qualified, near: user, root }).results.findIndex(isIt) === 0) near.userQualified1++;
+    }
+    const sibling = pickOne((filesByDir.get(dirOf(d.path)) ?? []).filter((p) => p !== d.path));
+    if (sibling !== undefined) {
+      near.sibling++;
+      const r = findSymbols(store, { name: d.name, near: sibling, root }).results.findIndex(isIt);
+      if (r === 0) near.sibling1++;
+      if (count > 5) near.siblingGt5++;
+      if (count > 5 && r >= 0 && r < 5) near.sibling5gt5++;
+    }
   }
+  let gt5Names = 0, gt5Defs = 0;
+  for (const n of byName.values()) if (n > 5) (gt5Names++, (gt5Defs += n));
 
   // ---- references vs word grep
   const identifiers = shuffle([...new Set(sample.map((d) => d.name))].filter((n) => n.length >= 3), random).slice(0, IDENTIFIERS);
@@ -284,34 +352,7 @@ async function measureRepo(name: string, root: string): Promise<RepoResult> {
   }
 
   // ---- cost: extraction on parsed trees, and writes to SQLite, timed apart from the index run
-  let extractMs = 0;
-  const perFile: FileSymbols[] = [];
-  for (const file of files) {
-    const spec = SYNTAX_SPECS[file.language];
-    if (!spec || !hasGrammar(file.language)) continue;
-    const text = readFileSync(join(root, file.path), 'utf8');
-    if (text.length > 4_000_000) continue;
-    const tree = (await getParser(file.language)).parse(text);
-    if (!tree) continue;
-    const t = performance.now();
-    perFile.push(extractSymbols(tree, text, file.language, spec));
-    extractMs += performance.now() - t;
-    tree.delete();
-  }
-  const scratchDir = mkdtempSync(join(tmpdir(), 'codecarto-bench-symbols-scratch-'));
-  const scratch = openDatabase(join(scratchDir, INDEX_DB_FILE));
-  const tables = new SymbolTables(scratch);
-  const insertFile = scratch.prepare("INSERT INTO files(id, path, size, mtime_ms, hash, language) VALUES (?, ?, 0, 0, '', '')");
-  const t0 = performance.now();
-  perFile.forEach((symbols, i) => scratch.transaction(() => {
-    insertFile.run(i + 1, `file${i}`);
-    tables.replace(i + 1, symbols);
-  })());
-  const storeMs = performance.now() - t0;
-  scratch.close();
-  rmSync(scratchDir, { recursive: true, force: true });
-
-  const bytes = store.symbols.bytes();
+  const { symbol_bytes: bytes, extract_ms: extractMs, store_ms: storeMs } = await measureSymbolCost(root, dataDir);
   const dbBytes = statSync(join(dataDir, INDEX_DB_FILE)).size;
   const languages = [...new Set(files.map((f) => f.language).filter((l) => hasGrammar(l)))].join(',');
   store.close();
@@ -335,6 +376,20 @@ async function measureRepo(name: string, root: string): Promise<RepoResult> {
     hit_at_5_shared_gt5: share(gt5Hit, gt5),
     qualified_hit_at_1_shared: share(qualifiedHit1, le5 + gt5),
     qualified_hit_at_5_shared: share(qualifiedHit5, le5 + gt5),
+    near_user_sampled: near.user,
+    near_user_in_same_dir: near.userSameDir,
+    near_user_le5_sampled: near.userLe5,
+    near_user_hit_at_1_le5: share(near.user1le5, near.userLe5),
+    near_user_hit_at_5_le5: share(near.user5le5, near.userLe5),
+    near_user_gt5_sampled: near.user - near.userLe5,
+    near_user_hit_at_1_gt5: share(near.user1gt5, near.user - near.userLe5),
+    near_user_hit_at_5_gt5: share(near.user5gt5, near.user - near.userLe5),
+    near_user_qualified_hit_at_1: share(near.userQualified1, near.user),
+    near_sibling_sampled: near.sibling,
+    near_sibling_hit_at_1: share(near.sibling1, near.sibling),
+    near_sibling_gt5_sampled: near.siblingGt5,
+    near_sibling_hit_at_5_gt5: share(near.sibling5gt5, near.siblingGt5),
+    any_ranking_hit_at_5_gt5: share(5 * gt5Names, gt5Defs),
     identifiers: identifiers.length,
     grep_code_lines: codeLines,
     refs_recall: share(found, codeLines),
@@ -355,6 +410,10 @@ async function measureRepo(name: string, root: string): Promise<RepoResult> {
     extra_share_of_index: (extractMs + storeMs) / 1000 / seconds,
     misses,
   };
+}
+
+function dirOf(path: string): string {
+  return path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
 }
 
 function starts(text: string): number[] {
@@ -470,6 +529,16 @@ async function main(): Promise<void> {
       `Query functions alone: find_symbol bare p50 ${ms(latency.find_symbol_bare_p50_ms)}, qualified ${ms(latency.find_symbol_qualified_p50_ms)}, ` +
       `fuzzy (no such name) p50 ${ms(latency.find_symbol_fuzzy_p50_ms)} (p95 ${ms(latency.find_symbol_fuzzy_p95_ms)}), references p50 ${ms(latency.references_p50_ms)} (p95 ${ms(latency.references_p95_ms)}).`,
   ];
+  lines.push(
+    '',
+    '| repository | any ranking: hit@5 of > 5 | near = a file using it: sampled (in its dir) | hit@1 / hit@5, <= 5 | hit@1 / hit@5, > 5 | by qualified name hit@1 | near = a sibling file: sampled | hit@1 | hit@5, > 5 |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...results.map((r) =>
+      `| ${r.repository} | ${r.any_ranking_hit_at_5_gt5.toFixed(3)} | ${r.near_user_sampled} (${r.near_user_in_same_dir}) | ` +
+      `${r.near_user_hit_at_1_le5.toFixed(3)} / ${r.near_user_hit_at_5_le5.toFixed(3)} of ${r.near_user_le5_sampled} | ${r.near_user_hit_at_1_gt5.toFixed(3)} / ${r.near_user_hit_at_5_gt5.toFixed(3)} of ${r.near_user_gt5_sampled} | ` +
+      `${r.near_user_qualified_hit_at_1.toFixed(3)} | ${r.near_sibling_sampled} | ${r.near_sibling_hit_at_1.toFixed(3)} | ${r.near_sibling_hit_at_5_gt5.toFixed(3)} of ${r.near_sibling_gt5_sampled} |`,
+    ),
+  );
   for (const r of results) if (r.misses.length > 0) lines.push('', `${r.repository} misses (first ones):`, ...r.misses.slice(0, 15).map((m) => `  ${m}`));
   process.stdout.write(`${lines.join('\n')}\n`);
   if (values.json) process.stdout.write(`${JSON.stringify({ seed: SEED, results, latency })}\n`);
