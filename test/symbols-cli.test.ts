@@ -50,6 +50,12 @@ describe('codecarto symbol, refs and outline', () => {
     const none = codecarto(['symbol', 'zzqqxx'], { home, cwd: repo });
     expect(none.status).toBe(1);
     expect(none.stdout).toContain('No definition of "zzqqxx" found.');
+    // --near is a file the person reads, relative to where they stand: src/lib.rs from src/ (no "not an indexed file" note).
+    const near = JSON.parse(codecarto(['symbol', 'build', '--near', 'lib.rs', '--json'], { home, cwd: join(repo, 'src') }).stdout);
+    expect(near.note).toBeUndefined();
+    expect(near.results[0]).toMatchObject({ symbol: 'Builder.build', path: 'src/lib.rs' });
+    const notIndexed = JSON.parse(codecarto(['symbol', 'build', '--near', 'src/lib.rs', '--json'], { home, cwd: join(repo, 'src') }).stdout);
+    expect(notIndexed.note).toMatch(/is not an indexed file/);
     const badKind = codecarto(['symbol', 'x', '--kind', 'widget'], { home, cwd: repo });
     expect(badKind.status).toBe(1);
     expect(badKind.stderr).toMatch(/--kind must be one of function, method, class/);

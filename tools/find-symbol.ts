@@ -28,6 +28,16 @@ export const findSymbolInput = {
     .optional()
     .describe(`Only definitions of this kind: ${SYMBOL_KINDS.join(', ')} (a method is a function defined in a class, struct, trait or impl).`),
   path_glob: pathGlobInput,
+  near: z
+    .string()
+    .trim()
+    .min(1, 'near is empty: pass the path of a file you are reading, e.g. "src/app.py", or leave near out')
+    .max(512, 'near is longer than 512 characters: pass one file path relative to the project root')
+    .optional()
+    .describe(
+      'A file you are reading, relative to the project root (e.g. "src/views.py"): definitions in it, then in its directory, ' +
+        'then in files it uses rank first, as go-to-definition would. Use it when a name is defined in many places.',
+    ),
   include_body: z
     .boolean({ error: 'include_body must be true or false' })
     .optional()
@@ -53,10 +63,10 @@ export function registerFindSymbolTool(server: McpServer, workspace: Workspace):
       outputSchema: findSymbolOutput,
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    async ({ name, kind, path_glob, include_body }) => {
+    async ({ name, kind, path_glob, near, include_body }) => {
       const project = await workspace.current();
       const context = symbolAnswerContext(project, [...workspace.configProblems(), ...(project.problem ? [project.problem] : [])], MCP_NEXT_STEPS);
-      const result = findSymbols(project.store, { name, kind, pathGlob: path_glob, includeBody: include_body });
+      const result = findSymbols(project.store, { name, kind, pathGlob: path_glob, includeBody: include_body, near, root: project.root });
       const note = [...context.notes, ...(result.note ? [result.note] : [])].join(' ') || undefined;
       const answer = { ...result, ...(note ? { note } : {}), partial: context.partial };
       return { content: [{ type: 'text', text: formatSymbols(name, answer) }], structuredContent: answer };
@@ -72,7 +82,7 @@ export function formatSymbols(name: string, answer: FindSymbolResult): string {
     lines.push(`No definition of "${name}" found.`);
     return lines.join('\n');
   }
-  const more = answer.total > answer.results.length ? ` (${answer.total} in all; narrow with kind or path_glob)` : '';
+  const more = answer.total > answer.results.length ? ` (${answer.total} in all; narrow with kind, path_glob or near)` : '';
   lines.push(`${answer.results.length} definition${answer.results.length === 1 ? '' : 's'} for "${name}"${more}:`);
   for (const hit of answer.results) {
     lines.push('', `${hit.path}:${hit.start_line}-${hit.end_line}  ${hit.symbol}  (${hit.kind}${hit.match === 'exact' ? '' : `, ${hit.match} match`})`, `  ${hit.signature}`);

@@ -40,6 +40,10 @@ export interface FindSymbolRequest {
   kind?: SymbolKind;
   pathGlob?: string | string[];
   includeBody?: boolean;
+  /** A file the agent is reading (relative to `root`): its definitions, its directory's and those of files it uses rank first. */
+  near?: string;
+  /** The project root, to accept an absolute `near` inside it. */
+  root?: string;
 }
 
 /** `Builder::build`, `Foo->bar`, `Foo#bar`, `App\\Http\\Kernel`, `run()` -> `Builder.build`, ..., `run`. */
@@ -57,8 +61,9 @@ export function findSymbols(store: IndexStore, request: FindSymbolRequest): Find
   if (!name) throw new InvalidInputError('name is empty: pass a symbol name such as "url_for" or "Flask.url_for".');
   const keep = rowFilter(request.kind, request.pathGlob);
   const table = store.symbols;
+  const ranker = new DefinitionRanker(store, name.slice(name.lastIndexOf('.') + 1), request.near, request.root);
   const tiers: { rows: SymbolRow[]; match: SymbolMatch }[] = [];
-  let note: string | undefined;
+  let note: string | undefined = ranker.note;
 
   if (name.includes('.')) {
     const bare = name.slice(name.lastIndexOf('.') + 1);
@@ -88,7 +93,7 @@ export function findSymbols(store: IndexStore, request: FindSymbolRequest): Find
   const seen = new Set<string>();
   const ranked: { row: SymbolRow; match: SymbolMatch }[] = [];
   for (const tier of tiers) {
-    const rows = tier.match === 'fuzzy' ? tier.rows : [...tier.rows].sort(compareRows);
+    const rows = tier.match === 'fuzzy' ? tier.rows : ranker.sort(tier.rows);
     for (const row of rows) {
       const key = `${row.fileId}:${row.ord}`;
       if (seen.has(key)) continue;
@@ -111,16 +116,104 @@ export function findSymbols(store: IndexStore, request: FindSymbolRequest): Find
 }
 
 /**
- * Within a tier: code before tests, declarations (`.d.ts`) and vendored copies; then types and functions
- * before members, shallower names first; then path and line.
+ * The order of definitions within a tier. With `near` (a file the agent reads), as go-to-definition would:
+ * that file's own, then its directory's, then those of files it seems to import (the file names their
+ * enclosing type, or names their file's other top-level definitions), more such names first. Then code
+ * before tests, declarations (`.d.ts`) and vendored copies; types and functions before members, shallower
+ * names first; members of types used in more files first; then path and line.
  */
-function compareRows(a: SymbolRow, b: SymbolRow): number {
-  return (
-    pathRank(a.path) - pathRank(b.path) ||
-    depth(a.qualified) - depth(b.qualified) ||
-    (a.path < b.path ? -1 : a.path > b.path ? 1 : 0) ||
-    a.startLine - b.startLine
-  );
+class DefinitionRanker {
+  readonly note: string | undefined;
+  private readonly near: { fileId: number; dir: string; used: Set<string> } | undefined;
+  private readonly typeUses = new Map<string, number>();
+
+  constructor(
+    private readonly store: IndexStore,
+    private readonly sought: string,
+    near: string | undefined,
+    root: string | undefined,
+  ) {
+    if (near === undefined) return;
+    const path = nearPath(near, root);
+    const fileId = store.symbols.fileId(path);
+    if (fileId === null) {
+      this.note = `near "${near}" is not an indexed file, so it did not order the definitions: pass a path relative to the project root, e.g. "src/app.py".`;
+      return;
+    }
+    this.near = { fileId, dir: path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '', used: store.symbols.namesUsedIn(fileId) };
+  }
+
+  sort(rows: SymbolRow[]): SymbolRow[] {
+    const overlap = this.near ? this.importOverlap(rows) : undefined;
+    const keyed = rows.map((row) => {
+      const type = enclosingType(row.qualified);
+      const typeUsedNear = !!this.near && type !== null && type !== this.sought && this.near.used.has(type);
+      const shared = overlap?.get(row.fileId) ?? 0;
+      return {
+        row,
+        near: this.near ? nearClass(row, this.near, typeUsedNear || shared > 0) : 0,
+        nearScore: shared + (typeUsedNear ? 1 : 0),
+        pathRank: pathRank(row.path),
+        depth: depth(row.qualified),
+        typeUses: type === null ? 0 : this.usesOf(type),
+      };
+    });
+    keyed.sort(
+      (a, b) =>
+        a.near - b.near ||
+        b.nearScore - a.nearScore ||
+        a.pathRank - b.pathRank ||
+        a.depth - b.depth ||
+        b.typeUses - a.typeUses ||
+        (a.row.path < b.row.path ? -1 : a.row.path > b.row.path ? 1 : 0) ||
+        a.row.startLine - b.row.startLine,
+    );
+    return keyed.map((k) => k.row);
+  }
+
+  /** Per file of `rows`: how many of its other top-level names the near file mentions (it likely imports the file). */
+  private importOverlap(rows: SymbolRow[]): Map<number, number> {
+    const used = this.near!.used;
+    const out = new Map<number, number>();
+    const files = [...new Set(rows.map((r) => r.fileId))].filter((id) => id !== this.near!.fileId);
+    for (const [fileId, names] of this.store.symbols.topLevelNames(files)) {
+      let n = 0;
+      for (const name of new Set(names)) if (name !== this.sought && used.has(name)) n++;
+      out.set(fileId, n);
+    }
+    return out;
+  }
+
+  /** Files that name the type: `Builder.new` of a Builder used in 40 files before one used in 1. */
+  private usesOf(type: string): number {
+    let n = this.typeUses.get(type);
+    if (n === undefined) this.typeUses.set(type, (n = this.store.symbols.filesUsing(type)));
+    return n;
+  }
+}
+
+/** 0: in the near file; 1: in its directory; 2: in a file it seems to use; 3: elsewhere. */
+function nearClass(row: SymbolRow, near: { fileId: number; dir: string }, related: boolean): number {
+  if (row.fileId === near.fileId) return 0;
+  const dir = row.path.includes('/') ? row.path.slice(0, row.path.lastIndexOf('/')) : '';
+  return dir === near.dir ? 1 : related ? 2 : 3;
+}
+
+/** `a.Builder.new` -> `Builder`; a top-level name has none. */
+function enclosingType(qualified: string): string | null {
+  const last = qualified.lastIndexOf('.');
+  if (last < 0) return null;
+  return qualified.slice(qualified.lastIndexOf('.', last - 1) + 1, last) || null;
+}
+
+/** `near` as indexed: relative to the root (an absolute path inside `root` is accepted); never outside it. */
+function nearPath(raw: string, root: string | undefined): string {
+  const trimmed = raw.trim();
+  if (!trimmed) throw new InvalidInputError('near is empty: pass the path of a file you are reading, relative to the project root, e.g. "src/app.py".');
+  if (root === undefined && /^([A-Za-z]:)?[\\/]/.test(trimmed)) {
+    throw new InvalidInputError(`near "${raw}" is absolute: pass a path relative to the project root, e.g. "src/app.py".`);
+  }
+  return relativePath(trimmed, root ?? '.');
 }
 
 const SECONDARY_PATH = /\.d\.ts$|(^|\/)(vendor|third_party|node_modules)\//;

@@ -100,6 +100,9 @@ export class SymbolTables {
          WHERE c.file_id = ? AND c.end_line >= ? AND c.start_line <= ? ORDER BY c.start_line`,
       ),
       counts: p('SELECT (SELECT count(*) FROM symbols) AS symbols, (SELECT count(*) FROM symbol_refs) AS refRows'),
+      refFiles: p('SELECT count(*) FROM symbol_refs WHERE name = ?').pluck(),
+      namesUsedIn: p('SELECT name FROM symbol_refs WHERE file_id = ?').pluck(),
+      topLevelNames: p('SELECT s.file_id AS fileId, s.name AS name FROM json_each(?) j JOIN symbols s ON s.file_id = j.value WHERE s.parent IS NULL'),
     };
   }
 
@@ -148,6 +151,33 @@ export class SymbolTables {
       total: this.s.topLevelCount.get(from, to) as number,
       files: this.s.filesUnder.get(from, to) as number,
     };
+  }
+
+  /** The id of an indexed file, or null. */
+  fileId(path: string): number | null {
+    return (this.s.fileByPath.get(path) as number | undefined) ?? null;
+  }
+
+  /** Files in which the identifier `name` occurs (exact case): how widely a type or function is used. */
+  filesUsing(name: string): number {
+    return this.s.refFiles.get(name) as number;
+  }
+
+  /** Every identifier that occurs in a file (used, called, imported or defined there). */
+  namesUsedIn(fileId: number): Set<string> {
+    return new Set(this.s.namesUsedIn.all(fileId) as string[]);
+  }
+
+  /** The top-level definition names of each of `fileIds`. */
+  topLevelNames(fileIds: number[]): Map<number, string[]> {
+    const out = new Map<number, string[]>();
+    if (fileIds.length === 0) return out;
+    for (const row of this.s.topLevelNames.all(JSON.stringify(fileIds)) as { fileId: number; name: string }[]) {
+      let names = out.get(row.fileId);
+      if (!names) out.set(row.fileId, (names = []));
+      names.push(row.name);
+    }
+    return out;
   }
 
   refs(name: string): RefRow[] {
