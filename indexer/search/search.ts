@@ -97,18 +97,47 @@ export async function search(
 
   const filter = buildFilter(request);
   const depth = candidateDepth(request.k);
-  const lexical = applyRankingPriors(store, request.query, store.lexicalSearch(request.query, depth, filter));
-  if (mode === 'lexical') return { results: preferAnsweringChunks(rankHits(store, lexical), request.query).slice(0, request.k), mode, ...(note ? { note } : {}) };
+  let reads = readOnce(store);
+  const lexical = applyRankingPriors(reads, request.query, store.lexicalSearch(request.query, depth, filter));
+  if (mode === 'lexical') return { results: firstAnswers(rankHits(reads, lexical), request.query, request.k), mode, ...(note ? { note } : {}) };
   // An endpoint that is down, slow or refusing costs the semantic half, never the answer.
   const query = await embedQuery(embedder, request.query, request.signal);
+  // Rows read before the wait may have been re-indexed meanwhile (a watcher): read them again.
+  reads = readOnce(store);
   if (query.vector === null) {
     const degraded: DegradedSearch = { requested: mode, reason: query.reason };
     const notes = [note, degradedNote(degraded)].filter((n) => n !== undefined).join(' ');
-    return { results: preferAnsweringChunks(rankHits(store, lexical), request.query).slice(0, request.k), mode: 'lexical', note: notes, degraded };
+    return { results: firstAnswers(rankHits(reads, lexical), request.query, request.k), mode: 'lexical', note: notes, degraded };
   }
-  const semantic = applyRankingPriors(store, request.query, semanticCandidates(store, query.vector, depth, filter, lexical));
-  const hits = mode === 'hybrid' ? fuseHits(store, lexical, semantic, semanticWeightFor(store, embedder.modelId)) : rankHits(store, semantic);
-  return { results: preferAnsweringChunks(hits, request.query).slice(0, request.k), mode, ...(note ? { note } : {}) };
+  const semantic = applyRankingPriors(reads, request.query, semanticCandidates(store, query.vector, depth, filter, lexical));
+  const hits = mode === 'hybrid' ? fuseHits(reads, lexical, semantic, semanticWeightFor(store, embedder.modelId)) : rankHits(reads, semantic);
+  return { results: firstAnswers(hits, request.query, request.k), mode, ...(note ? { note } : {}) };
+}
+
+/**
+ * The store with `getChunks` answered from the rows this search already read: ranking priors, fusion and
+ * definition heads ask for the same candidates up to four times, text included.
+ */
+function readOnce(store: IndexStore): IndexStore {
+  const rows = new Map<number, ChunkRow>();
+  const getChunks = (ids: number[]): ChunkRow[] => {
+    const missing = ids.filter((id) => !rows.has(id));
+    if (missing.length > 0) for (const row of store.getChunks(missing)) rows.set(row.id, row);
+    return ids.flatMap((id) => rows.get(id) ?? []);
+  };
+  // Every other method runs on the store itself (its state stays its own).
+  return new Proxy(store, { get: (target, prop) => (prop === 'getChunks' ? getChunks : Reflect.get(target, prop, target)) });
+}
+
+/**
+ * `preferAnsweringChunks(hits, query).slice(0, k)`, from the hits of the files among the first k only: it
+ * re-orders each file's own hits, so the first k places depend on those files alone. Same answer; the
+ * comment test it runs on every declaration hit was a third of a search (docs/performance.md).
+ */
+function firstAnswers(hits: SearchHit[], query: string, k: number): SearchHit[] {
+  if (!(k >= 0)) return preferAnsweringChunks(hits, query).slice(0, k);
+  const files = new Set(hits.slice(0, k).map((hit) => hit.path));
+  return preferAnsweringChunks(hits.filter((hit) => files.has(hit.path)), query).slice(0, k);
 }
 
 /** Candidates per list for k results. Over-fetch: merging, fusion and one-hit-per-file all shrink the list, and file evidence needs a file's other chunks. */

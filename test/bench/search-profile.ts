@@ -1,0 +1,109 @@
+/**
+ * Search latency on an index the bench kept (`node dist/test/bench/bench.js --skip onnx,recall,reindex,memory --keep`):
+ * the bench's 200 word queries (same seed, same words), hybrid, k 10, query vectors computed beforehand, with
+ * the mean time per store call. `--dump FILE` writes every query's ranked hits, so two builds of the searcher
+ * can be compared for identical results; `--rounds N` repeats the query set (p50/p95 over all of them).
+ *
+ *   node dist/test/bench/search-profile.js <kept work dir>/index [--rounds N] [--dump FILE]
+ */
+import { writeFileSync } from 'node:fs';
+import { search } from '../../indexer/search/search.js';
+import { openIndexStore } from '../../indexer/store/sqlite-index-store.js';
+import type { ChunkRow, IndexStore } from '../../indexer/store/store-types.js';
+import { HashedEmbedder, PrecomputedQueryEmbedder, seededRandom, wordCounts } from './hashed-embedder.js';
+import { percentile } from './vector-math.js';
+
+// The bench's word queries (bench.ts wordQuery/pickQueries, seed 1): the same 200 queries on the same index.
+const STOP_WORDS = new Set(
+  'the and for that this with from are not but var let const function return export import default new true false null undefined void string number boolean any type interface class extends implements public private protected static readonly async await get set value values index length object array key keys'.split(
+    ' ',
+  ),
+);
+
+function wordQuery(row: Pick<ChunkRow, 'text'>, random: () => number): string | null {
+  const words = [...wordCounts(row.text).keys()].filter((w) => /^[a-z]{3,20}$/.test(w) && !STOP_WORDS.has(w));
+  if (words.length < 3) return null;
+  const picked = new Set<string>();
+  while (picked.size < 3) picked.add(words[Math.floor(random() * words.length)]);
+  return [...picked].join(' ');
+}
+
+function pickQueries(rows: ChunkRow[], count: number, seed: number): string[] {
+  const random = seededRandom(seed);
+  const out = new Set<string>();
+  for (let tries = 0; out.size < count && tries < count * 50; tries++) {
+    const q = wordQuery(rows[Math.floor(random() * rows.length)], random);
+    if (q !== null) out.add(q);
+  }
+  return [...out];
+}
+
+function allChunks(store: IndexStore): ChunkRow[] {
+  const n = store.counts().chunks;
+  const rows: ChunkRow[] = [];
+  for (let start = 1; rows.length < n && start < 50 * (n + 1000); start += 5000) {
+    rows.push(...store.getChunks(Array.from({ length: 5000 }, (_, i) => start + i)));
+  }
+  return rows.sort((a, b) => a.id - b.id);
+}
+
+function timed(store: IndexStore, times: Map<string, { ms: number; calls: number }>): IndexStore {
+  return new Proxy(store, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const t = performance.now();
+        try {
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        } finally {
+          const entry = times.get(String(prop)) ?? { ms: 0, calls: 0 };
+          entry.ms += performance.now() - t;
+          entry.calls++;
+          times.set(String(prop), entry);
+        }
+      };
+    },
+  });
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const dataDir = argv[0];
+  if (!dataDir) throw new Error('usage: search-profile <index dir> [--rounds N] [--dump FILE]');
+  const rounds = argv.includes('--rounds') ? Number(argv[argv.indexOf('--rounds') + 1]) : 1;
+  const dump = argv.includes('--dump') ? argv[argv.indexOf('--dump') + 1] : undefined;
+  const raw = openIndexStore(dataDir);
+  const queries = pickQueries(allChunks(raw), 200, 1);
+  const embedder = new HashedEmbedder();
+  const vectors = new Map(queries.map((q) => [q, embedder.vectors.vector(q)]));
+  const queryEmbedder = new PrecomputedQueryEmbedder(embedder, vectors);
+  const times = new Map<string, { ms: number; calls: number }>();
+  const store = timed(raw, times);
+  for (const q of queries.slice(0, 10)) await search(store, queryEmbedder, { query: q, k: 10, mode: 'hybrid' });
+  times.clear();
+  const latencies: number[] = [];
+  const results: unknown[] = [];
+  for (let r = 0; r < rounds; r++) {
+    for (const q of queries) {
+      const t = performance.now();
+      const response = await search(store, queryEmbedder, { query: q, k: 10, mode: 'hybrid' });
+      latencies.push(performance.now() - t);
+      if (r === 0) results.push({ query: q, mode: response.mode, results: response.results });
+    }
+  }
+  const n = latencies.length;
+  let inStore = 0;
+  const breakdown: Record<string, string> = {};
+  for (const [name, t] of [...times.entries()].sort((a, b) => b[1].ms - a[1].ms)) {
+    breakdown[name] = `${(t.ms / n).toFixed(2)} ms (${(t.calls / n).toFixed(1)} calls)`;
+    inStore += t.ms;
+  }
+  const mean = latencies.reduce((a, b) => a + b, 0) / n;
+  breakdown.outside_store = `${(mean - inStore / n).toFixed(2)} ms`;
+  console.log(JSON.stringify({ queries: n, p50_ms: +percentile(latencies, 50).toFixed(2), p95_ms: +percentile(latencies, 95).toFixed(2), mean_ms: +mean.toFixed(2), breakdown }));
+  if (dump) writeFileSync(dump, JSON.stringify(results, null, 1));
+  raw.close();
+}
+
+await main();
