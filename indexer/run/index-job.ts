@@ -17,6 +17,8 @@ export interface IndexJobOptions {
   prepareWorkers?: number;
   /** Passed to runIndex: a tree with more files fails the run. */
   fileLimit?: IndexRunOptions['fileLimit'];
+  /** Passed to runIndex: a watcher's changed paths (null or absent: walk the tree). */
+  changedPaths?: IndexRunOptions['changedPaths'];
 }
 
 /** An embedding request unanswered this long is shown as a wait (a batch normally takes well under it). */

@@ -12,7 +12,7 @@ import { defaultPrepareWorkers, FilePreparer } from '../prepare/file-preparer.js
 import { SECRET_RULES_VERSION } from '../prepare/secrets/secret-scanner.js';
 import type { IndexStore } from '../store/store-types.js';
 import { SYMBOL_TABLE_META, SYMBOL_TABLE_VERSION } from '../store/symbol-tables.js';
-import { TooManyFilesError, walkRepository, WalkStats, type WalkedFile, type WalkOptions } from '../walk/walker.js';
+import { PathsNeedWalkError, TooManyFilesError, walkPaths, walkRepository, WalkStats, type WalkedFile, type WalkOptions } from '../walk/walker.js';
 
 export interface IndexRunOptions {
   root: string;
@@ -38,6 +38,15 @@ export interface IndexRunOptions {
   prepareWorkers?: number;
   /** Changed files after which an incremental run starts its workers (a fresh or full index starts them at once). */
   workersAfterFiles?: number;
+  /**
+   * Repo-relative paths a file watcher saw change (files, or directories that appeared): the run looks
+   * only at these, by the walker's rules (indexer/walk/walker.ts, walkPaths), and drops what the index
+   * holds at or below a path that is gone or now excluded. Ignored (the whole tree is walked) for a full
+   * run, a first index, or an index whose files must all be read again (new secret rules, no symbol table).
+   */
+  changedPaths?: readonly string[] | null;
+  /** Counts what the walk looked at (tests, the bench); a fresh one when absent. */
+  walkStats?: WalkStats;
 }
 
 /** Texts waiting before batches are planned at all. */
@@ -314,9 +323,33 @@ async function produce(
   progress: IndexProgress,
 ): Promise<void> {
   const { store, embedder, signal } = options;
-  const catalog = store.listFiles();
   const walkOptions = { maxFileBytes: options.maxFileBytes, signal, fileLimit: options.fileLimit };
-  if (options.fileLimit && catalog.size === 0) {
+  const stats = options.walkStats ?? new WalkStats();
+  // The watcher's changed paths stand in for the walk only once a complete walk indexed the tree with the current rules.
+  let paths =
+    options.changedPaths && !options.full && store.getMeta(SECRET_RULES_META) === SECRET_RULES_VERSION && store.getMeta(SYMBOL_TABLE_META) === SYMBOL_TABLE_VERSION
+      ? options.changedPaths
+      : null;
+  let files: AsyncGenerator<WalkedFile> | null = null;
+  if (paths) {
+    const changed = walkPaths(options.root, paths, walkOptions, stats);
+    try {
+      // Peeked: walkPaths refuses (before yielding anything) paths it cannot decide without the full walk.
+      const first = await changed.next();
+      files = (async function* () {
+        if (first.done) return;
+        yield first.value;
+        yield* changed;
+      })();
+    } catch (error) {
+      if (!(error instanceof PathsNeedWalkError)) throw error;
+      options.log?.(`index: walking the whole tree (${error.message})`);
+      paths = null;
+    }
+  }
+  const catalog = store.listFiles(paths ?? undefined);
+  const firstIndex = !paths && catalog.size === 0;
+  if (options.fileLimit && firstIndex) {
     // A first index would prepare every file before its walk met the limit: count them first (stat only).
     let counted = 0;
     for await (const _file of walkRepository(options.root, walkOptions, new WalkStats())) {
@@ -327,12 +360,15 @@ async function produce(
     progress.files_total = counted;
     report();
   }
+  files ??= walkRepository(options.root, walkOptions, stats);
+  // A paths run meets the file limit as the walk would: the files indexed plus the new ones it finds.
+  let indexedFiles: number | null = null;
+  let newFiles = 0;
   const seen = new Set<string>();
-  const stats = new WalkStats();
   // Files indexed before the current secret rules (or before there were any), or before the symbol table,
   // are read and scanned again once, unchanged or not; their chunks keep their vectors, so nothing is re-embedded.
-  const secretsChanged = catalog.size > 0 && store.getMeta(SECRET_RULES_META) !== SECRET_RULES_VERSION;
-  const symbolsMissing = catalog.size > 0 && store.getMeta(SYMBOL_TABLE_META) !== SYMBOL_TABLE_VERSION;
+  const secretsChanged = !firstIndex && store.getMeta(SECRET_RULES_META) !== SECRET_RULES_VERSION;
+  const symbolsMissing = !firstIndex && store.getMeta(SYMBOL_TABLE_META) !== SYMBOL_TABLE_VERSION;
   const rescan = secretsChanged || symbolsMissing;
   if (secretsChanged) options.log?.('index: scanning every file for secrets again (the secret rules changed since the last index)');
   if (symbolsMissing) options.log?.('index: reading every file again to fill the symbol table (the index was made without it); no chunk is re-embedded');
@@ -350,16 +386,20 @@ async function produce(
     }
   };
   const preparer = new FilePreparer({ tokenizer: embedder.tokenizer, workers: options.prepareWorkers ?? defaultPrepareWorkers(), log: options.log });
-  const workersAfter = catalog.size === 0 || options.full || rescan ? 0 : (options.workersAfterFiles ?? WORKERS_AFTER_FILES);
+  const workersAfter = firstIndex || options.full || rescan ? 0 : (options.workersAfterFiles ?? WORKERS_AFTER_FILES);
   // Files being prepared, stored in walk order as their results arrive.
   const window: { file: WalkedFile; language: string; result: Promise<PreparedFile> }[] = [];
   let prepared = 0;
 
   try {
-    for await (const file of walkRepository(options.root, walkOptions, stats)) {
+    for await (const file of files) {
       throwIfAborted(signal);
       summary.files_scanned++;
       const known = catalog.get(file.path);
+      if (paths && !known && options.fileLimit) {
+        indexedFiles ??= store.counts().files;
+        if (indexedFiles + ++newFiles > options.fileLimit.max) throw new TooManyFilesError(options.root, options.fileLimit.max, options.fileLimit.advice);
+      }
       if (known && !options.full && !rescan && known.size === file.size && known.mtimeMs === file.mtimeMs) {
         seen.add(file.path);
         fileDone();
@@ -391,7 +431,7 @@ async function produce(
     await preparer.close();
   }
   // The whole tree was read with these rules (a cancelled or failed walk throws before this).
-  if (catalog.size === 0 || rescan || options.full) {
+  if (firstIndex || rescan || options.full) {
     store.setMeta(SECRET_RULES_META, SECRET_RULES_VERSION);
     store.setMeta(SYMBOL_TABLE_META, SYMBOL_TABLE_VERSION);
   }

@@ -249,8 +249,8 @@ class SqliteIndexStore implements IndexStore {
     return this.sql.symbols;
   }
 
-  listFiles(): Map<string, FileRecord> {
-    return this.sql.listFiles();
+  listFiles(under?: readonly string[]): Map<string, FileRecord> {
+    return this.sql.listFiles(under);
   }
 
   upsertFile(file: FileRecord, chunks: ChunkInput[], symbols?: FileSymbols | null): void {

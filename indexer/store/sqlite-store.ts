@@ -295,6 +295,11 @@ function prepareStatements(db: Database.Database) {
     bumpGen: p("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'vectors_gen'"),
 
     listFiles: p('SELECT path, size, mtime_ms AS mtimeMs, hash, language FROM files'),
+    // The path itself, then the range of paths below it as a directory ('/' + 1 is '0'); both use path's index.
+    listFilesAt: p(
+      `SELECT path, size, mtime_ms AS mtimeMs, hash, language FROM files WHERE path = @at
+       UNION ALL SELECT path, size, mtime_ms AS mtimeMs, hash, language FROM files WHERE path >= @at || '/' AND path < @at || '0'`,
+    ),
     upsertFile: p(
       `INSERT INTO files(path, size, mtime_ms, hash, language) VALUES (@path, @size, @mtimeMs, @hash, @language)
        ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ms = excluded.mtime_ms,
@@ -548,8 +553,12 @@ export class SqliteStore {
     return converted;
   }
 
-  listFiles(): Map<string, FileRecord> {
+  listFiles(under?: readonly string[]): Map<string, FileRecord> {
     const out = new Map<string, FileRecord>();
+    if (under) {
+      for (const at of under) for (const row of this.s.listFilesAt.all({ at }) as FileRecord[]) out.set(row.path, row);
+      return out;
+    }
     for (const row of this.s.listFiles.all() as FileRecord[]) out.set(row.path, row);
     return out;
   }

@@ -84,8 +84,11 @@ export interface IndexStore {
   /** Drops all vectors (SQLite rows and the HNSW index); chunks and texts stay. */
   clearVectors(): void;
 
-  /** Every indexed file, keyed by path. */
-  listFiles(): Map<string, FileRecord>;
+  /**
+   * Every indexed file, keyed by path; with `under`, only the files at these repo-relative paths or below
+   * them as directories (a watcher's run looks up its changed paths, not the whole catalog).
+   */
+  listFiles(under?: readonly string[]): Map<string, FileRecord>;
   /**
    * One transaction: the file's row, all its chunks (FTS rows too) and its symbols (none when null or left
    * out) are replaced; new texts are stored.

@@ -12,7 +12,7 @@
  * - Each real directory is walked at most once, under the first path that reaches it; reaching it
  *   again through a link counts as 'symlink_loop'. Links to files are yielded under the link's path.
  */
-import { constants as fsConstants, statSync, type Dirent, type Stats } from 'node:fs';
+import { constants as fsConstants, lstatSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { access, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import ignore, { type Ignore } from 'ignore';
@@ -74,6 +74,9 @@ export class WalkStats {
     vanished: 0,
     not_regular: 0,
   };
+
+  /** Directory entries (or changed paths) looked at, each at most one stat: what a walk costs. */
+  looked = 0;
 
   add(reason: SkipReason): void {
     this.skipped[reason]++;
@@ -244,6 +247,78 @@ function errorCode(err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
 }
 
+/** What classifying an entry needs besides the entry: the walk's root and its size limit. */
+interface WalkContext {
+  realRoot: string;
+  maxFileBytes: number;
+  stats: WalkStats;
+}
+
+/** The parts of a Dirent (or an lstat result) that classifying an entry looks at. */
+interface EntryKind {
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+  isFile(): boolean;
+}
+
+/**
+ * The walker's decision for one entry of a directory (abs/rel/real paths and ignore rules): a file to
+ * yield, a directory to enter, or why not. A full walk and a walk of changed paths both decide here.
+ */
+async function classifyEntry(ctx: WalkContext, dir: { abs: string; rel: string; real: string; levels: DirectoryRules }, name: string, entry: EntryKind): Promise<Classified> {
+  ctx.stats.looked++;
+  const abs = path.join(dir.abs, name);
+  const rel = dir.rel === '' ? name : `${dir.rel}/${name}`;
+  const skip = (reason: SkipReason): Classified => ({ kind: 'skip', reason });
+  let isDir = entry.isDirectory();
+  let info: Stats | undefined;
+  if (entry.isSymbolicLink()) {
+    try {
+      info = await stat(abs);
+    } catch (err) {
+      // ELOOP: a chain of links that leads back to itself; anything else is a dangling link.
+      return skip(errorCode(err) === 'ELOOP' ? 'symlink_loop' : 'unreadable');
+    }
+    isDir = info.isDirectory();
+  }
+  const excluded = exclusionByName(dir.levels, rel, name, isDir);
+  if (excluded) return skip(excluded);
+
+  let real = path.join(dir.real, name);
+  if (entry.isSymbolicLink()) {
+    try {
+      real = await realpath(abs);
+    } catch {
+      return skip('unreadable');
+    }
+    if (!isInside(ctx.realRoot, real)) return skip('symlink_outside_root');
+    // A link named innocently may still point at a secret.
+    if (!isDir && isSecretPath(real)) return skip('secret');
+  }
+  if (isDir) return { kind: 'dir', abs, rel, real };
+  if (!info) {
+    if (!entry.isFile()) return skip('not_regular');
+    try {
+      // Synchronous: a re-index stats every file, and the promise round trip cost ~4x the stat itself
+      // (20,000 files: 0.45-0.55 s async, 0.15-0.3 s sync, measured under load; docs/performance.md).
+      info = statSync(abs);
+    } catch (err) {
+      return skip(errorCode(err) === 'ENOENT' ? 'vanished' : 'unreadable');
+    }
+  }
+  if (!info.isFile()) return skip('not_regular');
+  if (info.size > ctx.maxFileBytes) return skip('too_large');
+  if (!permitsRead(info)) {
+    // The mode bits say no; ask the kernel, which also knows about ACLs and privileges.
+    try {
+      await access(abs, fsConstants.R_OK);
+    } catch (err) {
+      return skip(errorCode(err) === 'ENOENT' ? 'vanished' : 'unreadable');
+    }
+  }
+  return { kind: 'file', abs, rel, info };
+}
+
 /**
  * Yields every indexable file under `root`. The root itself is never subject to the default
  * excludes, so a package inside node_modules can be walked by passing its directory as the root.
@@ -252,18 +327,26 @@ function errorCode(err: unknown): string | undefined {
  * A root that does not exist rejects with its ENOENT; every problem below the root is counted instead.
  */
 export async function* walkRepository(root: string, options: WalkOptions, stats: WalkStats): AsyncGenerator<WalkedFile> {
-  const maxFileBytes = options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
-  const signal = options.signal;
-  const limit = options.fileLimit;
-  let yielded = 0;
   const rootAbs = path.resolve(root);
   const realRoot = await realpath(rootAbs);
+  const ctx: WalkContext = { realRoot, maxFileBytes: options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES, stats };
+  const limit = options.fileLimit;
+  let yielded = 0;
+  for await (const file of walkTree(ctx, { abs: rootAbs, rel: '', real: realRoot }, [], options.signal)) {
+    if (limit && ++yielded > limit.max) throw new TooManyFilesError(rootAbs, limit.max, limit.advice);
+    yield file;
+  }
+}
+
+/** Depth-first walk of one directory (the root, or a changed directory) whose parent's rules are `parentLevels`. */
+async function* walkTree(ctx: WalkContext, start: { abs: string; rel: string; real: string }, parentLevels: DirectoryRules, signal: AbortSignal | undefined): AsyncGenerator<WalkedFile> {
+  const { stats } = ctx;
   // Real paths of directories already walked: a link to one of them is a loop or a duplicate.
-  const visited = new Set<string>([realRoot]);
+  const visited = new Set<string>([start.real]);
 
   const stack: Frame[] = [];
-  const rootFrame = await openFrame(rootAbs, '', realRoot, []);
-  if (rootFrame) stack.push(rootFrame);
+  const startFrame = await openFrame(start.abs, start.rel, start.real, parentLevels);
+  if (startFrame) stack.push(startFrame);
 
   async function openFrame(abs: string, rel: string, real: string, parentLevels: readonly RuleLevel[]): Promise<Frame | undefined> {
     if (signal?.aborted) throw new AbortError();
@@ -280,68 +363,12 @@ export async function* walkRepository(root: string, options: WalkOptions, stats:
     return { abs, rel, real, levels, entries, ahead: [], started: 0 };
   }
 
-  async function classify(frame: Frame, entry: Dirent, parentReal: string): Promise<Classified> {
-    const abs = path.join(frame.abs, entry.name);
-    const rel = frame.rel === '' ? entry.name : `${frame.rel}/${entry.name}`;
-    let isDir = entry.isDirectory();
-    let info: Stats | undefined;
-    if (entry.isSymbolicLink()) {
-      try {
-        info = await stat(abs);
-      } catch (err) {
-        // ELOOP: a chain of links that leads back to itself; anything else is a dangling link.
-        return skip(errorCode(err) === 'ELOOP' ? 'symlink_loop' : 'unreadable');
-      }
-      isDir = info.isDirectory();
-    }
-    const excluded = exclusionByName(frame.levels, rel, entry.name, isDir);
-    if (excluded) return skip(excluded);
-
-    let real = path.join(parentReal, entry.name);
-    if (entry.isSymbolicLink()) {
-      try {
-        real = await realpath(abs);
-      } catch {
-        return skip('unreadable');
-      }
-      if (!isInside(realRoot, real)) return skip('symlink_outside_root');
-      // A link named innocently may still point at a secret.
-      if (!isDir && isSecretPath(real)) return skip('secret');
-    }
-    if (isDir) return { kind: 'dir', abs, rel, real };
-    if (!info) {
-      if (!entry.isFile()) return skip('not_regular');
-      try {
-        // Synchronous: a re-index stats every file, and the promise round trip cost ~4x the stat itself
-        // (20,000 files: 0.45-0.55 s async, 0.15-0.3 s sync, measured under load; docs/performance.md).
-        info = statSync(abs);
-      } catch (err) {
-        return skip(errorCode(err) === 'ENOENT' ? 'vanished' : 'unreadable');
-      }
-    }
-    if (!info.isFile()) return skip('not_regular');
-    if (info.size > maxFileBytes) return skip('too_large');
-    if (!permitsRead(info)) {
-      // The mode bits say no; ask the kernel, which also knows about ACLs and privileges.
-      try {
-        await access(abs, fsConstants.R_OK);
-      } catch (err) {
-        return skip(errorCode(err) === 'ENOENT' ? 'vanished' : 'unreadable');
-      }
-    }
-    return { kind: 'file', abs, rel, info };
-  }
-
-  // Counted when consumed, not here, so entries looked ahead at but never reached are not counted.
-  function skip(reason: SkipReason): Classified {
-    return { kind: 'skip', reason };
-  }
-
   while (stack.length > 0) {
     if (signal?.aborted) throw new AbortError();
     const frame = stack[stack.length - 1];
     while (frame.started < frame.entries.length && frame.ahead.length < LOOKAHEAD) {
-      const pending = classify(frame, frame.entries[frame.started++], frame.real);
+      const entry = frame.entries[frame.started++];
+      const pending = classifyEntry(ctx, frame, entry.name, entry);
       pending.catch(() => undefined); // Rethrown when awaited; this only stops an unhandled-rejection report.
       frame.ahead.push(pending);
     }
@@ -354,7 +381,6 @@ export async function* walkRepository(root: string, options: WalkOptions, stats:
     if (result.kind === 'skip') {
       stats.add(result.reason);
     } else if (result.kind === 'file') {
-      if (limit && ++yielded > limit.max) throw new TooManyFilesError(rootAbs, limit.max, limit.advice);
       yield { path: result.rel, absPath: result.abs, size: result.info.size, mtimeMs: result.info.mtimeMs };
     } else if (result.kind === 'dir') {
       // Checked here, in walk order, not in classify: two links in one window may share a target.
@@ -366,5 +392,99 @@ export async function* walkRepository(root: string, options: WalkOptions, stats:
       const child = await openFrame(result.abs, result.rel, result.real, frame.levels);
       if (child) stack.push(child);
     }
+  }
+}
+
+/** A changed path lies below a symlinked or otherwise unusual directory: only a full walk decides it. */
+export class PathsNeedWalkError extends CodecartoError {}
+
+/**
+ * The files a full walk would yield at the given repo-relative paths (a file event's path, or a new
+ * directory, walked whole), decided by the same rules: each ancestor directory's ignore files and
+ * name rules, then the walker's own entry decision (classifyEntry). A path that does not exist, or
+ * that the rules exclude, yields nothing (the caller drops what the index holds there). Nothing
+ * outside the paths is listed or stat'ed. Throws PathsNeedWalkError before yielding anything when an
+ * ancestor is a symlink (the full walk reaches such trees under the first path that leads to them).
+ */
+export async function* walkPaths(root: string, relPaths: readonly string[], options: Omit<WalkOptions, 'fileLimit'>, stats: WalkStats): AsyncGenerator<WalkedFile> {
+  const rootAbs = path.resolve(root);
+  const realRoot = await realpath(rootAbs);
+  const ctx: WalkContext = { realRoot, maxFileBytes: options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES, stats };
+  // Rules in force inside each ancestor directory; null: the directory is excluded, missing or not one.
+  const rulesOf = new Map<string, DirectoryRules | null>();
+  const rulesFor = async (dirRel: string): Promise<DirectoryRules | null> => {
+    const cached = rulesOf.get(dirRel);
+    if (cached !== undefined) return cached;
+    let rules: DirectoryRules | null;
+    if (dirRel === '') {
+      rules = await loadDirectoryRules(rootAbs, '', [], IGNORE_FILE_NAMES);
+    } else {
+      const slash = dirRel.lastIndexOf('/');
+      const parent = await rulesFor(slash < 0 ? '' : dirRel.slice(0, slash));
+      const name = dirRel.slice(slash + 1);
+      rules = null;
+      if (parent && !exclusionByName(parent, dirRel, name, true)) {
+        const info = lstatOrNull(path.join(rootAbs, dirRel));
+        if (info?.isSymbolicLink()) throw new PathsNeedWalkError(`${dirRel} is a symbolic link`);
+        // Ignore files are read if present (loadDirectoryRules tolerates absent ones).
+        if (info?.isDirectory()) rules = await loadDirectoryRules(path.join(rootAbs, dirRel), dirRel, parent, IGNORE_FILE_NAMES);
+      }
+    }
+    rulesOf.set(dirRel, rules);
+    return rules;
+  };
+  const paths = [...new Set(relPaths.map((p) => p.split(path.sep).join('/').replace(/^\/+|\/+$/g, '')))].filter((p) => p !== '' && !p.split('/').includes('..')).sort();
+  // Ancestors first, so a symlinked one refuses the whole set before anything is yielded.
+  const dirRules = new Map<string, DirectoryRules | null>();
+  for (const rel of paths) {
+    const slash = rel.lastIndexOf('/');
+    const dirRel = slash < 0 ? '' : rel.slice(0, slash);
+    const rules = await rulesFor(dirRel);
+    dirRules.set(dirRel, rules);
+    if (rules && lstatOrNull(path.join(rootAbs, rel))?.isSymbolicLink() && statOrNull(path.join(rootAbs, rel))?.isDirectory()) {
+      throw new PathsNeedWalkError(`${rel} is a symbolic link to a directory`);
+    }
+  }
+  const yielded = new Set<string>();
+  for (const rel of paths) {
+    if (options.signal?.aborted) throw new AbortError();
+    const slash = rel.lastIndexOf('/');
+    const dirRel = slash < 0 ? '' : rel.slice(0, slash);
+    const levels = dirRules.get(dirRel);
+    if (!levels) continue;
+    const name = rel.slice(slash + 1);
+    const info = lstatOrNull(path.join(rootAbs, rel));
+    if (!info) continue;
+    const dir = { abs: dirRel === '' ? rootAbs : path.join(rootAbs, dirRel), rel: dirRel, real: dirRel === '' ? realRoot : path.join(realRoot, dirRel), levels };
+    const result = await classifyEntry(ctx, dir, name, info);
+    if (result.kind === 'skip') {
+      stats.add(result.reason);
+    } else if (result.kind === 'file') {
+      if (yielded.has(result.rel)) continue;
+      yielded.add(result.rel);
+      yield { path: result.rel, absPath: result.abs, size: result.info.size, mtimeMs: result.info.mtimeMs };
+    } else if (!info.isSymbolicLink()) {
+      for await (const file of walkTree(ctx, result, levels, options.signal)) {
+        if (yielded.has(file.path)) continue;
+        yielded.add(file.path);
+        yield file;
+      }
+    }
+  }
+}
+
+function statOrNull(abs: string): Stats | null {
+  try {
+    return statSync(abs);
+  } catch {
+    return null;
+  }
+}
+
+function lstatOrNull(abs: string): Stats | null {
+  try {
+    return lstatSync(abs);
+  } catch {
+    return null; // Gone (or a parent is no longer a directory): nothing to index there.
   }
 }

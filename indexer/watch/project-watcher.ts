@@ -21,7 +21,8 @@ export interface ProjectWatcherOptions {
   setting: Exclude<WatchSetting, 'off'>;
   /** Stat-only count of files changed since the last index. */
   countStale: (timeoutMs: number) => Promise<number>;
-  run: () => Promise<RunHandle | 'busy'>;
+  /** Starts an incremental run; `paths` as RefreshSchedulerOptions.run (null: walk the tree). */
+  run: (paths: readonly string[] | null) => Promise<RunHandle | 'busy'>;
   log: (message: string) => void;
   quietMs?: number;
   maxWaitMs?: number;
@@ -44,6 +45,8 @@ export class ProjectWatcher {
     this.scheduler = new RefreshScheduler({
       settle: async () => (this.tree ? this.tree.settle() : true),
       run: options.run,
+      // Polling (no tree watcher) always walks.
+      changes: () => (this.tree ? this.tree.takeChanges() : null),
       log: options.log,
       quietMs: options.quietMs,
       maxWaitMs: options.maxWaitMs,

@@ -14,8 +14,13 @@ export interface RunHandle {
 export interface RefreshSchedulerOptions {
   /** Reconciles the watched tree; resolves true when something indexable changed (false: only noise). */
   settle: () => Promise<boolean>;
-  /** Starts (or joins) an incremental run; 'busy' when another process holds the index lock. */
-  run: () => Promise<RunHandle | 'busy'>;
+  /**
+   * Starts (or joins) an incremental run; 'busy' when another process holds the index lock. `paths`: the
+   * changed paths the run may look at alone, or null when it must walk the tree.
+   */
+  run: (paths: readonly string[] | null) => Promise<RunHandle | 'busy'>;
+  /** The watcher's changed paths since the last call (after settle), or null when it cannot vouch for them; absent: always walk. */
+  changes?: () => readonly string[] | null;
   log: (message: string) => void;
   quietMs?: number;
   maxWaitMs?: number;
@@ -40,6 +45,10 @@ export class RefreshScheduler {
   private owed = false;
   private busy = false;
   private closed = false;
+  /** Changed paths not yet covered by a run that finished. */
+  private readonly paths = new Set<string>();
+  /** The next run must walk the whole tree (a staleness check, polling, or changes the watcher cannot name). */
+  private walkOwed = false;
 
   constructor(private readonly options: RefreshSchedulerOptions) {
     this.quietMs = options.quietMs ?? DEFAULT_QUIET_MS;
@@ -56,6 +65,7 @@ export class RefreshScheduler {
   /** A run is known to be needed (a staleness check found changes): run after a short pause. */
   request(): void {
     this.owed = true;
+    this.walkOwed = true;
     this.signal();
   }
 
@@ -68,6 +78,12 @@ export class RefreshScheduler {
     this.closed = true;
     clearTimeout(this.timer);
     this.timer = undefined;
+  }
+
+  /** Puts a run's paths back for the next one (null: the next one walks). */
+  private keep(paths: readonly string[] | null): void {
+    if (paths === null) this.walkOwed = true;
+    else for (const p of paths) this.paths.add(p);
   }
 
   private arm(ms: number): void {
@@ -98,20 +114,33 @@ export class RefreshScheduler {
         this.signalled = false;
         this.owed = (await this.options.settle()) || this.owed;
       }
+      const taken = this.options.changes ? this.options.changes() : null;
+      if (taken === null) this.walkOwed = true;
+      else for (const p of taken) this.paths.add(p);
       if (!this.owed || this.closed) return;
-      const handle = await this.options.run();
+      const paths = this.walkOwed ? null : [...this.paths];
+      const handle = await this.options.run(paths);
       if (handle === 'busy') {
         retryMs = this.options.busyRetryMs ?? 5_000;
         this.signalled = true;
         return;
       }
       this.owed = false;
+      this.paths.clear();
+      this.walkOwed = false;
       if (!handle.joined) this.runs++;
-      await handle.done;
-      // A run that was already going may have walked past the change: one more, cheap, run makes sure.
-      if (handle.joined) this.owed = true;
+      const outcome = await handle.done;
+      if (handle.joined) {
+        // A run that was already going may have walked past the change: one more, cheap, run makes sure.
+        this.owed = true;
+        this.keep(paths);
+      } else if ((outcome as { state?: unknown } | null)?.state !== 'done') {
+        // Failed or cancelled part way: what it covered is unknown, so the next run walks.
+        this.walkOwed = true;
+      }
     } catch (error) {
       this.owed = false;
+      this.walkOwed = true;
       this.options.log(`watch: refreshing the index failed: ${(error as Error).message}`);
     } finally {
       this.busy = false;

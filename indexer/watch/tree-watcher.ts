@@ -48,6 +48,8 @@ interface WatchedDir {
 }
 
 const DEFAULT_MAX_DIRECTORIES = 20_000;
+/** More changed paths than this (a checkout, a generator) and the run walks the tree instead: no slower, and simpler. */
+const MAX_CHANGED_PATHS = 2_000;
 
 export class TreeWatcher {
   private readonly dirs = new Map<string, WatchedDir>();
@@ -59,6 +61,10 @@ export class TreeWatcher {
   private rulesChanged = false;
   /** An indexable file changed since the last settle(). */
   private relevant = false;
+  /** Repo-relative paths of indexable files with events, and directories that appeared, since the last takeChanges(). */
+  private readonly changed = new Set<string>();
+  /** Something happened that the paths cannot vouch for (ignore rules, a directory gone, an unnamed event). */
+  private needsWalk = false;
   private closed = false;
 
   private constructor(private readonly options: TreeWatcherOptions) {
@@ -102,6 +108,17 @@ export class TreeWatcher {
       changed = (await this.reconcile(rel)) || changed;
     }
     return changed;
+  }
+
+  /**
+   * The paths changed since the last call (for an index run that looks only at them), or null when only
+   * a walk of the whole tree can tell what changed. Call after settle(), which adds new directories.
+   */
+  takeChanges(): string[] | null {
+    const paths = this.needsWalk || this.changed.size > MAX_CHANGED_PATHS ? null : [...this.changed];
+    this.changed.clear();
+    this.needsWalk = false;
+    return paths;
   }
 
   close(): void {
@@ -191,6 +208,7 @@ export class TreeWatcher {
     if (IGNORE_FILE_NAMES.includes(name)) {
       this.rulesChanged = true;
       this.relevant = true;
+      this.needsWalk = true;
     } else if (exclusionByName(dir.rules, rel, name, false) || exclusionByName(dir.rules, rel, name, true)) {
       // The event does not say file or directory: a name excluded as either is dropped.
       return;
@@ -198,6 +216,7 @@ export class TreeWatcher {
       return;
     } else if (languageForPath(rel)) {
       this.relevant = true;
+      this.changed.add(rel);
       // A directory may be named like a file ("highlight.js"): settle() lists the parent to be sure.
       if (eventType === 'rename') this.touched.add(dirRel);
     } else if (eventType === 'rename') {
@@ -210,6 +229,7 @@ export class TreeWatcher {
   }
 
   private markUnknown(rel: string): void {
+    this.needsWalk = true;
     this.touched.add(rel);
     this.relevant = true;
     this.options.onEvent();
@@ -244,6 +264,7 @@ export class TreeWatcher {
         return false;
       }
       this.remove(rel);
+      this.needsWalk = true;
       return true;
     }
     let changed = false;
@@ -251,12 +272,16 @@ export class TreeWatcher {
       if (names.has(child)) continue;
       dir.children.delete(child);
       this.remove(rel === '' ? child : `${rel}/${child}`);
+      // Deleted or renamed: a renamed directory's watchers reported its files under the old name until now.
+      this.needsWalk = true;
       changed = true;
     }
     for (const name of names) {
       const childRel = rel === '' ? name : `${rel}/${name}`;
       if (dir.children.has(name) || exclusionByName(dir.rules, childRel, name, true) || this.skip.has(path.join(dir.abs, name))) continue;
       dir.children.add(name);
+      // A new directory: the run walks it whole (files written before it was watched had no events).
+      this.changed.add(childRel);
       try {
         await this.scan(childRel, dir.rules);
       } catch (error) {

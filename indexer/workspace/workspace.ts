@@ -226,7 +226,8 @@ export class Workspace {
   }
 
   /** Starts an index run of `project` (current or not); throws IndexBusyError when another process indexes. */
-  private launch(project: OpenProject, full: boolean, auto: boolean): IndexJob {
+  /** `changedPaths`: a watcher's run looks at these alone (runIndex's changedPaths); index calls walk the tree. */
+  private launch(project: OpenProject, full: boolean, auto: boolean, changedPaths: readonly string[] | null = null): IndexJob {
     const acquired = ProjectLock.acquire(project.dataDir);
     if ('heldBy' in acquired) {
       const { pid, host, since } = acquired.heldBy;
@@ -243,6 +244,7 @@ export class Workspace {
       log: this.log,
       prepareWorkers: this.options.indexWorkers,
       fileLimit: this.fileLimit(project.maxFiles),
+      changedPaths,
     });
     project.job = job;
     project.jobIsAuto = auto;
@@ -416,10 +418,10 @@ export class Workspace {
       skip: [this.options.home],
       setting,
       countStale: async (timeoutMs) => (await checkStaleness(project.root, project.store, { timeoutMs })).stale_files,
-      run: async () => {
+      run: async (paths) => {
         if (project.job?.running) return { joined: true, done: project.job.done };
         try {
-          return { joined: false, done: this.launch(project, false, true).done };
+          return { joined: false, done: this.launch(project, false, true, paths).done };
         } catch (error) {
           if (error instanceof IndexBusyError) return 'busy';
           throw error;

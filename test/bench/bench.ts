@@ -55,7 +55,7 @@ const TARGETS = {
 const GRID_VECTORS = 4000;
 
 /** ef values tried on the full index in the recall phase. */
-const RECALL_EFS = [64, 96, 128, 192, 256];
+const RECALL_EFS = [64, 96, 128, 192, 256, 384, 512, 768, 1024];
 
 const PHASES = ['search', 'recall', 'reindex', 'memory', 'onnx'] as const;
 type TargetName = keyof typeof TARGETS;
@@ -120,6 +120,8 @@ interface BenchResult {
   reindex_file?: string;
   reindex_one_file_s?: number | null;
   reindex_one_file_runs_s?: (number | null)[];
+  /** The same one-file edit found by walking the tree (an `index` call), as reindex_one_file_s measured before issue 20.2. */
+  reindex_one_file_walk_s?: number | null;
   reindex_flush_hnsw_s?: number | null;
   reindex_chunks_embedded?: number[];
   reindex_no_change_s?: number | null;
@@ -142,6 +144,7 @@ const SIZE_FIGURES = [
   'recall_at_10',
   'recall_at_10_word_queries',
   'reindex_one_file_s',
+  'reindex_one_file_walk_s',
   'reindex_no_change_s',
   'snapshot_write_s',
   'open_index_ms',
@@ -627,15 +630,39 @@ function* storedVectors(dataDir: string): IterableIterator<{ label: number; vect
   }
 }
 
-/** Exact top-k of each query by hnswlib's native brute force over `points` (fed one at a time, never held twice). */
+/** Points per native brute-force batch: 16,384 x 4096 floats is 256 MiB, so a 200,000-chunk index is never held twice. */
+const EXACT_BATCH = 16_384;
+
+/**
+ * Exact top-k of each query by hnswlib's native brute force over `points`, fed in batches (each batch's
+ * top-k merged into the running top-k), so memory stays one batch however large the index.
+ */
 function exactOver(points: Iterable<{ label: number; vector: Float32Array }>, count: number, queries: Float32Array[], k: number): ExactHit[][] {
-  const brute = new hnswlib.BruteforceSearch('cosine', BENCH_DIMS);
-  brute.initIndex(Math.max(1, count));
-  for (const p of points) brute.addPoint(Array.from(p.vector), p.label);
-  return queries.map((q) => {
-    const { neighbors, distances } = brute.searchKnn(Array.from(q), Math.min(k, count));
-    return neighbors.map((label, i) => ({ label, similarity: 1 - distances[i] }));
-  });
+  const best: ExactHit[][] = queries.map(() => []);
+  const qs = queries.map((q) => Array.from(q));
+  let batch: hnswlib.BruteforceSearch | null = null;
+  let held = 0;
+  const drain = () => {
+    if (!batch || held === 0) return;
+    const b = batch;
+    qs.forEach((q, i) => {
+      const { neighbors, distances } = b.searchKnn(q, Math.min(k, held));
+      const merged = best[i].concat(neighbors.map((label, j) => ({ label, similarity: 1 - distances[j] })));
+      best[i] = merged.sort((x, y) => y.similarity - x.similarity || x.label - y.label).slice(0, k);
+    });
+    batch = null;
+    held = 0;
+  };
+  for (const p of points) {
+    if (!batch) {
+      batch = new hnswlib.BruteforceSearch('cosine', BENCH_DIMS);
+      batch.initIndex(Math.max(1, Math.min(EXACT_BATCH, count)));
+    }
+    batch.addPoint(Array.from(p.vector), p.label);
+    if (++held === EXACT_BATCH) drain();
+  }
+  drain();
+  return best;
 }
 
 /**
@@ -718,21 +745,28 @@ function recallPhase(dataDir: string, queries: Queries, ef: number, embedder: Ha
   return out;
 }
 
-/** Three one-file edits (a function appended each time) and a re-index with nothing changed, then a forced snapshot. */
-async function reindexPhase(served: IndexStore, corpus: string, rows: ChunkRow[], embedder: HashedEmbedder, times: Map<string, MethodTime>): Promise<Partial<BenchResult>> {
-  const file = pickEditFile(rows);
+/**
+ * One-file edits (a function appended each time) re-indexed as the file watcher does (runIndex with the
+ * edited path as changedPaths; reindex_one_file_s) and by walking the tree as an `index` call does
+ * (reindex_one_file_walk_s), a re-index with nothing changed (a walk), then a forced snapshot. `file`:
+ * the file to edit (a --sizes run keeps the first size's, so every size edits the same file).
+ */
+async function reindexPhase(served: IndexStore, corpus: string, rows: ChunkRow[], embedder: HashedEmbedder, times: Map<string, MethodTime>, file = pickEditFile(rows)): Promise<Partial<BenchResult>> {
   const abs = join(corpus, file);
   const original = readFileSync(abs, 'utf8');
   const methodMs = (name: string) => times.get(name)?.ms ?? 0;
   const runs: { s: number; embedded: number; flushMs: number }[] = [];
-  // Four edits; the first is reported apart: it loads the grammar on the main thread (a full build parses in workers).
-  for (let i = 1; i <= 4; i++) {
+  const walked: number[] = [];
+  // Four edits the watcher's way; the first is reported apart: it loads the grammar on the main thread (a
+  // full build parses in workers). Then three found by a walk.
+  for (let i = 1; i <= 7; i++) {
     writeFileSync(abs, `${original}\nexport function benchEdit${i}(x: number): number {\n  return x * ${i};\n}\n`);
     times.clear();
     const t = performance.now();
-    const s = await runIndex({ root: corpus, store: served, embedder });
+    const s = await runIndex({ root: corpus, store: served, embedder, changedPaths: i <= 4 ? [file] : null });
     if (s.state !== 'done' || s.files_changed !== 1) throw new Error(`bench: re-index ${s.state}, ${s.files_changed} files changed`);
-    runs.push({ s: (performance.now() - t) / 1000, embedded: s.chunks_embedded, flushMs: methodMs('flushVectorIndex') });
+    if (i <= 4) runs.push({ s: (performance.now() - t) / 1000, embedded: s.chunks_embedded, flushMs: methodMs('flushVectorIndex') });
+    else walked.push((performance.now() - t) / 1000);
   }
   const t = performance.now();
   const unchanged: IndexSummary = await runIndex({ root: corpus, store: served, embedder });
@@ -746,12 +780,13 @@ async function reindexPhase(served: IndexStore, corpus: string, rows: ChunkRow[]
     reindex_file: file,
     reindex_one_file_s: round(median(runs.slice(1).map((r) => r.s)), 3),
     reindex_one_file_runs_s: runs.map((r) => round(r.s, 3)),
+    reindex_one_file_walk_s: round(median(walked), 3),
     reindex_flush_hnsw_s: round(median(runs.slice(1).map((r) => r.flushMs)) / 1000, 3),
     reindex_chunks_embedded: runs.map((r) => r.embedded),
     reindex_no_change_s: round(noChange, 3),
     snapshot_write_s: round((performance.now() - s) / 1000, 2),
   };
-  log(`re-index one file (${file}): median ${out.reindex_one_file_s} s of ${out.reindex_one_file_runs_s?.join(', ')}; no change ${out.reindex_no_change_s} s; snapshot ${out.snapshot_write_s} s`);
+  log(`re-index one file (${file}): median ${out.reindex_one_file_s} s of ${out.reindex_one_file_runs_s?.join(', ')} as the watcher runs it, ${out.reindex_one_file_walk_s} s by a walk; no change ${out.reindex_no_change_s} s; snapshot ${out.snapshot_write_s} s`);
   return out;
 }
 
@@ -821,7 +856,7 @@ async function mainSizes(args: Args, work: string, corpus: string): Promise<void
     const all = allChunks(store);
     const queries = makeQueries(all, embedder, args.queries);
     Object.assign(figures, pick(await searchPhase(store, embedder, queries, times)));
-    const reindex = await reindexPhase(store, corpus, all, embedder, times);
+    const reindex = await reindexPhase(store, corpus, all, embedder, times, rows[0]?.reindex_file);
     Object.assign(figures, pick(reindex));
     store.close();
     // At rest (closing checkpoints and removes the write-ahead log), with the snapshot the forced flush
@@ -964,7 +999,7 @@ function report(r: BenchResult, json: boolean): void {
     const f = r.recall_at_10_vs_float32;
     lines.push(`    against exact search on the float32 vectors (they are stored as float16): passage ${f.passage}, word ${f.word}; exact on float16 vs float32: ${f.exact_float16_vs_float32}`);
   }
-  row('reindex_one_file_s', 's', r.reindex_file ? `(${r.reindex_file}; median of runs 2-4 of ${r.reindex_one_file_runs_s?.join(', ')}; flush ${r.reindex_flush_hnsw_s} s; no change ${r.reindex_no_change_s} s; a forced HNSW snapshot ${r.snapshot_write_s} s)` : '');
+  row('reindex_one_file_s', 's', r.reindex_file ? `(${r.reindex_file} handed as the watcher's changed path; median of runs 2-4 of ${r.reindex_one_file_runs_s?.join(', ')}; found by a walk ${r.reindex_one_file_walk_s} s; flush ${r.reindex_flush_hnsw_s} s; no change ${r.reindex_no_change_s} s; a forced HNSW snapshot ${r.snapshot_write_s} s)` : '');
   row('bytes_per_chunk_disk', 'B');
   row('symbol_bytes_per_chunk', 'B', '(symbols, symbol_refs and their indexes, SQLite dbstat; part of bytes_per_chunk_disk)');
   row('symbol_ms_per_chunk', 'ms', r.symbol_detail ? `(symbol extraction ${r.symbol_detail.extract_ms} ms + writes ${r.symbol_detail.store_ms} ms, timed apart: ${((r.symbol_detail.share_of_pipeline ?? 0) * 100).toFixed(1)}% of the pipeline's wall time)` : '');
