@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeHalf, encodeHalf, roundToHalf } from '../indexer/store/float16.js';
-import { DEFAULT_HNSW_PARAMS, VectorIndex } from '../indexer/store/vector-index.js';
+import { DEFAULT_HNSW_PARAMS, EF_BY_POINTS, efForPoints, VectorIndex } from '../indexer/store/vector-index.js';
 
 const temps: string[] = [];
 afterEach(() => {
@@ -184,5 +184,41 @@ describe('float16 vectors', () => {
       for (let i = 0; i < v.length; i += 97) expect(Math.abs(back[i] - v[i])).toBeLessThanOrEqual(Math.abs(v[i]) * 2 ** -11 + 2 ** -25);
       expect(dot(back, v) / Math.sqrt(dot(back, back))).toBeGreaterThan(1 - 1e-6);
     }
+  });
+});
+
+describe('search ef grows with the graph (issue 20.4)', () => {
+  it('follows EF_BY_POINTS: its rows exactly, monotone between them, held past the last, never below the floor', () => {
+    for (const [points, ef] of EF_BY_POINTS) expect(efForPoints(points)).toBe(Math.max(ef, DEFAULT_HNSW_PARAMS.ef));
+    expect(efForPoints(10)).toBe(DEFAULT_HNSW_PARAMS.ef);
+    let last = 0;
+    for (let points = 1_000; points <= 2_000_000; points = Math.ceil(points * 1.1)) {
+      const ef = efForPoints(points);
+      expect(ef).toBeGreaterThanOrEqual(last);
+      last = ef;
+    }
+    expect(efForPoints(10_000_000)).toBe(EF_BY_POINTS[EF_BY_POINTS.length - 1][1]);
+    expect(efForPoints(10, 2_000)).toBe(2_000);
+  });
+
+  it('is applied on load and as points are added or deleted', () => {
+    const first = EF_BY_POINTS[0][0];
+    const dims = 4;
+    const index = VectorIndex.create(dims, DEFAULT_HNSW_PARAMS);
+    const vectors = randomUnitVectors(first + 2_000, dims, 5);
+    index.add(vectors.slice(0, first).map((_, i) => i + 1), vectors.slice(0, first));
+    index.search(vectors[0], 10);
+    expect(index.searchEf).toBe(efForPoints(first));
+    index.add(vectors.slice(first).map((_, i) => first + i + 1), vectors.slice(first));
+    index.search(vectors[0], 10);
+    expect(index.searchEf).toBe(efForPoints(first + 2_000));
+    expect(index.searchEf).toBeGreaterThan(efForPoints(first));
+    const file = path.join(tempDir(), 'v.hnsw');
+    index.writeAtomic(file);
+    const loaded = VectorIndex.load(file, dims, DEFAULT_HNSW_PARAMS, first + 2_000);
+    expect(loaded.searchEf).toBe(efForPoints(first + 2_000));
+    loaded.markDeleted(Array.from({ length: 2_000 }, (_, i) => first + i + 1));
+    loaded.search(vectors[0], 10);
+    expect(loaded.searchEf).toBe(efForPoints(first));
   });
 });

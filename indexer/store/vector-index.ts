@@ -26,6 +26,36 @@ export interface HnswParams {
  */
 export const DEFAULT_HNSW_PARAMS: Readonly<HnswParams> = { M: 16, efConstruction: 100, ef: 256 };
 
+/**
+ * ef by the number of points in the graph: at a fixed ef, three-word queries' recall@10 falls as the graph
+ * grows (0.99 at 10,000 points, 0.968 at 18,000 at ef 256). Chosen by the --sizes ef sweep and extrapolated
+ * with a margin (docs/performance.md, "Growth with the index"); between two rows ef is interpolated in
+ * log(points), past the last it stays.
+ */
+export const EF_BY_POINTS: readonly (readonly [points: number, ef: number])[] = [
+  [10_000, 256],
+  [50_000, 512],
+  [200_000, 1024],
+];
+
+/** The search ef for a graph of `points`: the EF_BY_POINTS rule, never below `floor` (HnswParams.ef). */
+export function efForPoints(points: number, floor: number = DEFAULT_HNSW_PARAMS.ef): number {
+  const rows = EF_BY_POINTS;
+  let ef = rows[rows.length - 1][1];
+  if (points <= rows[0][0]) ef = rows[0][1];
+  else {
+    for (let i = 1; i < rows.length; i++) {
+      const [p0, e0] = rows[i - 1];
+      const [p1, e1] = rows[i];
+      if (points > p1) continue;
+      const t = Math.log(points / p0) / Math.log(p1 / p0);
+      ef = Math.round(e0 + t * (e1 - e0));
+      break;
+    }
+  }
+  return Math.max(floor, ef);
+}
+
 /** Capacity of a fresh index; it doubles whenever an insert would overflow it. */
 const INITIAL_CAPACITY = 1024;
 
@@ -45,6 +75,8 @@ export class VectorIndex {
   private deleted: number;
   /** Points searched exactly, not (yet) in the graph: label -> unit vector. */
   private readonly flat = new Map<number, Float32Array>();
+  /** The ef last given to hnswlib (it follows the graph's size: efForPoints). */
+  private ef = 0;
 
   private constructor(index: HierarchicalNSW, dims: number, params: HnswParams, points: number, deleted: number) {
     this.index = index;
@@ -52,7 +84,20 @@ export class VectorIndex {
     this.params = params;
     this.points = points;
     this.deleted = deleted;
-    this.index.setEf(params.ef);
+    this.applyEf();
+  }
+
+  /** Sets ef for the graph's live points (on load, and before a search once the graph has grown or shrunk). */
+  private applyEf(): void {
+    const ef = efForPoints(this.points - this.deleted, this.params.ef);
+    if (ef === this.ef) return;
+    this.index.setEf(ef);
+    this.ef = ef;
+  }
+
+  /** The ef searches use now. */
+  get searchEf(): number {
+    return this.ef;
   }
 
   /** An empty index with room for `capacity` points (grown on demand). */
@@ -164,6 +209,7 @@ export class VectorIndex {
     const n = Math.min(want, this.points, this.index.getMaxElements());
     let found: Neighbor[] = [];
     if (n > 0 && this.points > this.deleted) {
+      this.applyEf();
       const { neighbors, distances } = this.index.searchKnn(Array.from(query), n);
       found = neighbors.map((label, i) => ({ label, distance: distances[i] }));
     }
