@@ -117,8 +117,8 @@ export function findSymbols(store: IndexStore, request: FindSymbolRequest): Find
 
 /**
  * The order of definitions within a tier. With `near` (a file the agent reads), as go-to-definition would:
- * that file's own, then its directory's, then those of files it seems to import (the file names their
- * enclosing type, or names their file's other top-level definitions), more such names first. Then code
+ * that file's own, then those it most likely means (it names their enclosing type, their module, their
+ * file's other top-level definitions; or shares their directory: nearEvidence). Then code
  * before tests, declarations (`.d.ts`) and vendored copies; types and functions before members, shallower
  * names first; members of types used in more files first; then path and line.
  */
@@ -149,10 +149,11 @@ class DefinitionRanker {
       const type = enclosingType(row.qualified);
       const typeUsedNear = !!this.near && type !== null && type !== this.sought && this.near.used.has(type);
       const shared = overlap?.get(row.fileId) ?? 0;
+      const near = this.near ? nearEvidence(row, this.near, this.sought, typeUsedNear, shared) : { sameFile: 0, score: 0 };
       return {
         row,
-        near: this.near ? nearClass(row, this.near, typeUsedNear || shared > 0) : 0,
-        nearScore: shared + (typeUsedNear ? 1 : 0),
+        near: near.sameFile,
+        nearScore: near.score,
         pathRank: pathRank(row.path),
         depth: depth(row.qualified),
         typeUses: type === null ? 0 : this.usesOf(type),
@@ -192,11 +193,34 @@ class DefinitionRanker {
   }
 }
 
-/** 0: in the near file; 1: in its directory; 2: in a file it seems to use; 3: elsewhere. */
-function nearClass(row: SymbolRow, near: { fileId: number; dir: string }, related: boolean): number {
-  if (row.fileId === near.fileId) return 0;
+/**
+ * How likely the near file means this definition: its own first (sameFile 0); then a score where naming
+ * the definition's enclosing type counts most, then the same directory and naming its file's module (an
+ * import path: `from flask.json import`, `use crate::builder::`), then other top-level names of its file.
+ * Weights were chosen on bench:symbols' five repositories (docs/quality.md, "Symbols").
+ */
+function nearEvidence(
+  row: SymbolRow,
+  near: { fileId: number; dir: string; used: Set<string> },
+  sought: string,
+  typeUsed: boolean,
+  shared: number,
+): { sameFile: number; score: number } {
+  if (row.fileId === near.fileId) return { sameFile: 0, score: 0 };
   const dir = row.path.includes('/') ? row.path.slice(0, row.path.lastIndexOf('/')) : '';
-  return dir === near.dir ? 1 : related ? 2 : 3;
+  // A module named like the symbol (`h.ts` for `h`) says nothing: the near file names the symbol anyway.
+  const module = moduleName(row.path);
+  const score = (typeUsed ? 3 : 0) + (dir === near.dir ? 2 : 0) + (module !== sought && near.used.has(module) ? 2 : 0) + Math.log2(1 + shared);
+  return { sameFile: 1, score };
+}
+
+/** The name an import uses for a file: its stem, or its directory's for `mod.rs`, `__init__.py`, `index.ts` (`src` skipped). */
+function moduleName(path: string): string {
+  const parts = path.split('/');
+  let i = parts.length - 1;
+  let name = parts[i].replace(/\.[^.]*$/, '');
+  while (/^(mod|lib|index|__init__|main|src)$/.test(name) && i > 0) name = parts[--i];
+  return name;
 }
 
 /** `a.Builder.new` -> `Builder`; a top-level name has none. */

@@ -84,22 +84,14 @@ interface RepoResult {
   qualified_hit_at_1_shared: number;
   qualified_hit_at_5_shared: number;
   /**
-   * The same shared names asked with `near`: a file other than the definition's own that uses the name (and,
-   * for a member, its enclosing type's name), picked at random; and a random other file of its directory.
+   * The shared names asked with `near` (and, for comparison, the same ones without), keyed
+   * `<kind>.<le5|gt5|qualified>.hit_at_<1|5>[_without_near]`. user: a random file that uses the name (and
+   * the enclosing type's name, for a member) and defines no symbol of that name; sibling: a random other
+   * file of the definition's directory; member_user: for a member whose `Type.name` no other definition
+   * has, a user file that names no other type with a member of that name (the one case where the truth is
+   * known without resolving types).
    */
-  near_user_sampled: number;
-  near_user_in_same_dir: number;
-  near_user_le5_sampled: number;
-  near_user_hit_at_1_le5: number;
-  near_user_hit_at_5_le5: number;
-  near_user_gt5_sampled: number;
-  near_user_hit_at_1_gt5: number;
-  near_user_hit_at_5_gt5: number;
-  near_user_qualified_hit_at_1: number;
-  near_sibling_sampled: number;
-  near_sibling_hit_at_1: number;
-  near_sibling_gt5_sampled: number;
-  near_sibling_hit_at_5_gt5: number;
+  near: Record<string, { share: number; of: number }>;
   /** Any order of the definitions puts 5 of a name's N in the first 5: hit@5 of a uniform sample of > 5 is this, whatever the ranking. */
   any_ranking_hit_at_5_gt5: number;
   /** references vs word grep. */
@@ -229,7 +221,29 @@ async function measureRepo(name: string, root: string): Promise<RepoResult> {
     return users;
   };
   const pickOne = <T>(items: T[]): T | undefined => (items.length === 0 ? undefined : items[Math.floor(nearRandom() * items.length)]);
-  const near = { user: 0, userLe5: 0, siblingGt5: 0, userSameDir: 0, user1le5: 0, user5le5: 0, user1gt5: 0, user5gt5: 0, userQualified1: 0, sibling: 0, sibling1: 0, sibling5gt5: 0 };
+  /** Per figure, [hits, asked]: see RepoResult.near. */
+  const near: Record<string, [number, number]> = {};
+  const count1 = (key: string, hit: boolean) => {
+    const c = (near[key] ??= [0, 0]);
+    c[1]++;
+    if (hit) c[0]++;
+  };
+  /** hit@1 and hit@5 of `d` asked by `name` near `file`, and without near, under `prefix`. */
+  const askNear = (prefix: string, d: DefinitionRow, name: string, file: string, isIt: (r: { path: string; start_line: number; symbol: string }) => boolean) => {
+    const withNear = findSymbols(store, { name, near: file, root }).results.findIndex(isIt);
+    const without = findSymbols(store, { name }).results.findIndex(isIt);
+    count1(`${prefix}.hit_at_1`, withNear === 0);
+    count1(`${prefix}.hit_at_5`, withNear >= 0 && withNear < 5);
+    count1(`${prefix}.hit_at_1_without_near`, without === 0);
+    count1(`${prefix}.hit_at_5_without_near`, without >= 0 && without < 5);
+  };
+  const definers = new Map<string, Set<string>>();
+  for (const d of defs) {
+    let paths = definers.get(d.name);
+    if (!paths) definers.set(d.name, (paths = new Set()));
+    paths.add(d.path);
+  }
+  const tail = (qualified: string) => qualified.split('.').slice(-2).join('.');
   let unique = 0, uniqueHit = 0, le5 = 0, le5Hit = 0, gt5 = 0, gt5Hit = 0, qualifiedHit1 = 0, qualifiedHit5 = 0;
   const misses: string[] = [];
   for (const d of sample) {
@@ -256,32 +270,27 @@ async function measureRepo(name: string, root: string): Promise<RepoResult> {
     if (q === 0) qualifiedHit1++;
     if (q >= 0 && q < 5) qualifiedHit5++;
 
-    // With near: never the definition's own file (that would hand over the answer).
+    // With near: never the definition's own file (that would hand over the answer), nor one that defines
+    // the name too (its use of the name is most likely its own definition).
     const isIt = (r: { path: string; start_line: number; symbol: string }) => r.path === d.path && r.start_line === d.startLine && r.symbol === d.qualified;
+    const bucket = count <= 5 ? 'le5' : 'gt5';
     const type = d.qualified.includes('.') ? d.qualified.split('.').slice(-2)[0] : null;
     const typeUsers = type ? usersOf(type) : null;
-    const user = pickOne([...usersOf(d.name)].filter((p) => p !== d.path && (!typeUsers || typeUsers.has(p))).sort());
+    const candidates = [...usersOf(d.name)].filter((p) => !definers.get(d.name)!.has(p) && (!typeUsers || typeUsers.has(p))).sort();
+    const user = pickOne(candidates);
     if (user !== undefined) {
-      near.user++;
-      if (dirOf(user) === dirOf(d.path)) near.userSameDir++;
-      const r = findSymbols(store, { name: d.name, near: user, root }).results.findIndex(isIt);
-      if (count <= 5) {
-        near.userLe5++;
-        if (r === 0) near.user1le5++;
-        if (r >= 0 && r < 5) near.user5le5++;
-      } else {
-        if (r === 0) near.user1gt5++;
-        if (r >= 0 && r < 5) near.user5gt5++;
-      }
-      if (findSymbols(store, { name: d.qualified, near: user, root }).results.findIndex(isIt) === 0) near.userQualified1++;
+      askNear(`user.${bucket}`, d, d.name, user, isIt);
+      askNear('user.qualified', d, d.qualified, user, isIt);
+      count1('user.in_same_dir', dirOf(user) === dirOf(d.path));
     }
     const sibling = pickOne((filesByDir.get(dirOf(d.path)) ?? []).filter((p) => p !== d.path));
-    if (sibling !== undefined) {
-      near.sibling++;
-      const r = findSymbols(store, { name: d.name, near: sibling, root }).results.findIndex(isIt);
-      if (r === 0) near.sibling1++;
-      if (count > 5) near.siblingGt5++;
-      if (count > 5 && r >= 0 && r < 5) near.sibling5gt5++;
+    if (sibling !== undefined) askNear(`sibling.${bucket}`, d, d.name, sibling, isIt);
+    // Where the truth is known: a member `T.name` no other definition shares, asked near a file that names
+    // T and the name and no other type with a member of that name.
+    if (type && defs.filter((x) => x.name === d.name && tail(x.qualified) === tail(d.qualified)).length === 1) {
+      const otherTypes = new Set(defs.filter((x) => x.name === d.name && x.qualified.includes('.')).map((x) => x.qualified.split('.').slice(-2)[0]).filter((t) => t !== type));
+      const strict = pickOne(candidates.filter((p) => ![...otherTypes].some((t) => usersOf(t).has(p))));
+      if (strict !== undefined) askNear(`member_user.${bucket}`, d, d.name, strict, isIt);
     }
   }
   let gt5Names = 0, gt5Defs = 0;
@@ -376,19 +385,7 @@ async function measureRepo(name: string, root: string): Promise<RepoResult> {
     hit_at_5_shared_gt5: share(gt5Hit, gt5),
     qualified_hit_at_1_shared: share(qualifiedHit1, le5 + gt5),
     qualified_hit_at_5_shared: share(qualifiedHit5, le5 + gt5),
-    near_user_sampled: near.user,
-    near_user_in_same_dir: near.userSameDir,
-    near_user_le5_sampled: near.userLe5,
-    near_user_hit_at_1_le5: share(near.user1le5, near.userLe5),
-    near_user_hit_at_5_le5: share(near.user5le5, near.userLe5),
-    near_user_gt5_sampled: near.user - near.userLe5,
-    near_user_hit_at_1_gt5: share(near.user1gt5, near.user - near.userLe5),
-    near_user_hit_at_5_gt5: share(near.user5gt5, near.user - near.userLe5),
-    near_user_qualified_hit_at_1: share(near.userQualified1, near.user),
-    near_sibling_sampled: near.sibling,
-    near_sibling_hit_at_1: share(near.sibling1, near.sibling),
-    near_sibling_gt5_sampled: near.siblingGt5,
-    near_sibling_hit_at_5_gt5: share(near.sibling5gt5, near.siblingGt5),
+    near: Object.fromEntries(Object.entries(near).sort().map(([k, [hits, asked]]) => [k, { share: share(hits, asked), of: asked }])),
     any_ranking_hit_at_5_gt5: share(5 * gt5Names, gt5Defs),
     identifiers: identifiers.length,
     grep_code_lines: codeLines,
@@ -529,14 +526,19 @@ async function main(): Promise<void> {
       `Query functions alone: find_symbol bare p50 ${ms(latency.find_symbol_bare_p50_ms)}, qualified ${ms(latency.find_symbol_qualified_p50_ms)}, ` +
       `fuzzy (no such name) p50 ${ms(latency.find_symbol_fuzzy_p50_ms)} (p95 ${ms(latency.find_symbol_fuzzy_p95_ms)}), references p50 ${ms(latency.references_p50_ms)} (p95 ${ms(latency.references_p95_ms)}).`,
   ];
+  const f = (r: RepoResult, key: string) => {
+    const asked = r.near[key];
+    const without = r.near[key.replace(/(hit_at_\d)$/, '$1_without_near')];
+    return asked ? `${without.share.toFixed(3)} -> ${asked.share.toFixed(3)} (${asked.of})` : '-';
+  };
   lines.push(
     '',
-    '| repository | any ranking: hit@5 of > 5 | near = a file using it: sampled (in its dir) | hit@1 / hit@5, <= 5 | hit@1 / hit@5, > 5 | by qualified name hit@1 | near = a sibling file: sampled | hit@1 | hit@5, > 5 |',
-    '|---|---|---|---|---|---|---|---|---|',
+    'find_symbol with near, without -> with (asked): user = a file using the name; sibling = another file of its directory; member = a file naming its type (see RepoResult.near)',
+    '| repository | any ranking: hit@5 of > 5 | user hit@1 <= 5 | user hit@5 > 5 | user by qualified name hit@1 | sibling hit@1 <= 5 | sibling hit@5 > 5 | member hit@1 <= 5 | member hit@1 > 5 | member hit@5 > 5 |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...results.map((r) =>
-      `| ${r.repository} | ${r.any_ranking_hit_at_5_gt5.toFixed(3)} | ${r.near_user_sampled} (${r.near_user_in_same_dir}) | ` +
-      `${r.near_user_hit_at_1_le5.toFixed(3)} / ${r.near_user_hit_at_5_le5.toFixed(3)} of ${r.near_user_le5_sampled} | ${r.near_user_hit_at_1_gt5.toFixed(3)} / ${r.near_user_hit_at_5_gt5.toFixed(3)} of ${r.near_user_gt5_sampled} | ` +
-      `${r.near_user_qualified_hit_at_1.toFixed(3)} | ${r.near_sibling_sampled} | ${r.near_sibling_hit_at_1.toFixed(3)} | ${r.near_sibling_hit_at_5_gt5.toFixed(3)} of ${r.near_sibling_gt5_sampled} |`,
+      `| ${r.repository} | ${r.any_ranking_hit_at_5_gt5.toFixed(3)} | ${f(r, 'user.le5.hit_at_1')} | ${f(r, 'user.gt5.hit_at_5')} | ${f(r, 'user.qualified.hit_at_1')} | ` +
+      `${f(r, 'sibling.le5.hit_at_1')} | ${f(r, 'sibling.gt5.hit_at_5')} | ${f(r, 'member_user.le5.hit_at_1')} | ${f(r, 'member_user.gt5.hit_at_1')} | ${f(r, 'member_user.gt5.hit_at_5')} |`,
     ),
   );
   for (const r of results) if (r.misses.length > 0) lines.push('', `${r.repository} misses (first ones):`, ...r.misses.slice(0, 15).map((m) => `  ${m}`));
