@@ -99,7 +99,7 @@ export async function search(
   const depth = candidateDepth(request.k);
   let reads = readOnce(store);
   const lexical = applyRankingPriors(reads, request.query, store.lexicalSearch(request.query, depth, filter));
-  if (mode === 'lexical') return { results: firstAnswers(rankHits(reads, lexical), request.query, request.k), mode, ...(note ? { note } : {}) };
+  if (mode === 'lexical') return { results: firstAnswers(rankHits(reads, lexical, request.k), request.query, request.k), mode, ...(note ? { note } : {}) };
   // An endpoint that is down, slow or refusing costs the semantic half, never the answer.
   const query = await embedQuery(embedder, request.query, request.signal);
   // Rows read before the wait may have been re-indexed meanwhile (a watcher): read them again.
@@ -107,10 +107,10 @@ export async function search(
   if (query.vector === null) {
     const degraded: DegradedSearch = { requested: mode, reason: query.reason };
     const notes = [note, degradedNote(degraded)].filter((n) => n !== undefined).join(' ');
-    return { results: firstAnswers(rankHits(reads, lexical), request.query, request.k), mode: 'lexical', note: notes, degraded };
+    return { results: firstAnswers(rankHits(reads, lexical, request.k), request.query, request.k), mode: 'lexical', note: notes, degraded };
   }
   const semantic = applyRankingPriors(reads, request.query, semanticCandidates(store, query.vector, depth, filter, lexical));
-  const hits = mode === 'hybrid' ? fuseHits(reads, lexical, semantic, semanticWeightFor(store, embedder.modelId)) : rankHits(reads, semantic);
+  const hits = mode === 'hybrid' ? fuseHits(reads, lexical, semantic, semanticWeightFor(store, embedder.modelId), request.k) : rankHits(reads, semantic, request.k);
   return { results: firstAnswers(hits, request.query, request.k), mode, ...(note ? { note } : {}) };
 }
 
@@ -152,7 +152,7 @@ export function candidateDepth(k: number): number {
  * modes); chunks within a file, and the scores shown, by fusing the chunk ranks. At weight 0 the files come
  * in exactly the lexical order, with files only the semantic list found after them.
  */
-export function fuseHits(store: IndexStore, lexical: ScoredChunkId[], semantic: ScoredChunkId[], semanticWeight: number): SearchHit[] {
+export function fuseHits(store: IndexStore, lexical: ScoredChunkId[], semantic: ScoredChunkId[], semanticWeight: number, limit = Infinity): SearchHit[] {
   const fused = reciprocalRankFusion([lexical, semantic], RRF_K, [1, semanticWeight]);
   const rows = new Map(store.getChunks(fused.map((r) => r.chunkId)).map((row) => [row.id, row]));
   const scoredRows = (list: ScoredChunkId[]) => list.flatMap((hit) => (rows.has(hit.chunkId) ? [{ row: rows.get(hit.chunkId)!, score: hit.score }] : []));
@@ -168,15 +168,32 @@ export function fuseHits(store: IndexStore, lexical: ScoredChunkId[], semantic: 
     const s = semanticFiles.get(path);
     fileScore.set(path, (l === undefined ? 0 : 1 / (RRF_K + l + 1)) + (s === undefined ? 0 : semanticWeight / (RRF_K + s + 1)));
   }
-  return diversifyByFile(mergeAdjacent(withDefinitionHeads(store, scoredRows(fused))), fileScore);
+  return diversifyByFile(mergeAdjacent(withDefinitionHeads(store, rowsOfTopFiles(scoredRows(fused), fileScore, limit))), fileScore);
 }
 
-/** Ranked chunk ids to hits: chunks read, neighbours in a file merged, files ranked by their evidence, one hit per file first. */
-export function rankHits(store: IndexStore, ranked: ScoredChunkId[]): SearchHit[] {
+/**
+ * Ranked chunk ids to hits: chunks read, neighbours in a file merged, files ranked by their evidence, one hit per file first.
+ * With `limit` (here and in fuseHits), only the first `limit` hits are sure to be those of the full list.
+ */
+export function rankHits(store: IndexStore, ranked: ScoredChunkId[], limit = Infinity): SearchHit[] {
   const rows = store.getChunks(ranked.map((r) => r.chunkId));
   const scoreOf = new Map(ranked.map((r) => [r.chunkId, r.score]));
   const scored = rows.map((row) => ({ row, score: scoreOf.get(row.id) ?? 0 }));
-  return diversifyByFile(mergeAdjacent(withDefinitionHeads(store, scored)), fileScores(scored));
+  const fileScore = fileScores(scored);
+  return diversifyByFile(mergeAdjacent(withDefinitionHeads(store, rowsOfTopFiles(scored, fileScore, limit))), fileScore);
+}
+
+/**
+ * `scored` without the rows of files that cannot be among the first `limit` hits, so those come out the same
+ * and the rest is neither read nor merged: diversifyByFile puts each file's best hit first (files by score,
+ * ties in order of first appearance), and definition heads and merging work within one file.
+ */
+function rowsOfTopFiles<T extends { row: ChunkRow }>(scored: T[], fileScore: ReadonlyMap<string, number>, limit: number): T[] {
+  const files = [...new Set(scored.map((s) => s.row.path))].map((path, index) => ({ path, index, score: fileScore.get(path) }));
+  if (!(limit >= 0 && limit < files.length) || files.some((f) => f.score === undefined || !Number.isFinite(f.score))) return scored;
+  files.sort((a, b) => b.score! - a.score! || a.index - b.index);
+  const keep = new Set(files.slice(0, limit).map((f) => f.path));
+  return scored.filter((s) => keep.has(s.row.path));
 }
 
 /**

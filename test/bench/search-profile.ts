@@ -2,12 +2,13 @@
  * Search latency on an index the bench kept (`node dist/test/bench/bench.js --skip onnx,recall,reindex,memory --keep`):
  * the bench's 200 word queries (same seed, same words), hybrid, k 10, query vectors computed beforehand, with
  * the mean time per store call. `--dump FILE` writes every query's ranked hits, so two builds of the searcher
- * can be compared for identical results; `--rounds N` repeats the query set (p50/p95 over all of them).
+ * can be compared for identical results; `--rounds N` repeats the query set (p50/p95 over all of them);
+ * `--mode lexical|semantic` and `--k N` change the request.
  *
- *   node dist/test/bench/search-profile.js <kept work dir>/index [--rounds N] [--dump FILE]
+ *   node dist/test/bench/search-profile.js <kept work dir>/index [--rounds N] [--dump FILE] [--mode M] [--k N]
  */
 import { writeFileSync } from 'node:fs';
-import { search } from '../../indexer/search/search.js';
+import { search, type SearchMode } from '../../indexer/search/search.js';
 import { openIndexStore } from '../../indexer/store/sqlite-index-store.js';
 import type { ChunkRow, IndexStore } from '../../indexer/store/store-types.js';
 import { HashedEmbedder, PrecomputedQueryEmbedder, seededRandom, wordCounts } from './hashed-embedder.js';
@@ -73,6 +74,8 @@ async function main(): Promise<void> {
   if (!dataDir) throw new Error('usage: search-profile <index dir> [--rounds N] [--dump FILE]');
   const rounds = argv.includes('--rounds') ? Number(argv[argv.indexOf('--rounds') + 1]) : 1;
   const dump = argv.includes('--dump') ? argv[argv.indexOf('--dump') + 1] : undefined;
+  const mode = (argv.includes('--mode') ? argv[argv.indexOf('--mode') + 1] : 'hybrid') as SearchMode;
+  const k = argv.includes('--k') ? Number(argv[argv.indexOf('--k') + 1]) : 10;
   const raw = openIndexStore(dataDir);
   const queries = pickQueries(allChunks(raw), 200, 1);
   const embedder = new HashedEmbedder();
@@ -80,14 +83,14 @@ async function main(): Promise<void> {
   const queryEmbedder = new PrecomputedQueryEmbedder(embedder, vectors);
   const times = new Map<string, { ms: number; calls: number }>();
   const store = timed(raw, times);
-  for (const q of queries.slice(0, 10)) await search(store, queryEmbedder, { query: q, k: 10, mode: 'hybrid' });
+  for (const q of queries.slice(0, 10)) await search(store, queryEmbedder, { query: q, k, mode });
   times.clear();
   const latencies: number[] = [];
   const results: unknown[] = [];
   for (let r = 0; r < rounds; r++) {
     for (const q of queries) {
       const t = performance.now();
-      const response = await search(store, queryEmbedder, { query: q, k: 10, mode: 'hybrid' });
+      const response = await search(store, queryEmbedder, { query: q, k, mode });
       latencies.push(performance.now() - t);
       if (r === 0) results.push({ query: q, mode: response.mode, results: response.results });
     }
