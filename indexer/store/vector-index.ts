@@ -28,13 +28,16 @@ export const DEFAULT_HNSW_PARAMS: Readonly<HnswParams> = { M: 16, efConstruction
 
 /**
  * ef by the number of points in the graph: at a fixed ef, three-word queries' recall@10 falls as the graph
- * grows (0.99 at 10,000 points, 0.968 at 18,000 at ef 256). Chosen by the --sizes ef sweep and extrapolated
- * with a margin (docs/performance.md, "Growth with the index"); between two rows ef is interpolated in
- * log(points), past the last it stays.
+ * grows (ef 256: 0.990 at 10,577 points, 0.962 at 46,588). Chosen from the --sizes ef sweep (at 46,588
+ * points ef 768 gave 0.991, 1024 gave 0.993) and extrapolated to 200,000 points, where the misses at a
+ * fixed ef grow about as the points do: ef 1024 is the least expected to hold 0.97 (~0.975), and each ef
+ * step costs search time (~0.04 ms per unit of ef at 46,588 points) against the 30 ms p50
+ * (docs/performance.md, "Growth with the index"). Between two rows ef is interpolated in log(points);
+ * past the last it stays.
  */
 export const EF_BY_POINTS: readonly (readonly [points: number, ef: number])[] = [
   [10_000, 256],
-  [50_000, 512],
+  [50_000, 768],
   [200_000, 1024],
 ];
 

@@ -57,7 +57,7 @@ const TARGETS = {
 const GRID_VECTORS = 4000;
 
 /** ef values tried on the full index in the recall phase. */
-const RECALL_EFS = [64, 96, 128, 192, 256, 384, 512, 768, 1024];
+const RECALL_EFS = [64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536];
 
 const PHASES = ['search', 'recall', 'reindex', 'memory', 'onnx'] as const;
 type TargetName = keyof typeof TARGETS;
