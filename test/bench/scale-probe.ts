@@ -127,15 +127,17 @@ async function main(): Promise<void> {
     const runs: { kind: string; s: number; store_ms: Record<string, number> }[] = [];
     const edited = join(root, 'd0', 'm0.py');
     const original = readFileSync(edited, 'utf8');
-    for (const kind of ['no change', 'no change', 'no change', 'one file', 'one file', 'one file']) {
-      if (kind === 'one file') appendFileSync(edited, `\ndef edit_${runs.length}(x):\n    return x.route(${runs.length})\n`);
+    // 'one file' is the edit handed over as the watcher does (changedPaths); 'one file walked' finds it by a walk.
+    const kinds = ['no change', 'no change', 'no change', 'one file', 'one file', 'one file', 'one file walked', 'one file walked', 'one file walked'];
+    for (const kind of kinds) {
+      if (kind.startsWith('one file')) appendFileSync(edited, `\ndef edit_${runs.length}(x):\n    return x.route(${runs.length})\n`);
       times.clear();
       t = performance.now();
-      const summary = await runIndex({ root, store, embedder });
+      const summary = await runIndex({ root, store, embedder, changedPaths: kind === 'one file' ? ['d0/m0.py'] : null });
       const s = (performance.now() - t) / 1000;
       if (summary.state !== 'done') throw new Error(`scale-probe: ${kind} re-index ${summary.state}: ${summary.error ?? ''}`);
       const changed = summary.files_changed + summary.files_added;
-      if (changed !== (kind === 'one file' ? 1 : 0)) throw new Error(`scale-probe: ${kind} re-index changed ${changed} files`);
+      if (changed !== (kind.startsWith('one file') ? 1 : 0)) throw new Error(`scale-probe: ${kind} re-index changed ${changed} files`);
       runs.push({ kind, s: Math.round(s * 1000) / 1000, store_ms: Object.fromEntries([...times].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, round(v)])) });
       log(`${kind}: ${s.toFixed(3)} s`);
     }
