@@ -12,7 +12,8 @@
  *
  * Work per event is a name check and a Set insert. Directory structure (new, removed or renamed
  * directories, changed ignore files) is reconciled in `settle()`, which the caller runs once per
- * debounce window, before its index run walks the tree.
+ * debounce window. takeChanges() then hands the run the paths that changed (indexable files with events,
+ * directories that appeared), or null when only a walk of the tree can tell (issue 20.2).
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir } from 'node:fs/promises';
