@@ -37,6 +37,12 @@ export const RESERVED_META_KEYS: ReadonlySet<string> = new Set([
 const BM25 = 'bm25(chunks_fts, 4.0, 3.0, 1.0)';
 /** Ids per json_each batch: keeps each statement's JSON small and its plan a PK lookup per id. */
 const ID_BATCH = 500;
+/** Lexical reads up to this many rows rank in FTS5 before joining (SqliteStore.lexicalTop); longer reads (a filter's) stream. */
+const LEXICAL_TWO_STEP_MAX = 1000;
+
+function compareUtf8(a: string, b: string): number {
+  return a === b ? 0 : Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -381,6 +387,14 @@ function prepareStatements(db: Database.Database) {
        ORDER BY ${BM25}, f.path, c.start_line
        LIMIT ?`,
     ),
+    // The lexical statement's order in two steps (SqliteStore.lexicalTop): bm25 in FTS5 alone, then the winners joined.
+    lexicalRanks: p(`SELECT rowid AS id, ${BM25} AS bm25 FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25 LIMIT ?`),
+    lexicalRows: p(
+      `SELECT c.id AS id, f.path AS path, c.language AS language, c.start_line AS startLine
+       FROM json_each(?) j
+       JOIN chunks c ON c.id = j.value
+       JOIN files f ON f.id = c.file_id`,
+    ),
     vectorsOfChunks: p(
       `SELECT c.id AS id, v.vector AS vector
        FROM json_each(?) j
@@ -710,7 +724,41 @@ export class SqliteStore {
    * (higher is better), streamed: SQLite ranks the matches once and the caller reads as far as it needs.
    */
   *lexical(match: string, limit: number): IterableIterator<LexicalCandidate> {
-    yield* this.s.lexical.iterate(match, limit) as IterableIterator<LexicalCandidate>;
+    const top = Number.isInteger(limit) && limit > 0 && limit <= LEXICAL_TWO_STEP_MAX ? this.lexicalTop(match, limit) : null;
+    if (top) yield* top;
+    else yield* this.s.lexical.iterate(match, limit) as IterableIterator<LexicalCandidate>;
+  }
+
+  /**
+   * The `lexical` statement's rows, with only the `limit` best by bm25 joined to chunks and files: joining
+   * every match before sorting was a third of the query, and the matches grow with the index. null (use
+   * the statement) where the two could differ: a full tie, a match without a chunk, a bm25 tie past 4x the cut.
+   */
+  private lexicalTop(match: string, limit: number): LexicalCandidate[] | null {
+    // Rows past the cut say whether bm25 ties cross it; then read on until the tie ends and rank the whole tie.
+    let fetch = 2 * limit + 1;
+    let ranked = this.s.lexicalRanks.all(match, fetch) as { id: number; bm25: number }[];
+    while (ranked.length === fetch && ranked[fetch - 1].bm25 === ranked[limit - 1].bm25) {
+      if (fetch > LEXICAL_TWO_STEP_MAX * 4) return null;
+      fetch *= 4;
+      ranked = this.s.lexicalRanks.all(match, fetch) as { id: number; bm25: number }[];
+    }
+    if (ranked.length > limit) {
+      const cut = ranked[limit - 1].bm25;
+      ranked = ranked.filter((r) => r.bm25 <= cut);
+    }
+    if (ranked.length === 0) return [];
+    const rows = new Map<number, { id: number; path: string; language: string; startLine: number }>();
+    for (const row of this.s.lexicalRows.all(JSON.stringify(ranked.map((r) => r.id))) as { id: number; path: string; language: string; startLine: number }[]) rows.set(row.id, row);
+    if (rows.size !== ranked.length) return null;
+    const out = ranked.map((r) => ({ bm25: r.bm25, row: rows.get(r.id)! }));
+    // ORDER BY bm25, f.path, c.start_line; paths compare as SQLite's BINARY collation does, by UTF-8 bytes.
+    out.sort((a, b) => a.bm25 - b.bm25 || compareUtf8(a.row.path, b.row.path) || a.row.startLine - b.row.startLine);
+    for (let i = 1; i < out.length; i++) {
+      const [a, b] = [out[i - 1], out[i]];
+      if (a.bm25 === b.bm25 && a.row.path === b.row.path && a.row.startLine === b.row.startLine) return null;
+    }
+    return out.slice(0, limit).map(({ bm25, row }) => ({ id: row.id, score: -bm25, path: row.path, language: row.language }));
   }
 
   /** Every chunk whose text has one of these vector labels (a label can map to several chunks). */
