@@ -134,16 +134,27 @@ describe('one result per file first', () => {
     expect(ordered.map((h) => `${h.path}:${h.start_line}`)).toEqual(['c.ts:1', 'a.ts:1', 'b.ts:1', 'a.ts:50', 'a.ts:90']);
   });
 
-  it('returns k distinct files when the best chunks all come from one file', async () => {
+  it('spreads hits over files, but a far stronger second hit of the best file takes one of the first three places', async () => {
     const store = openStore({
       'src/parser.ts': Array.from({ length: 8 }, (_, i) => `function parseToken${i}() { return parse token parse token }`),
       'src/lexer.ts': ['function lex() { return token }'],
       'src/ast.ts': ['function node() { return parse }'],
     });
+    // parser.ts's second chunk scores well over 1.3x lexer's only one: it is shown before it, once.
+    const response = await search(store, new NoneEmbedder(), { query: 'parse token', k: 3, mode: 'lexical' });
+    expect(response.results.map((h) => h.path)).toEqual(['src/parser.ts', 'src/parser.ts', expect.stringMatching(/^src\/(lexer|ast)\.ts$/)]);
+    const more = await search(store, new NoneEmbedder(), { query: 'parse token', k: 5, mode: 'lexical' });
+    expect(more.results.slice(0, 4).map((h) => h.path).sort()).toEqual(['src/ast.ts', 'src/lexer.ts', 'src/parser.ts', 'src/parser.ts']);
+    expect(more.results[4].path).toBe('src/parser.ts');
+  });
+
+  it("returns k distinct files when the other files match about as well as the best one's second chunk", async () => {
+    const store = openStore({
+      'src/parser.ts': Array.from({ length: 8 }, (_, i) => `function parseToken${i}() { return parse token parse token }`),
+      'src/lexer.ts': ['function lexToken() { return parse token parse token }'],
+      'src/ast.ts': ['function astToken() { return parse token parse token }'],
+    });
     const response = await search(store, new NoneEmbedder(), { query: 'parse token', k: 3, mode: 'lexical' });
     expect(response.results.map((h) => h.path).sort()).toEqual(['src/ast.ts', 'src/lexer.ts', 'src/parser.ts']);
-    expect(response.results[0].path).toBe('src/parser.ts');
-    const more = await search(store, new NoneEmbedder(), { query: 'parse token', k: 5, mode: 'lexical' });
-    expect(more.results.slice(3).every((h) => h.path === 'src/parser.ts')).toBe(true);
   });
 });

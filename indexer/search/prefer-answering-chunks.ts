@@ -47,9 +47,44 @@ export function preferAnsweringChunks<H extends { path: string; kind: string; sc
   });
   for (const list of byFile.values()) list.sort((a, b) => b.key - a.key || a.index - b.index);
   const taken = new Map<string, number>();
-  return hits.map((hit) => {
+  const ordered = hits.map((hit) => {
     const n = taken.get(hit.path) ?? 0;
     taken.set(hit.path, n + 1);
-    return byFile.get(hit.path)![n].hit;
+    return { entry: byFile.get(hit.path)![n], nth: n };
   });
+  return promoteStrongSecondHits(ordered).map((o) => o.entry.hit);
+}
+
+/**
+ * A file's second hit comes before a later file's first hit when it counts at least this many times as
+ * much: the best file's second definition is then shown rather than a far weaker file (docs/quality.md,
+ * "Ranking for plain-word questions", step g). Files keep their order; the list just names fewer of them.
+ */
+export const STRONG_SECOND_HIT_FACTOR = 1.3;
+
+/**
+ * Only the first hits an agent reads are taken by a second hit, and only one: each promotion pushes the
+ * answer's last file out of it, which cost the history eval's recall@10 when any place could be taken.
+ */
+const PROMOTE_WITHIN = 3;
+
+/** `ordered` is every file's first hit, then every file's second, and so on (diversifyByFile's order). */
+function promoteStrongSecondHits<O extends { entry: { hit: { path: string }; key: number }; nth: number }>(ordered: O[]): O[] {
+  const seconds = ordered.filter((o) => o.nth === 1);
+  const out: O[] = [];
+  const promoted = new Set<O>();
+  const shownFiles = new Set<string>();
+  for (const first of ordered.filter((o) => o.nth === 0)) {
+    for (const second of seconds) {
+      const strong = second.entry.key > 0 && second.entry.key >= STRONG_SECOND_HIT_FACTOR * first.entry.key;
+      if (strong && out.length < PROMOTE_WITHIN && promoted.size === 0 && !promoted.has(second) && shownFiles.has(second.entry.hit.path)) {
+        out.push(second);
+        promoted.add(second);
+      }
+    }
+    out.push(first);
+    shownFiles.add(first.entry.hit.path);
+  }
+  for (const o of ordered) if (o.nth !== 0 && !promoted.has(o)) out.push(o);
+  return out;
 }
