@@ -459,6 +459,7 @@ async function measureLatency(repos: { name: string; root: string }[]): Promise<
       findSymbols(store, { name });
       await session.call('find_symbol', { name });
     }
+    const nearFiles = shuffle([...new Set(defs.map((d) => d.path))], seededRandom(SEED + 2)).slice(0, 100);
     const timeSync = (fn: () => unknown) => {
       const t = performance.now();
       fn();
@@ -469,6 +470,8 @@ async function measureLatency(repos: { name: string; root: string }[]): Promise<
       qualified: qualifiedNames.map((name) => timeSync(() => findSymbols(store, { name }))),
       fuzzy: names.slice(0, 100).map((name) => timeSync(() => findSymbols(store, { name: `${name}qz` }))),
       refs: names.slice(0, 300).map((name) => timeSync(() => findReferences(store, { name }))),
+      // near a file holding some definition (a fixed list, drawn apart from the one below).
+      near: names.map((name, i) => timeSync(() => findSymbols(store, { name, near: nearFiles[i % nearFiles.length], root: combined }))),
     };
     const tool = { bare: [] as number[], qualified: [] as number[], refs: [] as number[], outline: [] as number[] };
     for (const name of names) tool.bare.push(await time(() => session.call('find_symbol', { name })));
@@ -484,6 +487,8 @@ async function measureLatency(repos: { name: string; root: string }[]): Promise<
       find_symbol_qualified_p50_ms: median(fn.qualified),
       find_symbol_fuzzy_p50_ms: median(fn.fuzzy),
       find_symbol_fuzzy_p95_ms: percentile(fn.fuzzy, 95),
+      find_symbol_near_p50_ms: median(fn.near),
+      find_symbol_near_p95_ms: percentile(fn.near, 95),
       references_p50_ms: median(fn.refs),
       references_p95_ms: percentile(fn.refs, 95),
       tool_find_symbol_bare_p50_ms: median(tool.bare),
@@ -524,7 +529,8 @@ async function main(): Promise<void> {
       `find_symbol bare p50 ${ms(latency.tool_find_symbol_bare_p50_ms)} (p95 ${ms(latency.tool_find_symbol_bare_p95_ms)}), qualified p50 ${ms(latency.tool_find_symbol_qualified_p50_ms)}, ` +
       `references p50 ${ms(latency.tool_references_p50_ms)} (p95 ${ms(latency.tool_references_p95_ms)}), outline of a file p50 ${ms(latency.tool_outline_p50_ms)}. ` +
       `Query functions alone: find_symbol bare p50 ${ms(latency.find_symbol_bare_p50_ms)}, qualified ${ms(latency.find_symbol_qualified_p50_ms)}, ` +
-      `fuzzy (no such name) p50 ${ms(latency.find_symbol_fuzzy_p50_ms)} (p95 ${ms(latency.find_symbol_fuzzy_p95_ms)}), references p50 ${ms(latency.references_p50_ms)} (p95 ${ms(latency.references_p95_ms)}).`,
+      `fuzzy (no such name) p50 ${ms(latency.find_symbol_fuzzy_p50_ms)} (p95 ${ms(latency.find_symbol_fuzzy_p95_ms)}), references p50 ${ms(latency.references_p50_ms)} (p95 ${ms(latency.references_p95_ms)}), ` +
+      `find_symbol bare with near p50 ${ms(latency.find_symbol_near_p50_ms)} (p95 ${ms(latency.find_symbol_near_p95_ms)}).`,
   ];
   const f = (r: RepoResult, key: string) => {
     const asked = r.near[key];
