@@ -21,7 +21,7 @@ Usage:
       --model <dir|name>  --base-url <url>  --api-key-env <VAR>  --device cuda|cpu|auto  --max-files <n>  --full  --json
   codecarto search "<query>" [--k <n>] [--detail lines|locations|full] [--max-tokens <n>] [--path-glob <glob>] [--language <lang>] [--mode hybrid|semantic|lexical] [--refresh] [--json]
   codecarto status [--json]
-  codecarto symbol <name> [--kind <kind>] [--path-glob <glob>] [--body] [--json]  where a symbol is defined (Flask.url_for, Builder::build)
+  codecarto symbol <name> [--kind <kind>] [--path-glob <glob>] [--near <file>] [--body] [--json]  where a symbol is defined (Flask.url_for, Builder::build)
   codecarto refs <name> [--path-glob <glob>] [--json]  where it is used: calls, imports and other uses, by file
   codecarto outline [<path>] [--json]     a file's symbols as a tree, or a directory's top-level symbols
       index, search, status, symbol, refs, outline and eval work on --project <path>, else on the indexed project that holds the
