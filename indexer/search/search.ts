@@ -126,7 +126,13 @@ function readOnce(store: IndexStore): IndexStore {
     return ids.flatMap((id) => rows.get(id) ?? []);
   };
   // Every other method runs on the store itself (its state stays its own).
-  return new Proxy(store, { get: (target, prop) => (prop === 'getChunks' ? getChunks : Reflect.get(target, prop, target)) });
+  return new Proxy(store, {
+    get: (target, prop) => {
+      if (prop === 'getChunks') return getChunks;
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 /**
