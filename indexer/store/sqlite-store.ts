@@ -170,10 +170,11 @@ export interface LogTail {
 export function openDatabase(file: string): Database.Database {
   const db = new Database(file);
   try {
+    // First: every statement after it, the journal mode's included, waits for another process's lock.
+    db.pragma('busy_timeout = 5000');
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
     // The write-ahead log keeps its largest size until truncated; a long run's would otherwise stay on disk.
     db.pragma('journal_size_limit = 67108864');
     migrate(db);
@@ -196,6 +197,8 @@ function migrate(db: Database.Database): void {
     );
   }
   let compact = false;
+  // Writing transactions begin IMMEDIATE: a deferred one reads first, and when another process commits before
+  // it writes, SQLite answers SQLITE_BUSY at once ("database is locked") instead of waiting.
   db.transaction(() => {
     db.exec(SCHEMA);
     migrateFts(db);
@@ -220,7 +223,7 @@ function migrate(db: Database.Database): void {
     db.prepare("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
     db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION));
     db.prepare("INSERT OR IGNORE INTO meta(key, value) VALUES ('vectors_gen', '0')").run();
-  })();
+  }).immediate();
   if (compact) {
     try {
       db.exec('VACUUM');
@@ -471,11 +474,11 @@ export class SqliteStore {
       this.setMeta('model_id', model.modelId);
       this.setMeta('model_dims', String(model.dims));
       this.setMeta('model_distance', model.distance);
-    })();
+    }).immediate();
   }
 
   deleteAllVectors(): void {
-    this.db.transaction(() => this.deleteAllVectorsInTx())();
+    this.db.transaction(() => this.deleteAllVectorsInTx()).immediate();
   }
 
   /** Every vector goes, every text becomes unembedded, and the HNSW snapshot becomes the empty one. */
@@ -509,7 +512,7 @@ export class SqliteStore {
 
   /** Records that the snapshot now holds `record` and drops the log entries it includes, in one transaction. */
   recordSnapshot(record: SnapshotRecord): void {
-    this.db.transaction(() => this.recordSnapshotInTx(record))();
+    this.db.transaction(() => this.recordSnapshotInTx(record)).immediate();
   }
 
   private recordSnapshotInTx(record: SnapshotRecord): void {
@@ -559,7 +562,7 @@ export class SqliteStore {
           this.s.rewriteVector.run(encodeVector(decodeVector(row.vector, dims)), row.label);
           converted++;
         }
-      })();
+      }).immediate();
       crashPoint('vectors-converted');
       after = rows[rows.length - 1].label;
     }
@@ -609,7 +612,7 @@ export class SqliteStore {
         }
         this.s.insertFts.run(id, pathTokens, chunk.symbol ? tokenText(chunk.symbol) : '', body);
       }
-    })();
+    }).immediate();
   }
 
   touchFile(path: string, size: number, mtimeMs: number): void {
@@ -629,7 +632,7 @@ export class SqliteStore {
         this.s.deleteFile.run(id);
       }
       return removed;
-    })();
+    }).immediate();
   }
 
   /**
@@ -648,7 +651,7 @@ export class SqliteStore {
       const texts = this.s.deleteOrphanTexts.run().changes;
       this.s.clearGcCandidates.run();
       return { texts, labels };
-    })();
+    }).immediate();
   }
 
   pendingTexts(limit?: number): PendingText[] {
@@ -701,7 +704,7 @@ export class SqliteStore {
       }
       if (labels.length > 0) this.s.bumpGen.run();
       return { labels, vectors, seq: this.logHead() };
-    })();
+    }).immediate();
   }
 
   hasVectors(): boolean {
