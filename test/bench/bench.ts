@@ -36,7 +36,8 @@ import hnswlib from 'hnswlib-node';
 import { copyCorpus, copyDefaultCorpus, copyName, copyRenamed, ONNX_PART, scaledSources, type SourceDir } from './corpus.js';
 import { MemorySampler } from './memory-sampler.js';
 import { measureSymbolCost } from './symbol-cost.js';
-import { BENCH_DIMS, HashedEmbedder, HashedVectors, PrecomputedQueryEmbedder, seededRandom, textKey, wordCounts } from './hashed-embedder.js';
+import { allChunks, passageQuery, pickQueries, timedStore, wordQuery, type MethodTime } from './bench-store.js';
+import { BENCH_DIMS, HashedEmbedder, HashedVectors, PrecomputedQueryEmbedder, seededRandom, textKey } from './hashed-embedder.js';
 import { loadIndexWithVectors, measureRecall, runGrid, sampleRows, type GridRow } from './hnsw-measure.js';
 import { mean, median, percentile, recallAtK, type ExactHit } from './vector-math.js';
 
@@ -265,36 +266,6 @@ function parseArgs(argv: string[]): Args {
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
-interface MethodTime {
-  ms: number;
-  calls: number;
-}
-
-/**
- * Wraps every method of the store to add up the time spent in it (the store is synchronous); `onCall`
- * sees each call's arguments.
- */
-function timedStore(store: IndexStore, times: Map<string, MethodTime>, onCall?: (name: string, args: unknown[]) => void): IndexStore {
-  return new Proxy(store, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop, target) as unknown;
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        onCall?.(String(prop), args);
-        const t = performance.now();
-        try {
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        } finally {
-          const entry = times.get(String(prop)) ?? { ms: 0, calls: 0 };
-          entry.ms += performance.now() - t;
-          entry.calls++;
-          times.set(String(prop), entry);
-        }
-      };
-    },
-  });
-}
-
 function dirBytes(dir: string): number {
   let total = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
@@ -302,51 +273,6 @@ function dirBytes(dir: string): number {
     total += entry.isDirectory() ? dirBytes(p) : statSync(p).size;
   }
   return total;
-}
-
-/** Every chunk row, in insertion order (= walk order for a fresh build). */
-function allChunks(store: IndexStore): ChunkRow[] {
-  const n = store.counts().chunks;
-  const rows: ChunkRow[] = [];
-  // Ids are rowids; after deletes they may run past the count, so read until n rows are found.
-  for (let start = 1; rows.length < n && start < 50 * (n + 1000); start += 5000) {
-    rows.push(...store.getChunks(Array.from({ length: 5000 }, (_, i) => start + i)));
-  }
-  return rows.sort((a, b) => a.id - b.id);
-}
-
-const STOP_WORDS = new Set(
-  'the and for that this with from are not but var let const function return export import default new true false null undefined void string number boolean any type interface class extends implements public private protected static readonly async await get set value values index length object array key keys'.split(
-    ' ',
-  ),
-);
-
-/** Queries as an agent writes them: three distinct words of a chunk (identifier parts), in random order. */
-function wordQuery(row: Pick<ChunkRow, 'text'>, random: () => number): string | null {
-  const words = [...wordCounts(row.text).keys()].filter((w) => /^[a-z]{3,20}$/.test(w) && !STOP_WORDS.has(w));
-  if (words.length < 3) return null;
-  const picked = new Set<string>();
-  while (picked.size < 3) picked.add(words[Math.floor(random() * words.length)]);
-  return [...picked].join(' ');
-}
-
-/** A passage-like query: a contiguous half of a chunk's lines, without the header (near its chunk, not on it). */
-function passageQuery(row: Pick<ChunkRow, 'text'>, random: () => number): string | null {
-  const lines = row.text.split('\n');
-  if (lines.length < 6) return null;
-  const len = Math.ceil(lines.length / 2);
-  const start = Math.floor(random() * (lines.length - len + 1));
-  return lines.slice(start, start + len).join('\n');
-}
-
-function pickQueries<R>(rows: R[], count: number, seed: number, make: (r: R, random: () => number) => string | null): string[] {
-  const random = seededRandom(seed);
-  const out = new Set<string>();
-  for (let tries = 0; out.size < count && tries < count * 50; tries++) {
-    const q = make(rows[Math.floor(random() * rows.length)], random);
-    if (q !== null) out.add(q);
-  }
-  return [...out];
 }
 
 function machine(): Record<string, string | number> {

@@ -15,8 +15,9 @@ import { join } from 'node:path';
 import { runIndex } from '../../indexer/run/run-index.js';
 import { SECRET_RULES_VERSION } from '../../indexer/prepare/secrets/secret-scanner.js';
 import { openIndexStore } from '../../indexer/store/sqlite-index-store.js';
-import type { ChunkInput, IndexStore } from '../../indexer/store/store-types.js';
+import type { ChunkInput } from '../../indexer/store/store-types.js';
 import { SYMBOL_TABLE_META, SYMBOL_TABLE_VERSION } from '../../indexer/store/symbol-tables.js';
+import { timedStore, type MethodTime } from './bench-store.js';
 import { HashedEmbedder } from './hashed-embedder.js';
 
 interface Args {
@@ -82,24 +83,6 @@ async function build(root: string, dataDir: string, args: Args, embedder: Hashed
   store.close();
 }
 
-/** Adds up the time spent in each store method (the store is synchronous). */
-function timed(store: IndexStore, times: Map<string, number>): IndexStore {
-  return new Proxy(store, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop, target) as unknown;
-      if (typeof value !== 'function') return value;
-      return (...a: unknown[]) => {
-        const t = performance.now();
-        try {
-          return (value as (...x: unknown[]) => unknown).apply(target, a);
-        } finally {
-          times.set(String(prop), (times.get(String(prop)) ?? 0) + performance.now() - t);
-        }
-      };
-    },
-  });
-}
-
 const round = (ms: number) => Math.round(ms * 10) / 10;
 
 async function main(): Promise<void> {
@@ -122,8 +105,8 @@ async function main(): Promise<void> {
     const base = openIndexStore(dataDir);
     const openMs = performance.now() - t;
     const counts = base.counts();
-    const times = new Map<string, number>();
-    const store = timed(base, times);
+    const times = new Map<string, MethodTime>();
+    const store = timedStore(base, times);
     const runs: { kind: string; s: number; store_ms: Record<string, number> }[] = [];
     const edited = join(root, 'd0', 'm0.py');
     const original = readFileSync(edited, 'utf8');
@@ -138,7 +121,7 @@ async function main(): Promise<void> {
       if (summary.state !== 'done') throw new Error(`scale-probe: ${kind} re-index ${summary.state}: ${summary.error ?? ''}`);
       const changed = summary.files_changed + summary.files_added;
       if (changed !== (kind.startsWith('one file') ? 1 : 0)) throw new Error(`scale-probe: ${kind} re-index changed ${changed} files`);
-      runs.push({ kind, s: Math.round(s * 1000) / 1000, store_ms: Object.fromEntries([...times].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, round(v)])) });
+      runs.push({ kind, s: Math.round(s * 1000) / 1000, store_ms: Object.fromEntries([...times].sort((a, b) => b[1].ms - a[1].ms).map(([k, v]) => [k, round(v.ms)])) });
       log(`${kind}: ${s.toFixed(3)} s`);
     }
     writeFileSync(edited, original);

@@ -10,63 +10,9 @@
 import { writeFileSync } from 'node:fs';
 import { search, type SearchMode } from '../../indexer/search/search.js';
 import { openIndexStore } from '../../indexer/store/sqlite-index-store.js';
-import type { ChunkRow, IndexStore } from '../../indexer/store/store-types.js';
-import { HashedEmbedder, PrecomputedQueryEmbedder, seededRandom, wordCounts } from './hashed-embedder.js';
+import { allChunks, pickQueries, timedStore, wordQuery, type MethodTime } from './bench-store.js';
+import { HashedEmbedder, PrecomputedQueryEmbedder } from './hashed-embedder.js';
 import { percentile } from './vector-math.js';
-
-// The bench's word queries (bench.ts wordQuery/pickQueries, seed 1): the same 200 queries on the same index.
-const STOP_WORDS = new Set(
-  'the and for that this with from are not but var let const function return export import default new true false null undefined void string number boolean any type interface class extends implements public private protected static readonly async await get set value values index length object array key keys'.split(
-    ' ',
-  ),
-);
-
-function wordQuery(row: Pick<ChunkRow, 'text'>, random: () => number): string | null {
-  const words = [...wordCounts(row.text).keys()].filter((w) => /^[a-z]{3,20}$/.test(w) && !STOP_WORDS.has(w));
-  if (words.length < 3) return null;
-  const picked = new Set<string>();
-  while (picked.size < 3) picked.add(words[Math.floor(random() * words.length)]);
-  return [...picked].join(' ');
-}
-
-function pickQueries(rows: ChunkRow[], count: number, seed: number): string[] {
-  const random = seededRandom(seed);
-  const out = new Set<string>();
-  for (let tries = 0; out.size < count && tries < count * 50; tries++) {
-    const q = wordQuery(rows[Math.floor(random() * rows.length)], random);
-    if (q !== null) out.add(q);
-  }
-  return [...out];
-}
-
-function allChunks(store: IndexStore): ChunkRow[] {
-  const n = store.counts().chunks;
-  const rows: ChunkRow[] = [];
-  for (let start = 1; rows.length < n && start < 50 * (n + 1000); start += 5000) {
-    rows.push(...store.getChunks(Array.from({ length: 5000 }, (_, i) => start + i)));
-  }
-  return rows.sort((a, b) => a.id - b.id);
-}
-
-function timed(store: IndexStore, times: Map<string, { ms: number; calls: number }>): IndexStore {
-  return new Proxy(store, {
-    get(target, prop) {
-      const value = Reflect.get(target, prop, target) as unknown;
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        const t = performance.now();
-        try {
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        } finally {
-          const entry = times.get(String(prop)) ?? { ms: 0, calls: 0 };
-          entry.ms += performance.now() - t;
-          entry.calls++;
-          times.set(String(prop), entry);
-        }
-      };
-    },
-  });
-}
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -77,12 +23,13 @@ async function main(): Promise<void> {
   const mode = (argv.includes('--mode') ? argv[argv.indexOf('--mode') + 1] : 'hybrid') as SearchMode;
   const k = argv.includes('--k') ? Number(argv[argv.indexOf('--k') + 1]) : 10;
   const raw = openIndexStore(dataDir);
-  const queries = pickQueries(allChunks(raw), 200, 1);
+  // The bench's word queries (seed 1): the same 200 queries on the same index.
+  const queries = pickQueries(allChunks(raw), 200, 1, wordQuery);
   const embedder = new HashedEmbedder();
   const vectors = new Map(queries.map((q) => [q, embedder.vectors.vector(q)]));
   const queryEmbedder = new PrecomputedQueryEmbedder(embedder, vectors);
-  const times = new Map<string, { ms: number; calls: number }>();
-  const store = timed(raw, times);
+  const times = new Map<string, MethodTime>();
+  const store = timedStore(raw, times);
   for (const q of queries.slice(0, 10)) await search(store, queryEmbedder, { query: q, k, mode });
   times.clear();
   const latencies: number[] = [];
