@@ -12,23 +12,12 @@ import { estimateTokens } from '../indexer/search/token-estimate.js';
 import { loadMistralTokenizer } from '../models/hf-tokenizer.js';
 import { connectInProcess, type InProcessSession, type Structured, type ToolResult } from './helpers/in-process.js';
 import { copyThirdPartyTree, tempDir } from './helpers/stdio-client.js';
+import { countTokensInPieces } from './bench/question-scoring.js';
 
 const tokenizer = loadMistralTokenizer();
 
-/** Mistral tokens, encoded in ~2,000-character pieces as the benchmark does (each piece adds at most one token). */
-function countTokens(text: string): number {
-  let total = 0;
-  for (let at = 0; at < text.length; ) {
-    let end = Math.min(text.length, at + 2000);
-    if (end < text.length) {
-      const cut = Math.max(text.lastIndexOf('\n', end), text.lastIndexOf(' ', end));
-      if (cut > at) end = cut + 1;
-    }
-    total += tokenizer.count(text.slice(at, end));
-    at = end;
-  }
-  return total;
-}
+/** Mistral tokens, counted as the benchmark counts them. */
+const countTokens = (text: string): number => countTokensInPieces((piece) => tokenizer.count(piece), text);
 
 /** What a client shows its model: the text block, or JSON.stringify(structuredContent) (Claude Code). */
 const answerTokens = (result: ToolResult) => ({ text: countTokens(result.content[0].text), json: countTokens(JSON.stringify(result.structuredContent)) });

@@ -197,3 +197,21 @@ export function grepOutput(files: readonly { path: string; text: string }[], wor
   }
   return out;
 }
+
+/**
+ * Tokens of `text` by `count` (a tokenizer's), encoded in pieces of ~2,000 characters cut at a newline,
+ * space or comma: encoding cost grows faster than length, and each cut adds at most one token.
+ */
+export function countTokensInPieces(count: (piece: string) => number, text: string): number {
+  let total = 0;
+  for (let at = 0; at < text.length; ) {
+    let end = Math.min(text.length, at + 2000);
+    if (end < text.length) {
+      const cut = Math.max(text.lastIndexOf('\n', end), text.lastIndexOf(' ', end), text.lastIndexOf(',', end));
+      if (cut > at) end = cut + 1;
+    }
+    total += count(text.slice(at, end));
+    at = end;
+  }
+  return total;
+}

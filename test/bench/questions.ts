@@ -26,6 +26,7 @@ import { searchAnswer } from '../../tools/search-answer.js';
 import { enclosingDefinition, fileDefinitions, type Definition } from './definitions.js';
 import {
   bestGrepLine,
+  countTokensInPieces,
   grepOutput,
   scoreHits,
   sharedWords,
@@ -83,20 +84,8 @@ interface Report {
 
 const tokenizer = loadMistralTokenizer();
 
-/** Mistral tokens of `text`, encoded in pieces of ~2,000 characters (encoding cost grows faster than length). */
-function countTokens(text: string): number {
-  let total = 0;
-  for (let at = 0; at < text.length; ) {
-    let end = Math.min(text.length, at + 2000);
-    if (end < text.length) {
-      const cut = Math.max(text.lastIndexOf('\n', end), text.lastIndexOf(' ', end), text.lastIndexOf(',', end));
-      if (cut > at) end = cut + 1;
-    }
-    total += tokenizer.count(text.slice(at, end));
-    at = end;
-  }
-  return total;
-}
+/** Mistral tokens of `text` (countTokensInPieces). */
+const countTokens = (text: string): number => countTokensInPieces((piece) => tokenizer.count(piece), text);
 
 function loadQuestionFiles(only: string[] | undefined): QuestionFile[] {
   const files = readdirSync(DATA_DIR)
