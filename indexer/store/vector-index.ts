@@ -28,12 +28,9 @@ export const DEFAULT_HNSW_PARAMS: Readonly<HnswParams> = { M: 16, efConstruction
 
 /**
  * ef by the number of points in the graph: at a fixed ef, three-word queries' recall@10 falls as the graph
- * grows (ef 256: 0.990 at 10,577 points, 0.962 at 46,588). Chosen from the --sizes ef sweep (at 46,588
- * points ef 768 gave 0.991, 1024 gave 0.993) and extrapolated to 200,000 points, where the misses at a
- * fixed ef grow about as the points do: ef 1024 is the least expected to hold 0.97 (~0.975). It costs
- * search time (44 ms per HNSW query at 46,588 points against 7.9 ms at ef 256), more than the 30 ms p50
- * budget at 200,000: recall was kept (docs/performance.md, "Growth with the index"). Between two rows ef is interpolated in log(points);
- * past the last it stays.
+ * grows (ef 256: 0.990 at 10,577 points, 0.962 at 46,588, 0.872 at 215,095). Rows from the --sizes ef
+ * sweeps; at 215,095 points ef 1024 measured 0.9705 at 20.5 ms per HNSW query (docs/performance.md, "Growth
+ * with the index"). Between two rows ef is interpolated in log(points); past the last it stays.
  */
 export const EF_BY_POINTS: readonly (readonly [points: number, ef: number])[] = [
   [10_000, 256],
