@@ -137,7 +137,8 @@ function readOnce(store: IndexStore): IndexStore {
 
 /**
  * `preferAnsweringChunks(hits, query).slice(0, k)`, from the hits of the files among the first k only: it
- * re-orders each file's own hits, so the first k places depend on those files alone. Same answer; the
+ * re-orders each file's own hits and may move one of those files' second hits up (never another file's),
+ * so the first k places depend on those files alone. Same answer; the
  * comment test it runs on every declaration hit was a third of a search (docs/performance.md).
  */
 function firstAnswers(hits: SearchHit[], query: string, k: number): SearchHit[] {
