@@ -17,7 +17,8 @@ export const DOC_ONLY_DECLARATION_FACTOR = 0.5;
 const COMMENTS = /\/\*[\s\S]*?\*\/|"""[\s\S]*?"""|'''[\s\S]*?'''|\/\/[^\n]*|#[^\n]*/g;
 
 function stemsOf(text: string): Set<string> {
-  return new Set(tokenText(text).split(' ').map(porterStem));
+  // Distinct tokens first: a chunk repeats its identifiers many times.
+  return new Set([...new Set(tokenText(text).split(' '))].map(porterStem));
 }
 
 /** Whether some of the query's stems that the text holds appear only in its comments and docstrings. */

@@ -137,7 +137,11 @@ function dropStopWords(terms: string[]): string[] {
  */
 export function toFtsMatchExpression(query: string): string | null {
   const terms = queryTerms(query);
-  if (terms.length === 0) return null;
+  return terms.length === 0 ? null : ftsAnyOf(terms);
+}
+
+/** The MATCH expression for rows holding any of these terms (queryTerms' output). */
+export function ftsAnyOf(terms: readonly string[]): string {
   // Terms are letter/digit runs, so they contain no double quote; quoting still keeps words like OR/NOT/NEAR literal.
   return terms.map((t) => `"${t}"`).join(' OR ');
 }

@@ -129,8 +129,21 @@ function step5(w: string): string {
   return w;
 }
 
+/** Stems already computed: search stems every candidate's words, and code repeats its words across chunks. */
+const STEMS = new Map<string, string>();
+const MAX_CACHED_STEMS = 100_000;
+
 /** The Porter stem of one lowercased token; tokens with non-ASCII characters, under 3 or over 64 bytes unchanged. */
 export function porterStem(token: string): string {
+  const cached = STEMS.get(token);
+  if (cached !== undefined) return cached;
+  const stem = computeStem(token);
+  if (STEMS.size >= MAX_CACHED_STEMS) STEMS.clear();
+  STEMS.set(token, stem);
+  return stem;
+}
+
+function computeStem(token: string): string {
   if (token.length < MIN_LENGTH || token.length > MAX_LENGTH || !/^[a-z0-9]+$/.test(token)) return token;
   let w = step1ab(token);
   w = step1c(w);

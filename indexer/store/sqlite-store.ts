@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { crashPoint } from './crash-point.js';
 import { decodeHalf, encodeHalf } from './float16.js';
 import type { ChunkInput, ChunkRow, FileRecord, IndexedModel, PendingText, StoreCounts } from './store-types.js';
-import { pathTokenText, tokenText } from './fts-tokens.js';
+import { ftsAnyOf, pathTokenText, tokenText } from './fts-tokens.js';
 import { IndexStoreError } from './store-errors.js';
 import { SYMBOL_SCHEMA, SymbolTables } from './symbol-tables.js';
 import type { FileSymbols } from '../chunk/file-symbols.js';
@@ -39,6 +39,8 @@ const BM25 = 'bm25(chunks_fts, 4.0, 3.0, 1.0)';
 const ID_BATCH = 500;
 /** Lexical reads up to this many rows rank in FTS5 before joining (SqliteStore.lexicalTop); longer reads (a filter's) stream. */
 const LEXICAL_TWO_STEP_MAX = 1000;
+/** Past this many matching rows, a query's commonest terms only score the rows of its rarer ones (SqliteStore.lexicalRareFirst). */
+const SCORED_MATCHES_MAX = 5_000;
 
 function compareUtf8(a: string, b: string): number {
   return a === b ? 0 : Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
@@ -158,6 +160,8 @@ export interface SnapshotRecord {
   /** Live points in the file. */
   live: number;
   dims: number;
+  /** The graph's dims (fewer than `dims` when vectors are projected); absent in records written before projection, whose graphs hold `dims`. */
+  graphDims?: number;
 }
 
 /** HNSW changes recorded since a snapshot: labels added (their vectors still stored) and deleted. */
@@ -392,6 +396,8 @@ function prepareStatements(db: Database.Database) {
     ),
     // The lexical statement's order in two steps (SqliteStore.lexicalTop): bm25 in FTS5 alone, then the winners joined.
     lexicalRanks: p(`SELECT rowid AS id, ${BM25} AS bm25 FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25 LIMIT ?`),
+    // Without bm25 a match costs a tenth as much; the limit bounds a common term's count.
+    matchCountUpTo: p('SELECT count(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)').pluck(),
     lexicalRows: p(
       `SELECT c.id AS id, f.path AS path, c.language AS language, c.start_line AS startLine
        FROM json_each(?) j
@@ -726,10 +732,45 @@ export class SqliteStore {
    * The `limit` best bm25 matches of a MATCH expression, best first (ties by path, then line), score = -bm25
    * (higher is better), streamed: SQLite ranks the matches once and the caller reads as far as it needs.
    */
-  *lexical(match: string, limit: number): IterableIterator<LexicalCandidate> {
-    const top = Number.isInteger(limit) && limit > 0 && limit <= LEXICAL_TWO_STEP_MAX ? this.lexicalTop(match, limit) : null;
+  *lexical(terms: readonly string[], limit: number): IterableIterator<LexicalCandidate> {
+    const match = ftsAnyOf(terms);
+    const bounded = Number.isInteger(limit) && limit > 0 && limit <= LEXICAL_TWO_STEP_MAX;
+    const top = bounded ? (this.lexicalRareFirst(terms, limit) ?? this.lexicalTop(match, limit)) : null;
     if (top) yield* top;
     else yield* this.s.lexical.iterate(match, limit) as IterableIterator<LexicalCandidate>;
+  }
+
+  /**
+   * The `limit` best rows without scoring every match, when the terms together match more than
+   * SCORED_MATCHES_MAX rows (bm25 costs ~1.5 us a row, and a common word matches a tenth of a large index).
+   * bm25 is a sum over the query's terms, so the rows holding one of the rarest terms are scored exactly by
+   * two small queries: the rare terms alone (rows without a common term), and the common terms AND the rare
+   * ones (rows with both: every term counted). Rows holding only common terms are not candidates: as in
+   * Lucene's common-terms query, they rank below the rare terms' rows but for a tail (docs/performance.md
+   * measures it). null when the rare terms' rows are too few to fill `limit`, or the split cannot be exact.
+   */
+  private lexicalRareFirst(terms: readonly string[], limit: number): LexicalCandidate[] | null {
+    if (terms.length < 2) return null;
+    const df = terms.map((term) => ({ term, rows: this.s.matchCountUpTo.get(ftsAnyOf([term]), SCORED_MATCHES_MAX + 1) as number }));
+    if (df.reduce((sum, t) => sum + t.rows, 0) <= SCORED_MATCHES_MAX) return null;
+    df.sort((a, b) => a.rows - b.rows);
+    const rare: string[] = [];
+    let rows = 0;
+    for (const t of df) {
+      if (rare.length > 0 && rows + t.rows > SCORED_MATCHES_MAX) break;
+      rare.push(t.term);
+      rows += t.rows;
+    }
+    const common = df.slice(rare.length).map((t) => t.term);
+    if (common.length === 0 || rows < limit) return null;
+    const alone = this.lexicalTop(ftsAnyOf(rare), limit);
+    const both = this.lexicalTop(`(${ftsAnyOf(common)}) AND (${ftsAnyOf(rare)})`, limit);
+    if (!alone || !both || alone.length < limit) return null;
+    // A row in both lists scores more in `both` (its common terms count there); each list's first `limit` hold
+    // every row that can be among the first `limit` of the two together.
+    const best = new Map(alone.map((c) => [c.id, c]));
+    for (const c of both) best.set(c.id, c);
+    return [...best.values()].sort((a, b) => b.score - a.score || compareUtf8(a.path, b.path) || a.startLine - b.startLine).slice(0, limit);
   }
 
   /**
@@ -737,7 +778,7 @@ export class SqliteStore {
    * every match before sorting was a third of the query, and the matches grow with the index. null (use
    * the statement) where the two could differ: a full tie, a match without a chunk, a bm25 tie past 4x the cut.
    */
-  private lexicalTop(match: string, limit: number): LexicalCandidate[] | null {
+  private lexicalTop(match: string, limit: number): (LexicalCandidate & { startLine: number })[] | null {
     // Rows past the cut say whether bm25 ties cross it; then read on until the tie ends and rank the whole tie.
     let fetch = 2 * limit + 1;
     let ranked = this.s.lexicalRanks.all(match, fetch) as { id: number; bm25: number }[];
@@ -761,7 +802,7 @@ export class SqliteStore {
       const [a, b] = [out[i - 1], out[i]];
       if (a.bm25 === b.bm25 && a.row.path === b.row.path && a.row.startLine === b.row.startLine) return null;
     }
-    return out.slice(0, limit).map(({ bm25, row }) => ({ id: row.id, score: -bm25, path: row.path, language: row.language }));
+    return out.slice(0, limit).map(({ bm25, row }) => ({ id: row.id, score: -bm25, path: row.path, language: row.language, startLine: row.startLine }));
   }
 
   /** Every chunk whose text has one of these vector labels (a label can map to several chunks). */
