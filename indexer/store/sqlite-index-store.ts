@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { FileSymbols } from '../chunk/file-symbols.js';
 import type { SymbolTables } from './symbol-tables.js';
 import { crashPoint } from './crash-point.js';
-import { toFtsMatchExpression } from './fts-tokens.js';
+import { queryTerms } from './fts-tokens.js';
 import { openDatabase, RESERVED_META_KEYS, SqliteStore, type SnapshotRecord, type VectorStats } from './sqlite-store.js';
 import { IndexStoreError, VectorDimensionsError } from './store-errors.js';
 import type {
@@ -281,12 +281,12 @@ class SqliteIndexStore implements IndexStore {
 
   lexicalSearch(query: string, k: number, filter?: SearchFilter): ScoredChunkId[] {
     const want = Math.floor(k);
-    const match = toFtsMatchExpression(query);
-    if (match === null || !(want > 0)) return [];
+    const terms = queryTerms(query);
+    if (terms.length === 0 || !(want > 0)) return [];
     const keep = compileFilter(filter);
     // With a filter, read ranked rows until k survive (bounded).
     const hits: ScoredChunkId[] = [];
-    for (const row of this.sql.lexical(match, keep ? Math.max(want, MAX_FILTERED_LEXICAL_ROWS) : want)) {
+    for (const row of this.sql.lexical(terms, keep ? Math.max(want, MAX_FILTERED_LEXICAL_ROWS) : want)) {
       if (keep && !keep(row.path, row.language)) continue;
       hits.push({ chunkId: row.id, score: row.score });
       if (hits.length >= want) break;
