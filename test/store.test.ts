@@ -3,10 +3,12 @@ import { existsSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, wri
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import hnswlib from 'hnswlib-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HNSW_FILE, INDEX_DB_FILE, openIndexStore } from '../indexer/store/sqlite-index-store.js';
 import { decodeVector, encodeVectorFloat32, SCHEMA_VERSION } from '../indexer/store/sqlite-store.js';
 import { VectorDimensionsError } from '../indexer/store/store-errors.js';
+import { GRAPH_DIMS } from '../indexer/store/vector-projection.js';
 import type { ChunkInput, FileRecord, IndexStore } from '../indexer/store/store-types.js';
 
 const DIMS = 8;
@@ -624,6 +626,22 @@ describe('HNSW persistence', () => {
     expect(logs2.some((l) => l.includes('loaded HNSW index with 200 vectors (0 replayed from the log)'))).toBe(true);
     expect(check(fromGraph)).toBe(1);
     fromGraph.close();
+    // A snapshot written before graphs were projected: its record has no graphDims and its graph 4096 dims.
+    const before = new Database(path.join(dir, INDEX_DB_FILE));
+    const record = JSON.parse(before.prepare("SELECT value FROM meta WHERE key = 'hnsw_state'").pluck().get() as string);
+    expect(record.graphDims).toBe(GRAPH_DIMS);
+    const fullDims = new hnswlib.HierarchicalNSW('cosine', dims);
+    fullDims.initIndex({ maxElements: n, m: 16, efConstruction: 100 });
+    for (const row of before.prepare('SELECT label, vector FROM vectors').all() as { label: number; vector: Buffer }[]) fullDims.addPoint(Array.from(decodeVector(row.vector, dims)), row.label);
+    fullDims.writeIndexSync(path.join(dir, record.file));
+    delete record.graphDims;
+    before.prepare("UPDATE meta SET value = ? WHERE key = 'hnsw_state'").run(JSON.stringify(record));
+    before.close();
+    const logsOld: string[] = [];
+    const fromOld = openStore(dir, logsOld);
+    expect(logsOld.some((l) => l.includes(`rebuilding HNSW index from 200 stored vectors (the snapshot's graph holds 4096-dim vectors, this version builds it over ${GRAPH_DIMS})`))).toBe(true);
+    expect(check(fromOld)).toBe(1);
+    fromOld.close();
     const db = new Database(path.join(dir, INDEX_DB_FILE));
     db.prepare("UPDATE meta SET value = 'garbage' WHERE key = 'hnsw_state'").run();
     db.close();

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeHalf, encodeHalf, roundToHalf } from '../indexer/store/float16.js';
-import { DEFAULT_HNSW_PARAMS, EF_BY_POINTS, efForPoints, VectorIndex } from '../indexer/store/vector-index.js';
+import { DEFAULT_HNSW_PARAMS, EF_BY_POINTS, efForPoints, VectorIndex, type ExactVectors } from '../indexer/store/vector-index.js';
+import { GRAPH_DIMS, graphDimsFor, VectorProjection } from '../indexer/store/vector-projection.js';
 
 const temps: string[] = [];
 afterEach(() => {
@@ -31,6 +32,11 @@ function randomUnitVectors(n: number, dims: number, seed: number): Float32Array[
     for (let i = 0; i < dims; i++) v[i] /= norm;
     return v;
   });
+}
+
+/** The stored vectors of labels 1..n, as the store reads them back for a projected graph. */
+function exactFrom(data: Float32Array[]): ExactVectors {
+  return (labels) => labels.filter((l) => l >= 1 && l <= data.length).map((label) => ({ label, vector: data[label - 1] }));
 }
 
 function dot(a: Float32Array, b: Float32Array): number {
@@ -140,12 +146,13 @@ describe('VectorIndex', () => {
     expect(loaded.search(vectors[55], 60).map((n) => n.label)).not.toContain(56);
   });
 
-  it('4096 dims: HNSW knn recall@10 vs exact search is at least 0.95', () => {
-    const dims = 4096;
+  it('2048 dims (a graph of the vectors themselves): HNSW knn recall@10 vs exact search is at least 0.95', () => {
+    const dims = 2048;
+    expect(graphDimsFor(dims)).toBe(dims);
     const n = 300;
     const data = randomUnitVectors(n, dims, 42);
     const queries = randomUnitVectors(20, dims, 7);
-    const index = VectorIndex.create(dims, DEFAULT_HNSW_PARAMS);
+    const index = VectorIndex.create(dims, DEFAULT_HNSW_PARAMS, undefined, exactFrom(data));
     index.add(data.map((_, i) => i + 1), data);
     let found = 0;
     for (const q of queries) {
@@ -158,6 +165,65 @@ describe('VectorIndex', () => {
       found += exact.filter((l) => approx.has(l)).length;
     }
     expect(found / (queries.length * 10)).toBeGreaterThanOrEqual(0.95);
+  });
+});
+
+/** Vectors around `clusters` random centres (as embeddings of related code are), unit length. */
+function clusteredUnitVectors(n: number, dims: number, clusters: number, seed: number): Float32Array[] {
+  const centres = randomUnitVectors(clusters, dims, seed);
+  const noise = randomUnitVectors(n, dims, seed + 1);
+  const next = seededRandom(seed + 2);
+  return noise.map((e) => {
+    const c = centres[Math.floor(next() * clusters)];
+    const v = c.map((x, i) => 0.8 * x + 0.6 * e[i]);
+    const norm = Math.sqrt(dot(v, v));
+    return v.map((x) => x / norm);
+  });
+}
+
+describe('a graph of projected vectors (4096 dims, issue 20.4)', () => {
+  const dims = 4096;
+
+  it('projects 4096 dims to GRAPH_DIMS, the same way in every process, keeping inner products close', () => {
+    expect(graphDimsFor(dims)).toBe(GRAPH_DIMS);
+    const [a, b] = clusteredUnitVectors(2, dims, 1, 3);
+    const p1 = new VectorProjection(dims, GRAPH_DIMS);
+    const p2 = new VectorProjection(dims, GRAPH_DIMS);
+    expect(p2.project(a)).toEqual(p1.project(a));
+    const [pa, pb] = [p1.project(a), p1.project(b)];
+    const cosine = dot(pa, pb) / Math.sqrt(dot(pa, pa) * dot(pb, pb));
+    expect(Math.abs(cosine - dot(a, b))).toBeLessThan(0.1);
+  });
+
+  it('rescores the graph candidates exactly: distances are the true cosine distances, recall@10 at least 0.95', () => {
+    const data = clusteredUnitVectors(600, dims, 40, 11);
+    const queries = clusteredUnitVectors(20, dims, 40, 11).map((q, i) => q.map((x, j) => x + 0.3 * data[i * 7][j]));
+    const index = VectorIndex.create(dims, DEFAULT_HNSW_PARAMS, undefined, exactFrom(data));
+    expect(index.graphDims).toBe(GRAPH_DIMS);
+    index.add(data.map((_, i) => i + 1), data);
+    let found = 0;
+    for (const q of queries) {
+      const norm = Math.sqrt(dot(q, q));
+      const exact = data.map((v, i) => ({ label: i + 1, sim: dot(q, v) / norm })).sort((a, b) => b.sim - a.sim);
+      const hits = index.search(q, 10);
+      expect(hits).toHaveLength(10);
+      for (const h of hits) expect(h.distance).toBeCloseTo(1 - dot(q, data[h.label - 1]) / norm, 5);
+      const top = new Set(exact.slice(0, 10).map((r) => r.label));
+      found += hits.filter((h) => top.has(h.label)).length;
+    }
+    expect(found / (queries.length * 10)).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it('a snapshot loads with the same projection; without the stored vectors a projected index is refused', () => {
+    const data = clusteredUnitVectors(200, dims, 10, 5);
+    const index = VectorIndex.create(dims, DEFAULT_HNSW_PARAMS, undefined, exactFrom(data));
+    index.add(data.map((_, i) => i + 1), data);
+    const file = path.join(tempDir(), 'p.hnsw');
+    index.writeAtomic(file);
+    const loaded = VectorIndex.load(file, dims, DEFAULT_HNSW_PARAMS, 200, exactFrom(data));
+    for (const q of data.slice(0, 5)) expect(loaded.search(q, 5)).toEqual(index.search(q, 5));
+    expect(loaded.search(data[3], 1)[0]).toMatchObject({ label: 4 });
+    expect(() => VectorIndex.create(dims, DEFAULT_HNSW_PARAMS)).toThrow(/stored vectors/);
   });
 });
 

@@ -30,7 +30,8 @@ import type {
   SearchFilter,
   StoreCounts,
 } from './store-types.js';
-import { DEFAULT_HNSW_PARAMS, VectorIndex, type HnswParams } from './vector-index.js';
+import { DEFAULT_HNSW_PARAMS, VectorIndex, type ExactVectors, type HnswParams } from './vector-index.js';
+import { graphDimsFor } from './vector-projection.js';
 
 export const INDEX_DB_FILE = 'index.db';
 /** The snapshot's name before schema version 2 (still loaded once if its record matches). */
@@ -194,7 +195,7 @@ class SqliteIndexStore implements IndexStore {
     crashPoint('vectors-committed');
     // SQLite has committed (vectors and their log entries); the graph follows with the vectors as stored.
     try {
-      this.hnsw ??= VectorIndex.create(model.dims, this.params);
+      this.hnsw ??= VectorIndex.create(model.dims, this.params, undefined, this.exactVectors(model.dims));
       this.hnsw.add(added.labels, added.vectors);
     } catch (err) {
       this.hnswStale = true;
@@ -217,7 +218,7 @@ class SqliteIndexStore implements IndexStore {
     if (count === 0) {
       // Nothing to snapshot: record the empty one (no file) once the log holds anything.
       if (record?.file === null && record.seq === this.sql.logHead()) return;
-      this.hnsw = VectorIndex.create(model.dims, this.params);
+      this.hnsw = VectorIndex.create(model.dims, this.params, undefined, this.exactVectors(model.dims));
       this.hnswStale = false;
       this.appliedSeq = this.sql.logHead();
       this.sql.recordSnapshot({ seq: this.appliedSeq, file: null, points: 0, live: 0, dims: model.dims });
@@ -459,15 +460,19 @@ class SqliteIndexStore implements IndexStore {
     if ('tooLong' in view) return `the log holds ${view.tooLong} vectors added since the snapshot`;
     const { record, tail, added } = view;
     if (record.file !== null && record.dims !== model.dims) return `the snapshot holds ${record.dims}-dim vectors, the model has ${model.dims}`;
+    const graphDims = graphDimsFor(model.dims);
+    if (record.file !== null && (record.graphDims ?? record.dims) !== graphDims) {
+      return `the snapshot's graph holds ${record.graphDims ?? record.dims}-dim vectors, this version builds it over ${graphDims}`;
+    }
     if (added.length !== view.wanted) return `the log names ${view.wanted - added.length} added vectors that SQLite does not hold`;
     let index: VectorIndex;
     if (record.file === null) {
-      index = VectorIndex.create(model.dims, this.params, Math.max(1024, Math.ceil(view.count * 1.25)));
+      index = VectorIndex.create(model.dims, this.params, Math.max(1024, Math.ceil(view.count * 1.25)), this.exactVectors(model.dims));
     } else {
       const file = join(this.dataDir, record.file);
       if (!existsSync(file)) return `${record.file} is missing`;
       try {
-        index = VectorIndex.load(file, model.dims, this.params, record.live);
+        index = VectorIndex.load(file, model.dims, this.params, record.live, this.exactVectors(model.dims));
       } catch (err) {
         return `${record.file} is unreadable (${(err as Error).message})`;
       }
@@ -500,7 +505,7 @@ class SqliteIndexStore implements IndexStore {
     const name = `vectors-${seq}-${Date.now().toString(36)}.hnsw`;
     hnsw.writeAtomic(join(this.dataDir, name));
     crashPoint('snapshot-written');
-    this.sql.recordSnapshot({ seq, file: name, points: hnsw.pointCount, live: hnsw.size, dims });
+    this.sql.recordSnapshot({ seq, file: name, points: hnsw.pointCount, live: hnsw.size, dims, graphDims: hnsw.graphDims });
     crashPoint('snapshot-recorded');
     this.removeSnapshotFiles(name);
   }
@@ -527,12 +532,17 @@ class SqliteIndexStore implements IndexStore {
     }
   }
 
+  /** The stored vectors a projected graph's candidates are rescored with. */
+  private exactVectors(dims: number): ExactVectors {
+    return (labels) => this.sql.vectorsOfLabels(labels, dims);
+  }
+
   private rebuildVectorIndex(dims: number, stats: VectorStats, reason: string): void {
     const started = Date.now();
     this.log(`index store: rebuilding HNSW index from ${stats.count} stored vectors (${reason})`);
     // The log head first: the vectors read below include at least every change up to it.
     const head = this.sql.logHead();
-    const index = VectorIndex.create(dims, this.params, Math.max(1024, Math.ceil(stats.count * 1.25)));
+    const index = VectorIndex.create(dims, this.params, Math.max(1024, Math.ceil(stats.count * 1.25)), this.exactVectors(dims));
     let labels: number[] = [];
     let vectors: Float32Array[] = [];
     for (const row of this.sql.iterateVectors(dims)) {
@@ -602,7 +612,7 @@ class SqliteIndexStore implements IndexStore {
   }
 
   private resetVectorIndex(dims: number): void {
-    this.hnsw = VectorIndex.create(dims, this.params);
+    this.hnsw = VectorIndex.create(dims, this.params, undefined, this.exactVectors(dims));
     this.hnswStale = false;
     this.appliedSeq = this.sql.logHead();
     this.removeSnapshotFiles(null);

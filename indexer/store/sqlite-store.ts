@@ -160,6 +160,8 @@ export interface SnapshotRecord {
   /** Live points in the file. */
   live: number;
   dims: number;
+  /** The graph's dims (fewer than `dims` when vectors are projected); absent in records written before projection, whose graphs hold `dims`. */
+  graphDims?: number;
 }
 
 /** HNSW changes recorded since a snapshot: labels added (their vectors still stored) and deleted. */

@@ -6,10 +6,14 @@
  * Beside the graph it keeps a small flat set searched exactly: points replayed from the store's change log
  * on open go there, because inserting them into the graph costs milliseconds each at 4096 dims and would
  * make opening slow; mergeFlat() moves them into the graph before a snapshot is written.
+ *
+ * Long vectors (over 2,048 dims) are put in the graph projected to GRAPH_DIMS (vector-projection.ts): the
+ * graph then finds candidates, and search rescores them exactly from the stored vectors (`exact`).
  */
 import { closeSync, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import hnswlib, { type HierarchicalNSW } from 'hnswlib-node';
+import { graphDimsFor, VectorProjection } from './vector-projection.js';
 
 export interface HnswParams {
   /** Graph degree (hnswlib M). */
@@ -28,14 +32,14 @@ export const DEFAULT_HNSW_PARAMS: Readonly<HnswParams> = { M: 16, efConstruction
 
 /**
  * ef by the number of points in the graph: at a fixed ef, three-word queries' recall@10 falls as the graph
- * grows (ef 256: 0.990 at 10,577 points, 0.962 at 46,588, 0.872 at 215,095). Rows from the --sizes ef
- * sweeps; at 215,095 points ef 1024 measured 0.9705 at 20.5 ms per HNSW query (docs/performance.md, "Growth
- * with the index"). Between two rows ef is interpolated in log(points); past the last it stays.
+ * grows. Measured on the graph of projected vectors (GRAPH_DIMS) with its candidates rescored exactly, as
+ * search runs it: 10,566 points, ef 256: 0.984; 204,363 points, ef 1024: 0.964, ef 1280: 0.971, ef 1536:
+ * 0.976 at ~15 ms a query, rescoring included (docs/performance.md, "Growth with the index"). Between two
+ * rows ef is interpolated in log(points); past the last it stays.
  */
 export const EF_BY_POINTS: readonly (readonly [points: number, ef: number])[] = [
   [10_000, 256],
-  [50_000, 768],
-  [200_000, 1024],
+  [200_000, 1536],
 ];
 
 /** The search ef for a graph of `points`: the EF_BY_POINTS rule, never below `floor` (HnswParams.ef). */
@@ -56,6 +60,16 @@ export function efForPoints(points: number, floor: number = DEFAULT_HNSW_PARAMS.
   return Math.max(floor, ef);
 }
 
+/** Stored vectors of these labels, to rescore a projected graph's candidates exactly (labels not found are left out). */
+export type ExactVectors = (labels: number[]) => { label: number; vector: Float32Array }[];
+
+/**
+ * A projected graph is asked for this many times the k wanted (at least MIN_RESCORED) and its candidates
+ * are rescored exactly: the graph's distances are estimates, so the true k nearest sit among a few more.
+ */
+export const RESCORE_FACTOR = 2;
+export const MIN_RESCORED = 100;
+
 /** Capacity of a fresh index; it doubles whenever an insert would overflow it. */
 const INITIAL_CAPACITY = 1024;
 
@@ -66,8 +80,13 @@ export interface Neighbor {
 }
 
 export class VectorIndex {
+  /** The vectors' dims (what add and search take). */
   readonly dims: number;
+  /** The graph's dims: `dims`, or fewer when vectors are projected. */
+  readonly graphDims: number;
   private readonly params: HnswParams;
+  private readonly projection: VectorProjection | null;
+  private readonly exact: ExactVectors | null;
   private index: HierarchicalNSW;
   /** Slots in use in the graph, deleted points included (what getCurrentCount() reports). */
   private points: number;
@@ -77,10 +96,16 @@ export class VectorIndex {
   private readonly flat = new Map<number, Float32Array>();
   /** The ef last given to hnswlib (it follows the graph's size: efForPoints). */
   private ef = 0;
+  /** An ef that overrides the size rule (a benchmark's sweep). */
+  private pinnedEf: number | null = null;
 
-  private constructor(index: HierarchicalNSW, dims: number, params: HnswParams, points: number, deleted: number) {
+  private constructor(index: HierarchicalNSW, dims: number, params: HnswParams, points: number, deleted: number, exact: ExactVectors | null) {
     this.index = index;
     this.dims = dims;
+    this.graphDims = graphDimsFor(dims);
+    this.projection = this.graphDims === dims ? null : new VectorProjection(dims, this.graphDims);
+    if (this.projection && !exact) throw new Error(`VectorIndex: ${dims}-dim vectors are projected to ${this.graphDims} dims, so search needs the stored vectors (exact)`);
+    this.exact = exact;
     this.params = params;
     this.points = points;
     this.deleted = deleted;
@@ -89,10 +114,16 @@ export class VectorIndex {
 
   /** Sets ef for the graph's live points (on load, and before a search once the graph has grown or shrunk). */
   private applyEf(): void {
-    const ef = efForPoints(this.points - this.deleted, this.params.ef);
+    const ef = this.pinnedEf ?? efForPoints(this.points - this.deleted, this.params.ef);
     if (ef === this.ef) return;
     this.index.setEf(ef);
     this.ef = ef;
+  }
+
+  /** Searches with `ef` instead of the size rule's; null goes back to the rule. */
+  pinEf(ef: number | null): void {
+    this.pinnedEf = ef;
+    this.applyEf();
   }
 
   /** The ef searches use now. */
@@ -100,13 +131,13 @@ export class VectorIndex {
     return this.ef;
   }
 
-  /** An empty index with room for `capacity` points (grown on demand). */
-  static create(dims: number, params: HnswParams, capacity = INITIAL_CAPACITY): VectorIndex {
+  /** An empty index with room for `capacity` points (grown on demand); `exact` reads stored vectors for a projected graph. */
+  static create(dims: number, params: HnswParams, capacity = INITIAL_CAPACITY, exact: ExactVectors | null = null): VectorIndex {
     assertDims(dims);
-    const index = new hnswlib.HierarchicalNSW('cosine', dims);
+    const index = new hnswlib.HierarchicalNSW('cosine', graphDimsFor(dims));
     // Deleted slots are reused by later points, so an index under edits does not grow or need rebuilding.
     index.initIndex({ maxElements: Math.max(16, Math.ceil(capacity)), m: params.M, efConstruction: params.efConstruction, allowReplaceDeleted: true });
-    return new VectorIndex(index, dims, params, 0, 0);
+    return new VectorIndex(index, dims, params, 0, 0, exact);
   }
 
   /**
@@ -114,15 +145,15 @@ export class VectorIndex {
    * deleted (the file does not say; the caller's records do). Throws when the file cannot be read or holds
    * fewer points than `livePoints`.
    */
-  static load(file: string, dims: number, params: HnswParams, livePoints: number): VectorIndex {
+  static load(file: string, dims: number, params: HnswParams, livePoints: number, exact: ExactVectors | null = null): VectorIndex {
     assertDims(dims);
-    const index = new hnswlib.HierarchicalNSW('cosine', dims);
+    const index = new hnswlib.HierarchicalNSW('cosine', graphDimsFor(dims));
     index.readIndexSync(file, true);
     const points = index.getCurrentCount();
     if (points < livePoints) {
       throw new Error(`HNSW file ${file} holds ${points} points, fewer than the ${livePoints} expected`);
     }
-    return new VectorIndex(index, dims, params, points, points - livePoints);
+    return new VectorIndex(index, dims, params, points, points - livePoints, exact);
   }
 
   /** Points that searches can return (graph and flat set). */
@@ -158,7 +189,7 @@ export class VectorIndex {
     this.reserve(this.points + Math.max(0, labels.length - this.deleted));
     for (let i = 0; i < labels.length; i++) {
       // hnswlib-node reads plain JS arrays only. With replaceDeleted it takes a deleted slot when there is one.
-      this.index.addPoint(Array.from(vectors[i]), labels[i], true);
+      this.index.addPoint(Array.from(this.toGraph(vectors[i])), labels[i], true);
       if (this.deleted > 0) this.deleted--;
       else this.points++;
     }
@@ -206,12 +237,13 @@ export class VectorIndex {
       throw new Error(`Query vector has ${query.length} dims, the index has ${this.dims}`);
     }
     const want = Math.floor(k);
-    const n = Math.min(want, this.points, this.index.getMaxElements());
+    const asked = this.projection ? Math.max(want * RESCORE_FACTOR, MIN_RESCORED) : want;
+    const n = Math.min(asked, this.points, this.index.getMaxElements());
     let found: Neighbor[] = [];
-    if (n > 0 && this.points > this.deleted) {
+    if (want > 0 && n > 0 && this.points > this.deleted) {
       this.applyEf();
-      const { neighbors, distances } = this.index.searchKnn(Array.from(query), n);
-      found = neighbors.map((label, i) => ({ label, distance: distances[i] }));
+      const { neighbors, distances } = this.index.searchKnn(Array.from(this.toGraph(query)), n);
+      found = this.projection ? this.rescore(query, neighbors).slice(0, want) : neighbors.map((label, i) => ({ label, distance: distances[i] }));
     }
     if (this.flat.size === 0 || want <= 0) return found;
     const q = unit(query);
@@ -221,6 +253,26 @@ export class VectorIndex {
       found.push({ label, distance: 1 - dot });
     }
     return found.sort((a, b) => a.distance - b.distance).slice(0, want);
+  }
+
+  /** The graph's candidates with their exact cosine distances from the stored vectors, nearest first. */
+  private rescore(query: Float32Array, labels: number[]): Neighbor[] {
+    const q = unit(query);
+    const out: Neighbor[] = [];
+    for (const { label, vector } of (this.exact as ExactVectors)(labels)) {
+      let dot = 0;
+      let squares = 0;
+      for (let i = 0; i < vector.length; i++) {
+        dot += vector[i] * q[i];
+        squares += vector[i] * vector[i];
+      }
+      out.push({ label, distance: 1 - dot / (Math.sqrt(squares) || 1) });
+    }
+    return out.sort((a, b) => a.distance - b.distance || a.label - b.label);
+  }
+
+  private toGraph(vector: Float32Array): Float32Array {
+    return this.projection ? this.projection.project(vector) : vector;
   }
 
   /** Writes the graph to a temp file beside `file`, fsyncs it, then renames it over `file`. The flat set must be merged first. */

@@ -23,11 +23,11 @@ import { languageForPath } from '../../indexer/chunk/languages.js';
 import { walkRepository, WalkStats } from '../../indexer/walk/walker.js';
 import { runIndex } from '../../indexer/run/run-index.js';
 import type { IndexSummary } from '../../indexer/run/index-summary.js';
-import { search } from '../../indexer/search/search.js';
+import { candidateDepth, search } from '../../indexer/search/search.js';
 import { INDEX_DB_FILE, openIndexStore } from '../../indexer/store/sqlite-index-store.js';
 import { decodeVector, EMBED_TEXT } from '../../indexer/store/sqlite-store.js';
 import type { ChunkInput, ChunkRow, IndexStore } from '../../indexer/store/store-types.js';
-import { DEFAULT_HNSW_PARAMS, efForPoints, type HnswParams } from '../../indexer/store/vector-index.js';
+import { DEFAULT_HNSW_PARAMS, efForPoints, VectorIndex, type ExactVectors, type HnswParams } from '../../indexer/store/vector-index.js';
 import { loadMistralTokenizer } from '../../models/hf-tokenizer.js';
 import { OnnxEmbedder } from '../../models/onnx-embedder.js';
 import { makeTestModel } from '../../models/test-model.js';
@@ -38,7 +38,7 @@ import { MemorySampler } from './memory-sampler.js';
 import { measureSymbolCost } from './symbol-cost.js';
 import { allChunks, passageQuery, pickQueries, timedStore, wordQuery, type MethodTime } from './bench-store.js';
 import { BENCH_DIMS, HashedEmbedder, HashedVectors, PrecomputedQueryEmbedder, seededRandom, textKey } from './hashed-embedder.js';
-import { loadIndexWithVectors, measureRecall, runGrid, sampleRows, type GridRow } from './hnsw-measure.js';
+import { runGrid, sampleRows, type GridRow } from './hnsw-measure.js';
 import { mean, median, percentile, recallAtK, type ExactHit } from './vector-math.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -59,6 +59,8 @@ const GRID_VECTORS = 4000;
 
 /** ef values tried on the full index in the recall phase. */
 const RECALL_EFS = [64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536];
+/** Neighbours semantic search asks the vector index for at k = 10 (its first 10 are what recall judges). */
+const SEARCH_DEPTH = candidateDepth(10);
 
 const PHASES = ['search', 'recall', 'reindex', 'memory', 'onnx'] as const;
 type TargetName = keyof typeof TARGETS;
@@ -449,8 +451,11 @@ async function main(): Promise<void> {
 
     // ---- 7. HNSW parameter grid (item 4), on demand: it costs minutes of inserts ----
     if (args.grid) {
-      const loaded = loadIndexWithVectors(snapshotFile(dataDir), BENCH_DIMS);
-      const subset = sampleRows(loaded.matrix, GRID_VECTORS, seededRandom(3));
+      // The stored vectors (a projected snapshot holds only their projections): full dims, as the grid measures hnswlib on them.
+      const stored = [...storedVectors(dataDir)];
+      const matrix = { dims: BENCH_DIMS, count: stored.length, data: new Float32Array(stored.length * BENCH_DIMS), labels: stored.map((r) => r.label) };
+      stored.forEach((r, i) => matrix.data.set(r.vector, i * BENCH_DIMS));
+      const subset = sampleRows(matrix, GRID_VECTORS, seededRandom(3));
       const gridQueries = [
         { name: 'passage', vectors: queries.vectorsOf(queries.passage) },
         { name: 'word', vectors: queries.vectorsOf(queries.word) },
@@ -597,16 +602,33 @@ function exactOver(points: Iterable<{ label: number; vector: Float32Array }>, co
 }
 
 /**
- * Recall@10 of the store's HNSW snapshot at the configured ef (and an ef sweep) against brute force on the
- * same (float16) vectors; with `float32`, also against brute force on the embedder's own float32 vectors
- * (what storing float16 costs; it recomputes every vector, ~1.5 ms each).
+ * Recall@10 of the store's HNSW snapshot, searched as semantic search does (VectorIndex: a projected graph's
+ * candidates rescored exactly from SQLite; the first 10 of the SEARCH_DEPTH asked), at the size's ef (and an
+ * ef sweep), against brute force on the same (float16) vectors; with `float32`, also against brute force on
+ * the embedder's own float32 vectors (what storing float16 costs; it recomputes every vector, ~1.5 ms each).
  */
 function recallPhase(dataDir: string, queries: Queries, efFloor: number, embedder: HashedEmbedder, float32 = true): Partial<BenchResult> {
-  const index = new hnswlib.HierarchicalNSW('cosine', BENCH_DIMS);
-  index.readIndexSync(snapshotFile(dataDir));
-  const count = index.getCurrentCount();
-  // What the store would search this graph with (the snapshot after a forced flush holds no deleted points).
-  const ef = efForPoints(count, efFloor);
+  const db = new Database(join(dataDir, INDEX_DB_FILE), { readonly: true });
+  const read = db.prepare('SELECT v.label AS label, v.vector AS vector FROM json_each(?) j JOIN vectors v ON v.label = j.value');
+  const exactVectors: ExactVectors = (labels) =>
+    (read.all(JSON.stringify(labels)) as { label: number; vector: Buffer }[]).map((r) => ({ label: r.label, vector: decodeVector(r.vector, BENCH_DIMS) }));
+  const count = db.prepare('SELECT count(*) FROM vectors').pluck().get() as number;
+  // The snapshot after a forced flush holds every vector and no deleted point.
+  const index = VectorIndex.load(snapshotFile(dataDir), BENCH_DIMS, { ...DEFAULT_HNSW_PARAMS, ef: efFloor }, count, exactVectors);
+  const ef = index.searchEf;
+  const searchTop10 = (q: Float32Array) => index.search(q, SEARCH_DEPTH).slice(0, 10);
+  const measure = (e: number, qs: Float32Array[], exact: ExactHit[][]) => {
+    index.pinEf(e);
+    const recalls: number[] = [];
+    const times: number[] = [];
+    qs.forEach((q, i) => {
+      const t = performance.now();
+      const hits = searchTop10(q);
+      times.push(performance.now() - t);
+      recalls.push(recallAtK(exact[i], hits.map((h) => ({ label: h.label, similarity: 1 - h.distance })), 10));
+    });
+    return { recall: mean(recalls), p50Ms: median(times) };
+  };
   const passage = queries.vectorsOf(queries.passage);
   const word = queries.vectorsOf(queries.word);
   const t = performance.now();
@@ -632,19 +654,19 @@ function recallPhase(dataDir: string, queries: Queries, efFloor: number, embedde
     const tenth = sims.sort((a, b) => b - a)[Math.min(9, sims.length - 1)];
     if (Math.abs(tenth - exactWord[j][Math.min(9, exactWord[j].length - 1)].similarity) > 1e-4) throw new Error('bench: brute-force results disagree');
   });
-  const p = measureRecall(index, ef, passage, exactPassage, 10);
-  const w = measureRecall(index, ef, word, exactWord, 10);
+  const p = measure(ef, passage, exactPassage);
+  const w = measure(ef, word, exactWord);
   const out: Partial<BenchResult> = {
     search_ef: ef,
     recall_at_10: round(p.recall, 4),
     recall_at_10_word_queries: round(w.recall, 4),
     hnsw_query_p50_ms: round(median([p.p50Ms, w.p50Ms]), 2),
     exact_query_ms: round(exactMs, 1),
-    vector_stats: vectorStats(index, count, exactPassage, exactWord),
+    vector_stats: vectorStats(db, exactVectors, exactPassage, exactWord),
     // ef only changes search, so sweeping it on the full index costs queries, not builds.
     recall_by_ef: RECALL_EFS.map((e) => {
-      const pe = measureRecall(index, e, passage, exactPassage, 10);
-      const we = measureRecall(index, e, word, exactWord, 10);
+      const pe = measure(e, passage, exactPassage);
+      const we = measure(e, word, exactWord);
       return { ef: e, passage: round(pe.recall, 4), word: round(we.recall, 4), p50_ms: round(median([pe.p50Ms, we.p50Ms]), 2) };
     }),
   };
@@ -658,8 +680,8 @@ function recallPhase(dataDir: string, queries: Queries, efFloor: number, embedde
       all,
       10,
     );
-    index.setEf(ef);
-    const graph = all.map((q) => index.searchKnn(Array.from(q), 10).neighbors);
+    index.pinEf(ef);
+    const graph = all.map((q) => searchTop10(q).map((h) => h.label));
     // Each answer judged by float32 similarity, so a tie with the 10th counts as right.
     const f32 = new Map<number, Float32Array>();
     const needed = new Set([...graph.flat(), ...exactPassage.flat().map((h) => h.label), ...exactWord.flat().map((h) => h.label)]);
@@ -676,6 +698,7 @@ function recallPhase(dataDir: string, queries: Queries, efFloor: number, embedde
     out.recall_at_10_vs_float32 = { passage: recallOf(graph, 0, passage.length), word: recallOf(graph, passage.length, all.length), exact_float16_vs_float32: recallOf(exact16, 0, all.length) };
   }
   log(`recall@10 at ef ${ef}: ${out.recall_at_10} (passage queries), ${out.recall_at_10_word_queries} (word queries)`);
+  db.close();
   return out;
 }
 
@@ -879,16 +902,23 @@ async function gridOnly(corpus: string, work: string, args: Args): Promise<void>
 }
 
 /** Spread of the vectors, to show they are clustered and anisotropic like real embeddings (not noise). */
-function vectorStats(index: hnswlib.HierarchicalNSW, count: number, ...exact: { similarity: number }[][][]): Record<string, number | null> {
+function vectorStats(db: Database.Database, vectorsOf: ExactVectors, ...exact: { similarity: number }[][][]): Record<string, number | null> {
   const random = seededRandom(9);
-  const labels = index.getIdsList();
+  const labels = db.prepare('SELECT label FROM vectors').pluck().all() as number[];
   const pairs: number[] = [];
-  for (let i = 0; i < 2000 && count > 1; i++) {
-    const a = index.getPoint(labels[Math.floor(random() * labels.length)]);
-    const b = index.getPoint(labels[Math.floor(random() * labels.length)]);
+  for (let i = 0; i < 2000 && labels.length > 1; i++) {
+    const [a, b] = vectorsOf([labels[Math.floor(random() * labels.length)], labels[Math.floor(random() * labels.length)]]).map((r) => r.vector);
+    if (!b) continue;
     let dot = 0;
-    for (let d = 0; d < a.length; d++) dot += a[d] * b[d];
-    if (dot < 0.9999) pairs.push(dot);
+    let na = 0;
+    let nb = 0;
+    for (let d = 0; d < a.length; d++) {
+      dot += a[d] * b[d];
+      na += a[d] * a[d];
+      nb += b[d] * b[d];
+    }
+    const cosine = dot / Math.sqrt(na * nb);
+    if (cosine < 0.9999) pairs.push(cosine);
   }
   const [passage, word] = exact.map((hits) => hits.filter((h) => h.length >= 10));
   return {

@@ -12,16 +12,6 @@ export interface QuerySet {
   vectors: Float32Array[];
 }
 
-/** Loads an index file and reads every stored (normalized) vector back out of it. */
-export function loadIndexWithVectors(file: string, dims: number): { index: HierarchicalNSW; matrix: VectorMatrix } {
-  const index = new hnswlib.HierarchicalNSW('cosine', dims);
-  index.readIndexSync(file);
-  const labels = index.getIdsList();
-  const data = new Float32Array(labels.length * dims);
-  labels.forEach((label, row) => data.set(index.getPoint(label), row * dims));
-  return { index, matrix: { dims, count: labels.length, data, labels } };
-}
-
 /**
  * Exact top-k by brute force. hnswlib's native BruteforceSearch scans several times faster than a JS loop
  * (about 250 ms per query over 13k x 4096 in JS on the 2-core machine); exactTopK stays as the check.
