@@ -8,7 +8,7 @@ import { languageFilter } from './language-filter.js';
 import { globList, pathGlobMatcher } from './path-glob.js';
 import { degradedNote, embedQuery, type DegradedSearch } from './query-embedding.js';
 import { MCP_NEXT_STEPS, type NextSteps } from '../workspace/next-steps.js';
-import type { ChunkRow, IndexStore, LexicalSoon, ScoredChunkId, SearchFilter } from '../store/store-types.js';
+import type { ChunkRow, IndexStore, ScoredChunkId, SearchFilter } from '../store/store-types.js';
 import type { SearchHit } from './search-hit.js';
 
 export type { SearchMode } from './search-hit.js';
@@ -97,31 +97,19 @@ export async function search(
 
   const filter = buildFilter(request);
   const depth = candidateDepth(request.k);
-  if (mode === 'lexical') {
-    const reads = readOnce(store);
-    const lexical = applyRankingPriors(reads, request.query, store.lexicalSearch(request.query, depth, filter));
-    return { results: firstAnswers(rankHits(reads, lexical, request.k), request.query, request.k), mode, ...(note ? { note } : {}) };
-  }
+  let reads = readOnce(store);
+  const lexical = applyRankingPriors(reads, request.query, store.lexicalSearch(request.query, depth, filter));
+  if (mode === 'lexical') return { results: firstAnswers(rankHits(reads, lexical, request.k), request.query, request.k), mode, ...(note ? { note } : {}) };
   // An endpoint that is down, slow or refusing costs the semantic half, never the answer.
-  const embedding = embedQuery(embedder, request.query, request.signal);
-  // The lexical half (and the exact scores of its hits) runs on the store's worker thread while the query is
-  // embedded and the graph searched.
-  const lexicalSoon: Promise<LexicalSoon> = store.lexicalSearchSoon
-    ? store.lexicalSearchSoon(request.query, depth, filter, embedding.then((q) => q.vector))
-    : Promise.resolve({ hits: store.lexicalSearch(request.query, depth, filter), exact: null });
-  const query = await embedding;
-  // Read after the wait: rows may have been re-indexed meanwhile (a watcher).
-  const reads = readOnce(store);
+  const query = await embedQuery(embedder, request.query, request.signal);
+  // Rows read before the wait may have been re-indexed meanwhile (a watcher): read them again.
+  reads = readOnce(store);
   if (query.vector === null) {
-    const lexical = applyRankingPriors(reads, request.query, (await lexicalSoon).hits);
     const degraded: DegradedSearch = { requested: mode, reason: query.reason };
     const notes = [note, degradedNote(degraded)].filter((n) => n !== undefined).join(' ');
     return { results: firstAnswers(rankHits(reads, lexical, request.k), request.query, request.k), mode: 'lexical', note: notes, degraded };
   }
-  const approximate = store.semanticSearch(query.vector, depth, filter);
-  const { hits: lexicalHits, exact } = await lexicalSoon;
-  const lexical = applyRankingPriors(reads, request.query, lexicalHits);
-  const semantic = applyRankingPriors(reads, request.query, semanticCandidates(store, query.vector, depth, filter, lexical, approximate, exact));
+  const semantic = applyRankingPriors(reads, request.query, semanticCandidates(store, query.vector, depth, filter, lexical));
   const hits = mode === 'hybrid' ? fuseHits(reads, lexical, semantic, semanticWeightFor(store, embedder.modelId), request.k) : rankHits(reads, semantic, request.k);
   return { results: firstAnswers(hits, request.query, request.k), mode, ...(note ? { note } : {}) };
 }
@@ -220,20 +208,10 @@ function rowsOfTopFiles<T extends { row: ChunkRow }>(scored: T[], fileScore: Rea
  * can miss a vector the query is close to (out-of-distribution queries are its weak spot); a chunk
  * that also matches the words then still gets its true semantic rank.
  */
-export function semanticCandidates(
-  store: IndexStore,
-  query: Float32Array,
-  depth: number,
-  filter: SearchFilter | undefined,
-  lexical: ScoredChunkId[],
-  approximate = store.semanticSearch(query, depth, filter),
-  lexicalScores: ScoredChunkId[] | null = null,
-): ScoredChunkId[] {
+export function semanticCandidates(store: IndexStore, query: Float32Array, depth: number, filter: SearchFilter | undefined, lexical: ScoredChunkId[]): ScoredChunkId[] {
+  const approximate = store.semanticSearch(query, depth, filter);
   const seen = new Set(approximate.map((h) => h.chunkId));
-  // scoreChunks of the lexical hits the graph did not return, or the same scores computed beside the lexical search.
-  const exact = lexicalScores
-    ? lexicalScores.filter((h) => !seen.has(h.chunkId))
-    : store.scoreChunks(query, lexical.map((h) => h.chunkId).filter((id) => !seen.has(id)));
+  const exact = store.scoreChunks(query, lexical.map((h) => h.chunkId).filter((id) => !seen.has(id)));
   return [...approximate, ...exact].sort((a, b) => b.score - a.score || a.chunkId - b.chunkId).slice(0, depth);
 }
 

@@ -16,7 +16,6 @@ import type { FileSymbols } from '../chunk/file-symbols.js';
 import type { SymbolTables } from './symbol-tables.js';
 import { crashPoint } from './crash-point.js';
 import { queryTerms } from './fts-tokens.js';
-import { LexicalThread } from './lexical-thread.js';
 import { openDatabase, RESERVED_META_KEYS, SqliteStore, type SnapshotRecord, type VectorStats } from './sqlite-store.js';
 import { IndexStoreError, VectorDimensionsError } from './store-errors.js';
 import type {
@@ -28,7 +27,6 @@ import type {
   IndexStore,
   PendingText,
   ScoredChunkId,
-  LexicalSoon,
   SearchFilter,
   StoreCounts,
 } from './store-types.js';
@@ -84,8 +82,6 @@ class SqliteIndexStore implements IndexStore {
   private readonly params: HnswParams;
   private readonly log: (msg: string) => void;
   private readonly snapshotAfter: number;
-  /** Lexical queries of hybrid searches, on a worker thread while this one searches the graph. */
-  private readonly lexicalThread: LexicalThread;
   /** The graph of the current model's vectors; null while no model is recorded. */
   private hnsw: VectorIndex | null = null;
   /** Set when an HNSW update failed after its SQLite commit: the graph may miss points until reloaded. */
@@ -103,7 +99,6 @@ class SqliteIndexStore implements IndexStore {
     this.sql = sql;
     this.params = params;
     this.log = log;
-    this.lexicalThread = new LexicalThread(join(dataDir, INDEX_DB_FILE), (terms, limit) => [...this.sql.lexical(terms, limit)]);
   }
 
   static open(dataDir: string, options: OpenIndexStoreOptions): SqliteIndexStore {
@@ -300,14 +295,6 @@ class SqliteIndexStore implements IndexStore {
     return hits;
   }
 
-  lexicalSearchSoon(query: string, k: number, filter: SearchFilter | undefined, vector: Promise<Float32Array | null>): Promise<LexicalSoon> {
-    const want = Math.floor(k);
-    const terms = queryTerms(query);
-    // A filter reads on until k rows pass it: that stays on this thread.
-    if (filter || terms.length === 0 || !(want > 0)) return Promise.resolve({ hits: this.lexicalSearch(query, k, filter), exact: null });
-    return this.lexicalThread.lexical(terms, want, vector).then(({ rows, exact }) => ({ hits: rows.map((row) => ({ chunkId: row.id, score: row.score })), exact }));
-  }
-
   semanticSearch(vector: Float32Array, k: number, filter?: SearchFilter): ScoredChunkId[] {
     this.followOtherWriter();
     const want = Math.floor(k);
@@ -345,7 +332,23 @@ class SqliteIndexStore implements IndexStore {
   }
 
   scoreChunks(vector: Float32Array, chunkIds: number[]): ScoredChunkId[] {
-    return this.sql.exactScores(vector, chunkIds);
+    const model = this.sql.getModel();
+    if (!model || vector.length !== model.dims || chunkIds.length === 0) return [];
+    let squares = 0;
+    for (let i = 0; i < vector.length; i++) squares += vector[i] * vector[i];
+    const queryNorm = Math.sqrt(squares) || 1;
+    return this.sql
+      .vectorsOfChunks(chunkIds, model.dims)
+      .map(({ id, vector: stored }) => {
+        let dot = 0;
+        let norm = 0;
+        for (let i = 0; i < stored.length; i++) {
+          dot += stored[i] * vector[i];
+          norm += stored[i] * stored[i];
+        }
+        return { chunkId: id, score: dot / (queryNorm * (Math.sqrt(norm) || 1)) };
+      })
+      .sort((a, b) => b.score - a.score || a.chunkId - b.chunkId);
   }
 
   getChunks(ids: number[]): ChunkRow[] {
@@ -375,7 +378,6 @@ class SqliteIndexStore implements IndexStore {
   /** Closes the database. Writes no snapshot: everything since the last one is in the log, replayed on open. */
   close(): void {
     this.hnsw = null;
-    this.lexicalThread.close();
     this.sql.close();
   }
 

@@ -805,26 +805,6 @@ export class SqliteStore {
     return out.slice(0, limit).map(({ bm25, row }) => ({ id: row.id, score: -bm25, path: row.path, language: row.language, startLine: row.startLine }));
   }
 
-  /** Cosine of each chunk's stored vector with `vector` (chunks without one left out), best first. */
-  exactScores(vector: Float32Array, chunkIds: number[]): { chunkId: number; score: number }[] {
-    const model = this.getModel();
-    if (!model || vector.length !== model.dims || chunkIds.length === 0) return [];
-    let squares = 0;
-    for (let i = 0; i < vector.length; i++) squares += vector[i] * vector[i];
-    const queryNorm = Math.sqrt(squares) || 1;
-    return this.vectorsOfChunks(chunkIds, model.dims)
-      .map(({ id, vector: stored }) => {
-        let dot = 0;
-        let norm = 0;
-        for (let i = 0; i < stored.length; i++) {
-          dot += stored[i] * vector[i];
-          norm += stored[i] * stored[i];
-        }
-        return { chunkId: id, score: dot / (queryNorm * (Math.sqrt(norm) || 1)) };
-      })
-      .sort((a, b) => b.score - a.score || a.chunkId - b.chunkId);
-  }
-
   /** Every chunk whose text has one of these vector labels (a label can map to several chunks). */
   /** Stored vectors of these chunks (chunks without one are left out). */
   vectorsOfChunks(ids: number[], dims: number): { id: number; vector: Float32Array }[] {

@@ -74,12 +74,6 @@ export interface ScoredChunkId {
  * and the model; an FTS5 table serves lexical search; an HNSW index derived from the vectors serves
  * semantic search and is rebuilt from SQLite when missing or inconsistent.
  */
-/** Lexical hits, and the exact vector scores of those hits when they were computed beside them. */
-export interface LexicalSoon {
-  hits: ScoredChunkId[];
-  exact: ScoredChunkId[] | null;
-}
-
 export interface IndexStore {
   readonly dataDir: string;
 
@@ -126,11 +120,6 @@ export interface IndexStore {
   flushVectorIndex(options?: FlushOptions): void;
 
   lexicalSearch(query: string, k: number, filter?: SearchFilter): ScoredChunkId[];
-  /**
-   * lexicalSearch's answer computed on another thread where the store can, so the caller searches vectors
-   * meanwhile; with the query's vector once it is known, also scoreChunks of those hits (exact: null when not).
-   */
-  lexicalSearchSoon?(query: string, k: number, filter: SearchFilter | undefined, vector: Promise<Float32Array | null>): Promise<LexicalSoon>;
   semanticSearch(vector: Float32Array, k: number, filter?: SearchFilter): ScoredChunkId[];
   /** Exact cosine similarity of `vector` to these chunks' stored vectors, best first; chunks without one are left out. */
   scoreChunks(vector: Float32Array, chunkIds: number[]): ScoredChunkId[];
