@@ -195,7 +195,7 @@ class SqliteIndexStore implements IndexStore {
     crashPoint('vectors-committed');
     // SQLite has committed (vectors and their log entries); the graph follows with the vectors as stored.
     try {
-      this.hnsw ??= VectorIndex.create(model.dims, this.params, undefined, this.exactVectors(model.dims));
+      this.hnsw ??= this.newVectorIndex(model.dims);
       this.hnsw.add(added.labels, added.vectors);
     } catch (err) {
       this.hnswStale = true;
@@ -218,7 +218,7 @@ class SqliteIndexStore implements IndexStore {
     if (count === 0) {
       // Nothing to snapshot: record the empty one (no file) once the log holds anything.
       if (record?.file === null && record.seq === this.sql.logHead()) return;
-      this.hnsw = VectorIndex.create(model.dims, this.params, undefined, this.exactVectors(model.dims));
+      this.hnsw = this.newVectorIndex(model.dims);
       this.hnswStale = false;
       this.appliedSeq = this.sql.logHead();
       this.sql.recordSnapshot({ seq: this.appliedSeq, file: null, points: 0, live: 0, dims: model.dims });
@@ -467,7 +467,7 @@ class SqliteIndexStore implements IndexStore {
     if (added.length !== view.wanted) return `the log names ${view.wanted - added.length} added vectors that SQLite does not hold`;
     let index: VectorIndex;
     if (record.file === null) {
-      index = VectorIndex.create(model.dims, this.params, Math.max(1024, Math.ceil(view.count * 1.25)), this.exactVectors(model.dims));
+      index = this.newVectorIndex(model.dims, Math.max(1024, Math.ceil(view.count * 1.25)));
     } else {
       const file = join(this.dataDir, record.file);
       if (!existsSync(file)) return `${record.file} is missing`;
@@ -537,12 +537,17 @@ class SqliteIndexStore implements IndexStore {
     return (labels) => this.sql.vectorsOfLabels(labels, dims);
   }
 
+  /** An empty graph for `dims`-dim vectors, rescored from this store's vectors when projected. */
+  private newVectorIndex(dims: number, capacity?: number): VectorIndex {
+    return VectorIndex.create(dims, this.params, capacity, this.exactVectors(dims));
+  }
+
   private rebuildVectorIndex(dims: number, stats: VectorStats, reason: string): void {
     const started = Date.now();
     this.log(`index store: rebuilding HNSW index from ${stats.count} stored vectors (${reason})`);
     // The log head first: the vectors read below include at least every change up to it.
     const head = this.sql.logHead();
-    const index = VectorIndex.create(dims, this.params, Math.max(1024, Math.ceil(stats.count * 1.25)), this.exactVectors(dims));
+    const index = this.newVectorIndex(dims, Math.max(1024, Math.ceil(stats.count * 1.25)));
     let labels: number[] = [];
     let vectors: Float32Array[] = [];
     for (const row of this.sql.iterateVectors(dims)) {
@@ -612,7 +617,7 @@ class SqliteIndexStore implements IndexStore {
   }
 
   private resetVectorIndex(dims: number): void {
-    this.hnsw = VectorIndex.create(dims, this.params, undefined, this.exactVectors(dims));
+    this.hnsw = this.newVectorIndex(dims);
     this.hnswStale = false;
     this.appliedSeq = this.sql.logHead();
     this.removeSnapshotFiles(null);

@@ -239,14 +239,15 @@ export class VectorIndex {
     const want = Math.floor(k);
     const asked = this.projection ? Math.max(want * RESCORE_FACTOR, MIN_RESCORED) : want;
     const n = Math.min(asked, this.points, this.index.getMaxElements());
+    // The unit query, for the exact distances of a projected graph's candidates and of the flat set.
+    const q = this.projection || this.flat.size > 0 ? unit(query) : query;
     let found: Neighbor[] = [];
     if (want > 0 && n > 0 && this.points > this.deleted) {
       this.applyEf();
       const { neighbors, distances } = this.index.searchKnn(Array.from(this.toGraph(query)), n);
-      found = this.projection ? this.rescore(query, neighbors).slice(0, want) : neighbors.map((label, i) => ({ label, distance: distances[i] }));
+      found = this.projection ? this.rescore(q, neighbors).slice(0, want) : neighbors.map((label, i) => ({ label, distance: distances[i] }));
     }
     if (this.flat.size === 0 || want <= 0) return found;
-    const q = unit(query);
     for (const [label, vector] of this.flat) {
       let dot = 0;
       for (let i = 0; i < vector.length; i++) dot += vector[i] * q[i];
@@ -255,9 +256,8 @@ export class VectorIndex {
     return found.sort((a, b) => a.distance - b.distance).slice(0, want);
   }
 
-  /** The graph's candidates with their exact cosine distances from the stored vectors, nearest first. */
-  private rescore(query: Float32Array, labels: number[]): Neighbor[] {
-    const q = unit(query);
+  /** The graph's candidates with their exact cosine distances from `q` (a unit query) by the stored vectors, nearest first. */
+  private rescore(q: Float32Array, labels: number[]): Neighbor[] {
     const out: Neighbor[] = [];
     for (const { label, vector } of (this.exact as ExactVectors)(labels)) {
       let dot = 0;

@@ -25,12 +25,13 @@ import { runIndex } from '../../indexer/run/run-index.js';
 import type { IndexSummary } from '../../indexer/run/index-summary.js';
 import { candidateDepth, search } from '../../indexer/search/search.js';
 import { INDEX_DB_FILE, openIndexStore } from '../../indexer/store/sqlite-index-store.js';
-import { decodeVector, EMBED_TEXT } from '../../indexer/store/sqlite-store.js';
+import { decodeVector, EMBED_TEXT, SqliteStore } from '../../indexer/store/sqlite-store.js';
 import type { ChunkInput, ChunkRow, IndexStore } from '../../indexer/store/store-types.js';
 import { DEFAULT_HNSW_PARAMS, efForPoints, VectorIndex, type ExactVectors, type HnswParams } from '../../indexer/store/vector-index.js';
 import { loadMistralTokenizer } from '../../models/hf-tokenizer.js';
 import { OnnxEmbedder } from '../../models/onnx-embedder.js';
 import { makeTestModel } from '../../models/test-model.js';
+import { cosineSimilarity } from '../../models/vector-math.js';
 import Database from 'better-sqlite3';
 import hnswlib from 'hnswlib-node';
 import { copyCorpus, copyDefaultCorpus, copyName, copyRenamed, ONNX_PART, scaledSources, type SourceDir } from './corpus.js';
@@ -609,9 +610,8 @@ function exactOver(points: Iterable<{ label: number; vector: Float32Array }>, co
  */
 function recallPhase(dataDir: string, queries: Queries, efFloor: number, embedder: HashedEmbedder, float32 = true): Partial<BenchResult> {
   const db = new Database(join(dataDir, INDEX_DB_FILE), { readonly: true });
-  const read = db.prepare('SELECT v.label AS label, v.vector AS vector FROM json_each(?) j JOIN vectors v ON v.label = j.value');
-  const exactVectors: ExactVectors = (labels) =>
-    (read.all(JSON.stringify(labels)) as { label: number; vector: Buffer }[]).map((r) => ({ label: r.label, vector: decodeVector(r.vector, BENCH_DIMS) }));
+  const sql = new SqliteStore(db);
+  const exactVectors: ExactVectors = (labels) => sql.vectorsOfLabels(labels, BENCH_DIMS);
   const count = db.prepare('SELECT count(*) FROM vectors').pluck().get() as number;
   // The snapshot after a forced flush holds every vector and no deleted point.
   const index = VectorIndex.load(snapshotFile(dataDir), BENCH_DIMS, { ...DEFAULT_HNSW_PARAMS, ef: efFloor }, count, exactVectors);
@@ -909,15 +909,7 @@ function vectorStats(db: Database.Database, vectorsOf: ExactVectors, ...exact: {
   for (let i = 0; i < 2000 && labels.length > 1; i++) {
     const [a, b] = vectorsOf([labels[Math.floor(random() * labels.length)], labels[Math.floor(random() * labels.length)]]).map((r) => r.vector);
     if (!b) continue;
-    let dot = 0;
-    let na = 0;
-    let nb = 0;
-    for (let d = 0; d < a.length; d++) {
-      dot += a[d] * b[d];
-      na += a[d] * a[d];
-      nb += b[d] * b[d];
-    }
-    const cosine = dot / Math.sqrt(na * nb);
+    const cosine = cosineSimilarity(a, b);
     if (cosine < 0.9999) pairs.push(cosine);
   }
   const [passage, word] = exact.map((hits) => hits.filter((h) => h.length >= 10));
