@@ -120,6 +120,8 @@ describe('files and chunks', () => {
     expect(rows.every((r) => r.text === shared && r.textHash === sha(shared))).toBe(true);
     expect(new Set(rows.map((r) => r.path))).toEqual(new Set(['a.ts', 'b.ts']));
     expect(rows[0]).toMatchObject({ language: 'typescript', symbol: 'config', kind: 'function', startLine: 1, endLine: 1 });
+    // Heads are the same rows without the text, in the same order.
+    expect(store.getChunkHeads([ids[1], 123456, ids[0]])).toEqual(rows.map(({ text: _text, ...head }) => head));
   });
 
   it('getChunks handles more ids than one batch', () => {
@@ -130,6 +132,7 @@ describe('files and chunks', () => {
     expect(ids).toHaveLength(1200);
     const reversed = [...ids].reverse();
     expect(store.getChunks(reversed).map((r) => r.id)).toEqual(reversed);
+    expect(store.getChunkHeads(reversed).map((r) => r.id)).toEqual(reversed);
   });
 
   it('keeps meta for the caller but guards the store\'s own keys', () => {

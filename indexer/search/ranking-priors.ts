@@ -9,7 +9,7 @@
  */
 import { porterStem } from '../store/porter-stem.js';
 import { queryTerms, splitIdentifier } from '../store/fts-tokens.js';
-import type { ChunkRow, IndexStore, ScoredChunkId } from '../store/store-types.js';
+import type { ChunkHead, IndexStore, ScoredChunkId } from '../store/store-types.js';
 import { chunkClass, type PathClass } from './path-class.js';
 
 /**
@@ -91,7 +91,7 @@ export function applyRankingPriors(store: IndexStore, query: string, candidates:
   if (candidates.length === 0) return candidates;
   const asked = askedClasses(query);
   const queryStems = new Set(queryTerms(query).map(porterStem));
-  const rows = new Map<number, ChunkRow>(store.getChunks(candidates.map((c) => c.chunkId)).map((row) => [row.id, row]));
+  const rows = new Map<number, ChunkHead>(store.getChunkHeads(candidates.map((c) => c.chunkId)).map((row) => [row.id, row]));
   const rescored = candidates.map((c, index) => {
     const row = rows.get(c.chunkId);
     if (!row) return { c, index };

@@ -8,7 +8,7 @@ import { languageFilter } from './language-filter.js';
 import { globList, pathGlobMatcher } from './path-glob.js';
 import { degradedNote, embedQuery, type DegradedSearch } from './query-embedding.js';
 import { MCP_NEXT_STEPS, type NextSteps } from '../workspace/next-steps.js';
-import type { ChunkRow, IndexStore, ScoredChunkId, SearchFilter } from '../store/store-types.js';
+import type { ChunkHead, ChunkRow, IndexStore, ScoredChunkId, SearchFilter } from '../store/store-types.js';
 import type { SearchHit } from './search-hit.js';
 
 export type { SearchMode } from './search-hit.js';
@@ -115,20 +115,27 @@ export async function search(
 }
 
 /**
- * The store with `getChunks` answered from the rows this search already read: ranking priors, fusion and
- * definition heads ask for the same candidates up to four times, text included.
+ * The store with `getChunks` and `getChunkHeads` answered from the rows this search already read: ranking
+ * priors, fusion and definition heads ask for the same candidates up to four times.
  */
 function readOnce(store: IndexStore): IndexStore {
   const rows = new Map<number, ChunkRow>();
+  const heads = new Map<number, ChunkHead>();
   const getChunks = (ids: number[]): ChunkRow[] => {
     const missing = ids.filter((id) => !rows.has(id));
     if (missing.length > 0) for (const row of store.getChunks(missing)) rows.set(row.id, row);
     return ids.flatMap((id) => rows.get(id) ?? []);
   };
+  const getChunkHeads = (ids: number[]): ChunkHead[] => {
+    const missing = ids.filter((id) => !rows.has(id) && !heads.has(id));
+    if (missing.length > 0) for (const head of store.getChunkHeads(missing)) heads.set(head.id, head);
+    return ids.flatMap((id) => rows.get(id) ?? heads.get(id) ?? []);
+  };
   // Every other method runs on the store itself (its state stays its own).
   return new Proxy(store, {
     get: (target, prop) => {
       if (prop === 'getChunks') return getChunks;
+      if (prop === 'getChunkHeads') return getChunkHeads;
       const value = Reflect.get(target, prop, target) as unknown;
       return typeof value === 'function' ? value.bind(target) : value;
     },
@@ -161,7 +168,7 @@ export function candidateDepth(k: number): number {
  */
 export function fuseHits(store: IndexStore, lexical: ScoredChunkId[], semantic: ScoredChunkId[], semanticWeight: number, limit = Infinity): SearchHit[] {
   const fused = reciprocalRankFusion([lexical, semantic], RRF_K, [1, semanticWeight]);
-  const rows = new Map(store.getChunks(fused.map((r) => r.chunkId)).map((row) => [row.id, row]));
+  const rows = new Map(store.getChunkHeads(fused.map((r) => r.chunkId)).map((row) => [row.id, row]));
   const scoredRows = (list: ScoredChunkId[]) => list.flatMap((hit) => (rows.has(hit.chunkId) ? [{ row: rows.get(hit.chunkId)!, score: hit.score }] : []));
   const fileRanks = (list: ScoredChunkId[]) => {
     const ranked = [...fileScores(scoredRows(list)).entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
@@ -175,7 +182,7 @@ export function fuseHits(store: IndexStore, lexical: ScoredChunkId[], semantic: 
     const s = semanticFiles.get(path);
     fileScore.set(path, (l === undefined ? 0 : 1 / (RRF_K + l + 1)) + (s === undefined ? 0 : semanticWeight / (RRF_K + s + 1)));
   }
-  return diversifyByFile(mergeAdjacent(withDefinitionHeads(store, rowsOfTopFiles(scoredRows(fused), fileScore, limit))), fileScore);
+  return diversifyByFile(mergeAdjacent(withDefinitionHeads(store, withTexts(store, rowsOfTopFiles(scoredRows(fused), fileScore, limit)))), fileScore);
 }
 
 /**
@@ -183,11 +190,17 @@ export function fuseHits(store: IndexStore, lexical: ScoredChunkId[], semantic: 
  * With `limit` (here and in fuseHits), only the first `limit` hits are sure to be those of the full list.
  */
 export function rankHits(store: IndexStore, ranked: ScoredChunkId[], limit = Infinity): SearchHit[] {
-  const rows = store.getChunks(ranked.map((r) => r.chunkId));
+  const rows = store.getChunkHeads(ranked.map((r) => r.chunkId));
   const scoreOf = new Map(ranked.map((r) => [r.chunkId, r.score]));
   const scored = rows.map((row) => ({ row, score: scoreOf.get(row.id) ?? 0 }));
   const fileScore = fileScores(scored);
-  return diversifyByFile(mergeAdjacent(withDefinitionHeads(store, rowsOfTopFiles(scored, fileScore, limit))), fileScore);
+  return diversifyByFile(mergeAdjacent(withDefinitionHeads(store, withTexts(store, rowsOfTopFiles(scored, fileScore, limit)))), fileScore);
+}
+
+/** The scored heads as whole rows, text read (only for the hits that can be shown); a chunk deleted meanwhile is left out. */
+function withTexts(store: IndexStore, scored: { row: ChunkHead; score: number }[]): { row: ChunkRow; score: number }[] {
+  const rows = new Map(store.getChunks(scored.map((s) => s.row.id)).map((row) => [row.id, row]));
+  return scored.flatMap((s) => (rows.has(s.row.id) ? [{ row: rows.get(s.row.id)!, score: s.score }] : []));
 }
 
 /**
@@ -195,7 +208,7 @@ export function rankHits(store: IndexStore, ranked: ScoredChunkId[], limit = Inf
  * and the rest is neither read nor merged: diversifyByFile puts each file's best hit first (files by score,
  * ties in order of first appearance), and definition heads and merging work within one file.
  */
-function rowsOfTopFiles<T extends { row: ChunkRow }>(scored: T[], fileScore: ReadonlyMap<string, number>, limit: number): T[] {
+function rowsOfTopFiles<T extends { row: ChunkHead }>(scored: T[], fileScore: ReadonlyMap<string, number>, limit: number): T[] {
   const files = [...new Set(scored.map((s) => s.row.path))].map((path, index) => ({ path, index, score: fileScore.get(path) }));
   if (!(limit >= 0 && limit < files.length) || files.some((f) => f.score === undefined || !Number.isFinite(f.score))) return scored;
   files.sort((a, b) => b.score! - a.score! || a.index - b.index);
@@ -233,7 +246,7 @@ function buildFilter(request: SearchRequest): SearchFilter | undefined {
 }
 
 /** Each file's score: its best chunk's plus FILE_EVIDENCE_WEIGHT times its next FILE_EVIDENCE_CHUNKS chunks' (scores are positive). */
-export function fileScores(candidates: { row: ChunkRow; score: number }[]): Map<string, number> {
+export function fileScores(candidates: { row: ChunkHead; score: number }[]): Map<string, number> {
   const byFile = new Map<string, number[]>();
   for (const { row, score } of candidates) {
     const scores = byFile.get(row.path);

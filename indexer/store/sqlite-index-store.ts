@@ -20,6 +20,7 @@ import { openDatabase, RESERVED_META_KEYS, SqliteStore, type SnapshotRecord, typ
 import { IndexStoreError, VectorDimensionsError } from './store-errors.js';
 import type {
   ChunkInput,
+  ChunkHead,
   ChunkRow,
   FileRecord,
   FlushOptions,
@@ -354,6 +355,11 @@ class SqliteIndexStore implements IndexStore {
   getChunks(ids: number[]): ChunkRow[] {
     if (ids.length === 0) return [];
     return this.sql.getChunks(ids);
+  }
+
+  getChunkHeads(ids: number[]): ChunkHead[] {
+    if (ids.length === 0) return [];
+    return this.sql.getChunkHeads(ids);
   }
 
   counts(): StoreCounts {

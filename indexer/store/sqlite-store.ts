@@ -7,7 +7,7 @@ import { endianness } from 'node:os';
 import Database from 'better-sqlite3';
 import { crashPoint } from './crash-point.js';
 import { decodeHalf, encodeHalf } from './float16.js';
-import type { ChunkInput, ChunkRow, FileRecord, IndexedModel, PendingText, StoreCounts } from './store-types.js';
+import type { ChunkHead, ChunkInput, ChunkRow, FileRecord, IndexedModel, PendingText, StoreCounts } from './store-types.js';
 import { ftsAnyOf, pathTokenText, tokenText } from './fts-tokens.js';
 import { IndexStoreError } from './store-errors.js';
 import { SYMBOL_SCHEMA, SymbolTables } from './symbol-tables.js';
@@ -425,6 +425,13 @@ function prepareStatements(db: Database.Database) {
        JOIN files f ON f.id = c.file_id
        JOIN texts t ON t.hash = c.text_hash`,
     ),
+    getChunkHeads: p(
+      `SELECT c.id AS id, f.path AS path, c.language AS language, c.symbol AS symbol, c.kind AS kind,
+         c.start_line AS startLine, c.end_line AS endLine, c.text_hash AS textHash
+       FROM json_each(?) j
+       JOIN chunks c ON c.id = j.value
+       JOIN files f ON f.id = c.file_id`,
+    ),
     hasVectors: p('SELECT EXISTS (SELECT 1 FROM vectors) AS present').pluck(),
     // From the work lists rather than a scan of every chunk: texts without a vector are in unembedded,
     // texts no chunk uses any more are among gc_candidates.
@@ -828,13 +835,22 @@ export class SqliteStore {
   }
 
   getChunks(ids: number[]): ChunkRow[] {
-    const byId = new Map<number, ChunkRow>();
+    return this.rowsInOrder(this.s.getChunks, ids);
+  }
+
+  getChunkHeads(ids: number[]): ChunkHead[] {
+    return this.rowsInOrder(this.s.getChunkHeads, ids);
+  }
+
+  /** A by-id statement's rows in the order of `ids` (ids without a row left out, repeats repeated). */
+  private rowsInOrder<R extends { id: number }>(statement: Database.Statement, ids: number[]): R[] {
+    const byId = new Map<number, R>();
     const unique = [...new Set(ids)];
     for (let i = 0; i < unique.length; i += ID_BATCH) {
       const batch = JSON.stringify(unique.slice(i, i + ID_BATCH));
-      for (const row of this.s.getChunks.all(batch) as ChunkRow[]) byId.set(row.id, row);
+      for (const row of statement.all(batch) as R[]) byId.set(row.id, row);
     }
-    const out: ChunkRow[] = [];
+    const out: R[] = [];
     for (const id of ids) {
       const row = byId.get(id);
       if (row) out.push(row);

@@ -23,6 +23,9 @@ export interface ChunkRow extends Omit<Chunk, 'tokens'>, Pick<PendingText, 'text
   id: number;
 }
 
+/** A stored chunk without its text: what ranking reads for every candidate (the text is read for the hits shown). */
+export type ChunkHead = Omit<ChunkRow, 'text'>;
+
 export interface PendingText {
   /**
    * sha256 hex of `embedText` (the vector cache key): a vector is reused only for the same header and code,
@@ -125,6 +128,8 @@ export interface IndexStore {
   scoreChunks(vector: Float32Array, chunkIds: number[]): ScoredChunkId[];
   /** Rows for chunk ids, in the order given; unknown ids are skipped. */
   getChunks(ids: number[]): ChunkRow[];
+  /** getChunks without the texts (a third of its cost on a large index). */
+  getChunkHeads(ids: number[]): ChunkHead[];
   counts(): StoreCounts;
   /** Whether any vector is stored; cheap, unlike counts() which scans every chunk. */
   hasVectors(): boolean;
