@@ -398,6 +398,7 @@ function prepareStatements(db: Database.Database) {
     lexicalRanks: p(`SELECT rowid AS id, ${BM25} AS bm25 FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25 LIMIT ?`),
     // Without bm25 a match costs a tenth as much; the limit bounds a common term's count.
     matchCountUpTo: p('SELECT count(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)').pluck(),
+    chunkCount: p('SELECT count(*) FROM chunks').pluck(),
     lexicalRows: p(
       `SELECT c.id AS id, f.path AS path, c.language AS language, c.start_line AS startLine
        FROM json_each(?) j
@@ -726,6 +727,11 @@ export class SqliteStore {
     for (const row of this.s.iterateVectors.iterate() as IterableIterator<{ label: number; vector: Buffer }>) {
       yield { label: row.label, vector: decodeVector(row.vector, dims) };
     }
+  }
+
+  /** How many chunks' FTS rows hold each term (as MATCH reads it: stemmed, any column), counted up to `upTo`, and how many chunks there are. */
+  termChunkCounts(terms: readonly string[], upTo: number): { chunks: number; counts: number[] } {
+    return { chunks: this.s.chunkCount.get() as number, counts: terms.map((term) => this.s.matchCountUpTo.get(ftsAnyOf([term]), upTo) as number) };
   }
 
   /**
