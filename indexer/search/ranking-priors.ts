@@ -44,6 +44,13 @@ const ASKING_WORDS: Readonly<Record<Exclude<PathClass, 'source'>, readonly strin
   config: ['yaml', 'yml', 'toml', 'makefil', 'dockerfil', 'ci', 'workflow'],
 };
 
+const ASKING_STEMS: ReadonlySet<string> = new Set(Object.values(ASKING_WORDS).flat());
+
+/** Whether a query stem is one of the words that ask for a class of files ("test", "docs", "example" ...). */
+export function asksForAClass(stem: string): boolean {
+  return ASKING_STEMS.has(stem);
+}
+
 /** The classes this query asks for by name ("the test for ...", "docs about ..."). */
 export function askedClasses(query: string): Set<PathClass> {
   const words = new Set(queryTerms(query).map(porterStem));
@@ -72,25 +79,33 @@ export function ownNameStems(symbol: string): Set<string> {
  */
 const MIN_SHARED_PREFIX = 4;
 
-function stemsMeet(a: string, b: string): boolean {
+export function stemsMeet(a: string, b: string): boolean {
   if (a === b) return true;
   const [short, long] = a.length <= b.length ? [a, b] : [b, a];
   return short.length >= MIN_SHARED_PREFIX && long.startsWith(short);
 }
 
-function symbolFactor(symbol: string | null, queryStems: ReadonlySet<string>): number {
-  if (!symbol || queryStems.size === 0) return 1;
+/**
+ * 1 + SYMBOL_MATCH_BOOST x the share of the query's stems (each counted by its weight) that meet a part of the
+ * symbol's own name. Ranking counts every stem as 1; within the first files, by idf (rare-word-names.ts).
+ */
+export function symbolFactor(symbol: string | null, stemWeights: ReadonlyMap<string, number>): number {
+  if (!symbol || stemWeights.size === 0) return 1;
   const own = [...ownNameStems(symbol)];
   let matched = 0;
-  for (const stem of queryStems) if (own.some((part) => stemsMeet(stem, part))) matched++;
-  return 1 + (SYMBOL_MATCH_BOOST * matched) / queryStems.size;
+  let total = 0;
+  for (const [stem, weight] of stemWeights) {
+    total += weight;
+    if (own.some((part) => stemsMeet(stem, part))) matched += weight;
+  }
+  return total > 0 ? 1 + (SYMBOL_MATCH_BOOST * matched) / total : 1;
 }
 
 /** The candidates re-scored and re-sorted (ties keep their retrieved order). */
 export function applyRankingPriors(store: IndexStore, query: string, candidates: ScoredChunkId[]): ScoredChunkId[] {
   if (candidates.length === 0) return candidates;
   const asked = askedClasses(query);
-  const queryStems = new Set(queryTerms(query).map(porterStem));
+  const queryStems = new Map(queryTerms(query).map((term) => [porterStem(term), 1]));
   const rows = new Map<number, ChunkHead>(store.getChunkHeads(candidates.map((c) => c.chunkId)).map((row) => [row.id, row]));
   const rescored = candidates.map((c, index) => {
     const row = rows.get(c.chunkId);

@@ -4,6 +4,7 @@ import { semanticWeightFor } from './fusion-weights.js';
 import { applyRankingPriors } from './ranking-priors.js';
 import { preferAnsweringChunks } from './prefer-answering-chunks.js';
 import { withDefinitionHeads } from './definition-heads.js';
+import { weighNameWordsByIdf } from './rare-word-names.js';
 import { languageFilter } from './language-filter.js';
 import { globList, pathGlobMatcher } from './path-glob.js';
 import { degradedNote, embedQuery, type DegradedSearch } from './query-embedding.js';
@@ -99,7 +100,7 @@ export async function search(
   const depth = candidateDepth(request.k);
   let reads = readOnce(store);
   const lexical = applyRankingPriors(reads, request.query, store.lexicalSearch(request.query, depth, filter));
-  if (mode === 'lexical') return { results: firstAnswers(rankHits(reads, lexical, request.k), request.query, request.k), mode, ...(note ? { note } : {}) };
+  if (mode === 'lexical') return { results: firstAnswers(reads, rankHits(reads, lexical, request.k), request.query, request.k), mode, ...(note ? { note } : {}) };
   // An endpoint that is down, slow or refusing costs the semantic half, never the answer.
   const query = await embedQuery(embedder, request.query, request.signal);
   // Rows read before the wait may have been re-indexed meanwhile (a watcher): read them again.
@@ -107,11 +108,11 @@ export async function search(
   if (query.vector === null) {
     const degraded: DegradedSearch = { requested: mode, reason: query.reason };
     const notes = [note, degradedNote(degraded)].filter((n) => n !== undefined).join(' ');
-    return { results: firstAnswers(rankHits(reads, lexical, request.k), request.query, request.k), mode: 'lexical', note: notes, degraded };
+    return { results: firstAnswers(reads, rankHits(reads, lexical, request.k), request.query, request.k), mode: 'lexical', note: notes, degraded };
   }
   const semantic = applyRankingPriors(reads, request.query, semanticCandidates(store, query.vector, depth, filter, lexical));
   const hits = mode === 'hybrid' ? fuseHits(reads, lexical, semantic, semanticWeightFor(store, embedder.modelId), request.k) : rankHits(reads, semantic, request.k);
-  return { results: firstAnswers(hits, request.query, request.k), mode, ...(note ? { note } : {}) };
+  return { results: firstAnswers(reads, hits, request.query, request.k), mode, ...(note ? { note } : {}) };
 }
 
 /**
@@ -143,15 +144,16 @@ function readOnce(store: IndexStore): IndexStore {
 }
 
 /**
- * `preferAnsweringChunks(hits, query).slice(0, k)`, from the hits of the files among the first k only: it
+ * The first k answers: the hits of the files among the first k, their name match counted by idf
+ * (rare-word-names.ts: files keep their places), then `preferAnsweringChunks(hits, query).slice(0, k)`. It
  * re-orders each file's own hits and may move one of those files' second hits up (never another file's),
  * so the first k places depend on those files alone. Same answer; the
  * comment test it runs on every declaration hit was a third of a search (docs/performance.md).
  */
-function firstAnswers(hits: SearchHit[], query: string, k: number): SearchHit[] {
-  if (!(k >= 0)) return preferAnsweringChunks(hits, query).slice(0, k);
+function firstAnswers(store: IndexStore, hits: SearchHit[], query: string, k: number): SearchHit[] {
+  if (!(k >= 0)) return preferAnsweringChunks(weighNameWordsByIdf(store, query, hits), query).slice(0, k);
   const files = new Set(hits.slice(0, k).map((hit) => hit.path));
-  return preferAnsweringChunks(hits.filter((hit) => files.has(hit.path)), query).slice(0, k);
+  return preferAnsweringChunks(weighNameWordsByIdf(store, query, hits.filter((hit) => files.has(hit.path))), query).slice(0, k);
 }
 
 /** Candidates per list for k results. Over-fetch: merging, fusion and one-hit-per-file all shrink the list, and file evidence needs a file's other chunks. */

@@ -296,6 +296,10 @@ class SqliteIndexStore implements IndexStore {
     return hits;
   }
 
+  termChunkCounts(terms: readonly string[], upTo: number): { chunks: number; counts: number[] } {
+    return this.sql.termChunkCounts(terms, upTo);
+  }
+
   semanticSearch(vector: Float32Array, k: number, filter?: SearchFilter): ScoredChunkId[] {
     this.followOtherWriter();
     const want = Math.floor(k);

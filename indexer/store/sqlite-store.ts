@@ -41,6 +41,10 @@ const ID_BATCH = 500;
 const LEXICAL_TWO_STEP_MAX = 1000;
 /** Past this many matching rows, a query's commonest terms only score the rows of its rarer ones (SqliteStore.lexicalRareFirst). */
 const SCORED_MATCHES_MAX = 5_000;
+/** Terms' matching rows are counted up to this (enough to tell whether they pass SCORED_MATCHES_MAX). */
+const TERM_ROWS_UP_TO = SCORED_MATCHES_MAX + 1;
+/** Terms whose counts are remembered at most (a query has a few; the memo is cleared past this). */
+const TERM_ROWS_MEMO_MAX = 10_000;
 
 function compareUtf8(a: string, b: string): number {
   return a === b ? 0 : Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
@@ -398,6 +402,9 @@ function prepareStatements(db: Database.Database) {
     lexicalRanks: p(`SELECT rowid AS id, ${BM25} AS bm25 FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25 LIMIT ?`),
     // Without bm25 a match costs a tenth as much; the limit bounds a common term's count.
     matchCountUpTo: p('SELECT count(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)').pluck(),
+    chunkCount: p('SELECT count(*) FROM chunks').pluck(),
+    // Changes when this connection writes a row (total_changes) or another connection commits (data_version).
+    writeMark: p("SELECT total_changes() || ':' || data_version FROM pragma_data_version").pluck(),
     lexicalRows: p(
       `SELECT c.id AS id, f.path AS path, c.language AS language, c.start_line AS startLine
        FROM json_each(?) j
@@ -454,6 +461,14 @@ export class SqliteStore {
 
   /** Definitions and identifier occurrences, written with each file's chunks. */
   readonly symbols: SymbolTables;
+
+  /**
+   * Rows matching each term, counted up to TERM_ROWS_UP_TO, as of `termRowsMark`: a search counts its words
+   * twice (lexicalRareFirst, then the name weights of rare-word-names.ts), and a common word's count costs
+   * ~0.7 ms at 200k chunks. Cleared by any write.
+   */
+  private readonly termRowsMemo = new Map<string, number>();
+  private termRowsMark = '';
 
   constructor(db: Database.Database) {
     this.db = db;
@@ -735,6 +750,26 @@ export class SqliteStore {
     }
   }
 
+  /** How many chunks' FTS rows hold each term (as MATCH reads it: stemmed, any column), counted up to `upTo`, and how many chunks there are. */
+  termChunkCounts(terms: readonly string[], upTo: number): { chunks: number; counts: number[] } {
+    const counts = upTo <= TERM_ROWS_UP_TO ? this.termRows(terms).map((rows) => Math.min(rows, upTo)) : terms.map((term) => this.s.matchCountUpTo.get(ftsAnyOf([term]), upTo) as number);
+    return { chunks: this.s.chunkCount.get() as number, counts };
+  }
+
+  /** Each term's matching rows, up to TERM_ROWS_UP_TO (memoized until the next write). */
+  private termRows(terms: readonly string[]): number[] {
+    const mark = this.s.writeMark.get() as string;
+    if (mark !== this.termRowsMark || this.termRowsMemo.size > TERM_ROWS_MEMO_MAX) {
+      this.termRowsMemo.clear();
+      this.termRowsMark = mark;
+    }
+    return terms.map((term) => {
+      let rows = this.termRowsMemo.get(term);
+      if (rows === undefined) this.termRowsMemo.set(term, (rows = this.s.matchCountUpTo.get(ftsAnyOf([term]), TERM_ROWS_UP_TO) as number));
+      return rows;
+    });
+  }
+
   /**
    * The `limit` best bm25 matches of a MATCH expression, best first (ties by path, then line), score = -bm25
    * (higher is better), streamed: SQLite ranks the matches once and the caller reads as far as it needs.
@@ -758,7 +793,8 @@ export class SqliteStore {
    */
   private lexicalRareFirst(terms: readonly string[], limit: number): LexicalCandidate[] | null {
     if (terms.length < 2) return null;
-    const df = terms.map((term) => ({ term, rows: this.s.matchCountUpTo.get(ftsAnyOf([term]), SCORED_MATCHES_MAX + 1) as number }));
+    const counts = this.termRows(terms);
+    const df = terms.map((term, i) => ({ term, rows: counts[i] }));
     if (df.reduce((sum, t) => sum + t.rows, 0) <= SCORED_MATCHES_MAX) return null;
     df.sort((a, b) => a.rows - b.rows);
     const rare: string[] = [];

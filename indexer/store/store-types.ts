@@ -123,6 +123,11 @@ export interface IndexStore {
   flushVectorIndex(options?: FlushOptions): void;
 
   lexicalSearch(query: string, k: number, filter?: SearchFilter): ScoredChunkId[];
+  /**
+   * How many chunks hold each of `terms` as lexical search matches them (stemmed, in any column), counted up to
+   * `upTo` (a common word's count costs as much as a search), and how many chunks there are: a term's idf.
+   */
+  termChunkCounts(terms: readonly string[], upTo: number): { chunks: number; counts: number[] };
   semanticSearch(vector: Float32Array, k: number, filter?: SearchFilter): ScoredChunkId[];
   /** Exact cosine similarity of `vector` to these chunks' stored vectors, best first; chunks without one are left out. */
   scoreChunks(vector: Float32Array, chunkIds: number[]): ScoredChunkId[];
