@@ -11,3 +11,13 @@ export function cosineSimilarity(a: ArrayLike<number>, b: ArrayLike<number>): nu
   }
   return na === 0 || nb === 0 ? 0 : dot / Math.sqrt(na * nb);
 }
+
+/** The vector scaled to length 1, in float32 (an all-zero vector stays zero). */
+export function unitVector(vector: ArrayLike<number>): Float32Array {
+  let squares = 0;
+  for (let i = 0; i < vector.length; i++) squares += vector[i] * vector[i];
+  const norm = Math.sqrt(squares) || 1;
+  const out = new Float32Array(vector.length);
+  for (let i = 0; i < vector.length; i++) out[i] = vector[i] / norm;
+  return out;
+}

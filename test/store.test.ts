@@ -9,6 +9,7 @@ import { HNSW_FILE, INDEX_DB_FILE, openIndexStore } from '../indexer/store/sqlit
 import { decodeVector, encodeVectorFloat32, SCHEMA_VERSION } from '../indexer/store/sqlite-store.js';
 import { VectorDimensionsError } from '../indexer/store/store-errors.js';
 import { GRAPH_DIMS } from '../indexer/store/vector-projection.js';
+import { DEFAULT_HNSW_PARAMS } from '../indexer/store/vector-index.js';
 import type { ChunkInput, FileRecord, IndexStore } from '../indexer/store/store-types.js';
 
 const DIMS = 8;
@@ -629,6 +630,24 @@ describe('HNSW persistence', () => {
     expect(logs2.some((l) => l.includes('loaded HNSW index with 200 vectors (0 replayed from the log)'))).toBe(true);
     expect(check(fromGraph)).toBe(1);
     fromGraph.close();
+    // A snapshot recorded before the record said what its graph was built with (efConstruction 100): kept,
+    // not rebuilt, and recorded again as built with 100 (efForPoints searches it with that rule's ef).
+    const stateOf = (db: Database.Database) => JSON.parse(db.prepare("SELECT value FROM meta WHERE key = 'hnsw_state'").pluck().get() as string);
+    const legacy = new Database(path.join(dir, INDEX_DB_FILE));
+    const legacyRecord = stateOf(legacy);
+    expect(legacyRecord.efConstruction).toBe(DEFAULT_HNSW_PARAMS.efConstruction);
+    delete legacyRecord.efConstruction;
+    legacy.prepare("UPDATE meta SET value = ? WHERE key = 'hnsw_state'").run(JSON.stringify(legacyRecord));
+    legacy.close();
+    const logsLegacy: string[] = [];
+    const fromLegacy = openStore(dir, logsLegacy);
+    expect(logsLegacy.some((l) => l.includes('loaded HNSW index with 200 vectors (0 replayed from the log)'))).toBe(true);
+    expect(check(fromLegacy)).toBe(1);
+    fromLegacy.flushVectorIndex({ force: true });
+    fromLegacy.close();
+    const relisted = new Database(path.join(dir, INDEX_DB_FILE), { readonly: true });
+    expect(stateOf(relisted).efConstruction).toBe(100);
+    relisted.close();
     // A snapshot written before graphs were projected: its record has no graphDims and its graph 4096 dims.
     const before = new Database(path.join(dir, INDEX_DB_FILE));
     const record = JSON.parse(before.prepare("SELECT value FROM meta WHERE key = 'hnsw_state'").pluck().get() as string);

@@ -3,8 +3,9 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { decodeHalf, encodeHalf, roundToHalf } from '../indexer/store/float16.js';
-import { DEFAULT_HNSW_PARAMS, EF_BY_POINTS, efForPoints, VectorIndex, type ExactVectors } from '../indexer/store/vector-index.js';
+import { decodeHalf, encodeHalf, halfCosine, roundToHalf } from '../indexer/store/float16.js';
+import { cosineSimilarity } from '../models/vector-math.js';
+import { DEFAULT_HNSW_PARAMS, EF_BY_POINTS, efForPoints, VectorIndex, type ExactSimilarities } from '../indexer/store/vector-index.js';
 import { GRAPH_DIMS, graphDimsFor, VectorProjection } from '../indexer/store/vector-projection.js';
 
 const temps: string[] = [];
@@ -34,9 +35,9 @@ function randomUnitVectors(n: number, dims: number, seed: number): Float32Array[
   });
 }
 
-/** The stored vectors of labels 1..n, as the store reads them back for a projected graph. */
-function exactFrom(data: Float32Array[]): ExactVectors {
-  return (labels) => labels.filter((l) => l >= 1 && l <= data.length).map((label) => ({ label, vector: data[label - 1] }));
+/** The stored vectors of labels 1..n, scored as the store scores them for a projected graph. */
+function exactFrom(data: Float32Array[]): ExactSimilarities {
+  return (labels, q) => labels.filter((l) => l >= 1 && l <= data.length).map((label) => ({ label, similarity: cosineSimilarity(data[label - 1], q) }));
 }
 
 function dot(a: Float32Array, b: Float32Array): number {
@@ -251,24 +252,49 @@ describe('float16 vectors', () => {
       expect(dot(back, v) / Math.sqrt(dot(back, back))).toBeGreaterThan(1 - 1e-6);
     }
   });
+
+  it('scores a stored half vector against a unit query as the decoded vector scores, wherever its bytes lie', () => {
+    const [q, ...others] = randomUnitVectors(4, 1027, 22);
+    for (const v of others.map((o) => o.map((x) => 3 * x))) {
+      const blob = encodeHalf(v);
+      const want = cosineSimilarity(decodeHalf(blob), q);
+      expect(halfCosine(blob, q)).toBeCloseTo(want, 6);
+      // Bytes at an odd offset (not 2-aligned) are read too.
+      const shifted = Buffer.alloc(blob.length + 1);
+      blob.copy(shifted, 1);
+      expect(halfCosine(shifted.subarray(1), q)).toBeCloseTo(want, 6);
+    }
+    expect(halfCosine(encodeHalf(new Float32Array(1027)), q)).toBe(0);
+    expect(() => halfCosine(encodeHalf(q.subarray(1)), q)).toThrow(/1026 dims, the query 1027/);
+  });
 });
 
 describe('search ef grows with the graph (issue 20.4)', () => {
   it('follows EF_BY_POINTS: its rows exactly, monotone between them, held past the last, never below the floor', () => {
-    for (const [points, ef] of EF_BY_POINTS) expect(efForPoints(points)).toBe(Math.max(ef, DEFAULT_HNSW_PARAMS.ef));
-    expect(efForPoints(10)).toBe(DEFAULT_HNSW_PARAMS.ef);
-    let last = 0;
-    for (let points = 1_000; points <= 2_000_000; points = Math.ceil(points * 1.1)) {
-      const ef = efForPoints(points);
-      expect(ef).toBeGreaterThanOrEqual(last);
-      last = ef;
+    for (const { efConstruction, rows } of EF_BY_POINTS) {
+      for (const [points, ef] of rows) expect(efForPoints(points, DEFAULT_HNSW_PARAMS.ef, efConstruction)).toBe(Math.max(ef, DEFAULT_HNSW_PARAMS.ef));
+      expect(efForPoints(10, DEFAULT_HNSW_PARAMS.ef, efConstruction)).toBe(DEFAULT_HNSW_PARAMS.ef);
+      let last = 0;
+      for (let points = 1_000; points <= 2_000_000; points = Math.ceil(points * 1.1)) {
+        const ef = efForPoints(points, DEFAULT_HNSW_PARAMS.ef, efConstruction);
+        expect(ef).toBeGreaterThanOrEqual(last);
+        last = ef;
+      }
+      expect(efForPoints(10_000_000, DEFAULT_HNSW_PARAMS.ef, efConstruction)).toBe(rows[rows.length - 1][1]);
     }
-    expect(efForPoints(10_000_000)).toBe(EF_BY_POINTS[EF_BY_POINTS.length - 1][1]);
     expect(efForPoints(10, 2_000)).toBe(2_000);
   });
 
+  it('searches a graph built with a smaller efConstruction (an older version\'s) with that graph\'s own, larger ef', () => {
+    expect(efForPoints(200_000)).toBe(768);
+    expect(efForPoints(200_000, DEFAULT_HNSW_PARAMS.ef, 100)).toBe(1536);
+    // Less than any rule's: the last (most careful) rule; more: the rule for the most it reaches.
+    expect(efForPoints(200_000, DEFAULT_HNSW_PARAMS.ef, 50)).toBe(1536);
+    expect(efForPoints(200_000, DEFAULT_HNSW_PARAMS.ef, 400)).toBe(768);
+  });
+
   it('is applied on load and as points are added or deleted', () => {
-    const first = EF_BY_POINTS[0][0];
+    const first = EF_BY_POINTS[0].rows[0][0];
     const dims = 4;
     const index = VectorIndex.create(dims, DEFAULT_HNSW_PARAMS);
     const vectors = randomUnitVectors(first + 2_000, dims, 5);

@@ -4,6 +4,9 @@
  * Node 20 has no Float16Array, so both directions are done by hand.
  */
 
+import { endianness } from 'node:os';
+
+const LITTLE_ENDIAN = endianness() === 'LE';
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
@@ -52,6 +55,44 @@ export function encodeHalf(vector: ArrayLike<number>): Buffer {
   const buf = Buffer.allocUnsafe(vector.length * 2);
   for (let i = 0; i < vector.length; i++) buf.writeUInt16LE(toHalf(vector[i]), i * 2);
   return buf;
+}
+
+/**
+ * Cosine similarity of a half-precision vector (little-endian bytes) to `unitQuery` (length 1), read in one
+ * pass without decoding it into an array: rescoring a search's candidates reads ~300 such vectors, and
+ * decoding each first took most of the time. Four partial sums let the loop's adds run in parallel.
+ */
+export function halfCosine(blob: Uint8Array, unitQuery: Float32Array): number {
+  const n = blob.length >>> 1;
+  if (n !== unitQuery.length) throw new Error(`halfCosine: the vector has ${n} dims, the query ${unitQuery.length}`);
+  // A view reads the halves in place where the platform is little-endian and the bytes are 2-aligned.
+  const halves = LITTLE_ENDIAN && blob.byteOffset % 2 === 0 ? new Uint16Array(blob.buffer, blob.byteOffset, n) : halvesOf(blob);
+  const q = unitQuery;
+  let d0 = 0, d1 = 0, d2 = 0, d3 = 0, s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    const a = HALF_TO_FLOAT[halves[i]], b = HALF_TO_FLOAT[halves[i + 1]], c = HALF_TO_FLOAT[halves[i + 2]], d = HALF_TO_FLOAT[halves[i + 3]];
+    d0 += a * q[i];
+    d1 += b * q[i + 1];
+    d2 += c * q[i + 2];
+    d3 += d * q[i + 3];
+    s0 += a * a;
+    s1 += b * b;
+    s2 += c * c;
+    s3 += d * d;
+  }
+  for (; i < n; i++) {
+    const a = HALF_TO_FLOAT[halves[i]];
+    d0 += a * q[i];
+    s0 += a * a;
+  }
+  return (d0 + d1 + d2 + d3) / (Math.sqrt(s0 + s1 + s2 + s3) || 1);
+}
+
+function halvesOf(blob: Uint8Array): Uint16Array {
+  const out = new Uint16Array(blob.length >>> 1);
+  for (let i = 0; i < out.length; i++) out[i] = blob[2 * i] | (blob[2 * i + 1] << 8);
+  return out;
 }
 
 export function decodeHalf(blob: Uint8Array): Float32Array {

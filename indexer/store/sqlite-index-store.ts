@@ -31,7 +31,8 @@ import type {
   SearchFilter,
   StoreCounts,
 } from './store-types.js';
-import { DEFAULT_HNSW_PARAMS, VectorIndex, type ExactVectors, type HnswParams } from './vector-index.js';
+import { unitVector } from '../../models/vector-math.js';
+import { DEFAULT_HNSW_PARAMS, VectorIndex, type ExactSimilarities, type HnswParams } from './vector-index.js';
 import { graphDimsFor } from './vector-projection.js';
 
 export const INDEX_DB_FILE = 'index.db';
@@ -39,6 +40,8 @@ export const INDEX_DB_FILE = 'index.db';
 export const HNSW_FILE = 'vectors.hnsw';
 /** Snapshot files: `vectors-<seq>-<id>.hnsw`, or the version 1 name. */
 const SNAPSHOT_NAME = /^vectors(?:-(\d+)-[0-9a-z]+)?\.hnsw$/;
+/** What graphs were built with before SnapshotRecord said: 100 until the projected graph made inserts cheaper. Kept, not rebuilt (efForPoints searches them with their own ef rule). */
+const LEGACY_EF_CONSTRUCTION = 100;
 /** Temp files of an atomic write: `.<name>.<pid>.tmp` (see VectorIndex.writeAtomic). */
 const SNAPSHOT_TMP = /^\.vectors.*\.hnsw\.(\d+)\.tmp$/;
 
@@ -339,20 +342,9 @@ class SqliteIndexStore implements IndexStore {
   scoreChunks(vector: Float32Array, chunkIds: number[]): ScoredChunkId[] {
     const model = this.sql.getModel();
     if (!model || vector.length !== model.dims || chunkIds.length === 0) return [];
-    let squares = 0;
-    for (let i = 0; i < vector.length; i++) squares += vector[i] * vector[i];
-    const queryNorm = Math.sqrt(squares) || 1;
     return this.sql
-      .vectorsOfChunks(chunkIds, model.dims)
-      .map(({ id, vector: stored }) => {
-        let dot = 0;
-        let norm = 0;
-        for (let i = 0; i < stored.length; i++) {
-          dot += stored[i] * vector[i];
-          norm += stored[i] * stored[i];
-        }
-        return { chunkId: id, score: dot / (queryNorm * (Math.sqrt(norm) || 1)) };
-      })
+      .similaritiesOfChunks(chunkIds, unitVector(vector))
+      .map(({ id, similarity }) => ({ chunkId: id, score: similarity }))
       .sort((a, b) => b.score - a.score || a.chunkId - b.chunkId);
   }
 
@@ -474,6 +466,7 @@ class SqliteIndexStore implements IndexStore {
     if (record.file !== null && (record.graphDims ?? record.dims) !== graphDims) {
       return `the snapshot's graph holds ${record.graphDims ?? record.dims}-dim vectors, this version builds it over ${graphDims}`;
     }
+
     if (added.length !== view.wanted) return `the log names ${view.wanted - added.length} added vectors that SQLite does not hold`;
     let index: VectorIndex;
     if (record.file === null) {
@@ -482,7 +475,7 @@ class SqliteIndexStore implements IndexStore {
       const file = join(this.dataDir, record.file);
       if (!existsSync(file)) return `${record.file} is missing`;
       try {
-        index = VectorIndex.load(file, model.dims, this.params, record.live, this.exactVectors(model.dims));
+        index = VectorIndex.load(file, model.dims, this.params, record.live, this.exactSimilarities(), record.efConstruction ?? LEGACY_EF_CONSTRUCTION);
       } catch (err) {
         return `${record.file} is unreadable (${(err as Error).message})`;
       }
@@ -515,7 +508,7 @@ class SqliteIndexStore implements IndexStore {
     const name = `vectors-${seq}-${Date.now().toString(36)}.hnsw`;
     hnsw.writeAtomic(join(this.dataDir, name));
     crashPoint('snapshot-written');
-    this.sql.recordSnapshot({ seq, file: name, points: hnsw.pointCount, live: hnsw.size, dims, graphDims: hnsw.graphDims });
+    this.sql.recordSnapshot({ seq, file: name, points: hnsw.pointCount, live: hnsw.size, dims, graphDims: hnsw.graphDims, efConstruction: hnsw.efConstruction });
     crashPoint('snapshot-recorded');
     this.removeSnapshotFiles(name);
   }
@@ -543,13 +536,13 @@ class SqliteIndexStore implements IndexStore {
   }
 
   /** The stored vectors a projected graph's candidates are rescored with. */
-  private exactVectors(dims: number): ExactVectors {
-    return (labels) => this.sql.vectorsOfLabels(labels, dims);
+  private exactSimilarities(): ExactSimilarities {
+    return (labels, unitQuery) => this.sql.similaritiesOfLabels(labels, unitQuery);
   }
 
   /** An empty graph for `dims`-dim vectors, rescored from this store's vectors when projected. */
   private newVectorIndex(dims: number, capacity?: number): VectorIndex {
-    return VectorIndex.create(dims, this.params, capacity, this.exactVectors(dims));
+    return VectorIndex.create(dims, this.params, capacity, this.exactSimilarities());
   }
 
   private rebuildVectorIndex(dims: number, stats: VectorStats, reason: string): void {

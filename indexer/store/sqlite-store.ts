@@ -6,7 +6,7 @@
 import { endianness } from 'node:os';
 import Database from 'better-sqlite3';
 import { crashPoint } from './crash-point.js';
-import { decodeHalf, encodeHalf } from './float16.js';
+import { decodeHalf, encodeHalf, halfCosine } from './float16.js';
 import type { ChunkHead, ChunkInput, ChunkRow, FileRecord, IndexedModel, PendingText, StoreCounts } from './store-types.js';
 import { ftsAnyOf, pathTokenText, tokenText } from './fts-tokens.js';
 import { IndexStoreError } from './store-errors.js';
@@ -166,6 +166,8 @@ export interface SnapshotRecord {
   dims: number;
   /** The graph's dims (fewer than `dims` when vectors are projected); absent in records written before projection, whose graphs hold `dims`. */
   graphDims?: number;
+  /** The efConstruction the graph was built with; absent in records written before it was recorded, whose graphs were built with 100. */
+  efConstruction?: number;
 }
 
 /** HNSW changes recorded since a snapshot: labels added (their vectors still stored) and deleted. */
@@ -288,6 +290,19 @@ export function encodeVectorFloat32(vector: Float32Array): Buffer {
   const buf = Buffer.allocUnsafe(vector.length * 4);
   for (let i = 0; i < vector.length; i++) buf.writeFloatLE(vector[i], i * 4);
   return buf;
+}
+
+/** Cosine similarity of a stored vector of `dims` dims to `unitQuery` (length 1). */
+export function storedCosine(blob: Buffer, dims: number, unitQuery: Float32Array): number {
+  if (blob.length === dims * 2) return halfCosine(blob, unitQuery);
+  const vector = decodeVector(blob, dims);
+  let dot = 0;
+  let squares = 0;
+  for (let i = 0; i < vector.length; i++) {
+    dot += vector[i] * unitQuery[i];
+    squares += vector[i] * vector[i];
+  }
+  return dot / (Math.sqrt(squares) || 1);
 }
 
 /** A stored vector of `dims` dims: float16, or float32 when written by schema version 1. */
@@ -575,6 +590,18 @@ export class SqliteStore {
     return out;
   }
 
+  /** Cosine similarity of these labels' stored vectors to `unitQuery` (length 1); labels without one are left out. */
+  similaritiesOfLabels(labels: number[], unitQuery: Float32Array): { label: number; similarity: number }[] {
+    const out: { label: number; similarity: number }[] = [];
+    for (let i = 0; i < labels.length; i += ID_BATCH) {
+      const batch = JSON.stringify(labels.slice(i, i + ID_BATCH));
+      for (const row of this.s.vectorsOfLabels.all(batch) as { label: number; vector: Buffer }[]) {
+        out.push({ label: row.label, similarity: storedCosine(row.vector, unitQuery.length, unitQuery) });
+      }
+    }
+    return out;
+  }
+
   /**
    * Rewrites float32 vectors of schema version 1 as float16, a batch per transaction (a crash leaves both
    * formats, which read fine, and the next open goes on); returns how many it converted.
@@ -848,19 +875,19 @@ export class SqliteStore {
     return out.slice(0, limit).map(({ bm25, row }) => ({ id: row.id, score: -bm25, path: row.path, language: row.language, startLine: row.startLine }));
   }
 
-  /** Every chunk whose text has one of these vector labels (a label can map to several chunks). */
-  /** Stored vectors of these chunks (chunks without one are left out). */
-  vectorsOfChunks(ids: number[], dims: number): { id: number; vector: Float32Array }[] {
-    const out: { id: number; vector: Float32Array }[] = [];
+  /** Cosine similarity of these chunks' stored vectors to `unitQuery` (length 1); chunks without one are left out. */
+  similaritiesOfChunks(ids: number[], unitQuery: Float32Array): { id: number; similarity: number }[] {
+    const out: { id: number; similarity: number }[] = [];
     for (let i = 0; i < ids.length; i += ID_BATCH) {
       const batch = JSON.stringify(ids.slice(i, i + ID_BATCH));
       for (const row of this.s.vectorsOfChunks.all(batch) as { id: number; vector: Buffer }[]) {
-        out.push({ id: row.id, vector: decodeVector(row.vector, dims) });
+        out.push({ id: row.id, similarity: storedCosine(row.vector, unitQuery.length, unitQuery) });
       }
     }
     return out;
   }
 
+  /** Every chunk whose text has one of these vector labels (a label can map to several chunks). */
   chunksOfLabels(labels: number[]): LabelChunk[] {
     const out: LabelChunk[] = [];
     for (let i = 0; i < labels.length; i += ID_BATCH) {

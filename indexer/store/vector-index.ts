@@ -13,6 +13,7 @@
 import { closeSync, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import hnswlib, { type HierarchicalNSW } from 'hnswlib-node';
+import { unitVector } from '../../models/vector-math.js';
 import { graphDimsFor, VectorProjection } from './vector-projection.js';
 
 export interface HnswParams {
@@ -24,27 +25,30 @@ export interface HnswParams {
 }
 
 /**
- * Chosen by measurement on 4096-dim vectors (docs/performance.md, `npm run bench -- --grid`): inserts
- * are the indexing pipeline's largest cost and efConstruction 100 halves them; ef 256 buys the recall
- * back at query time (0.999 passage-like, 0.984 three-word queries at 10k vectors, ~8 ms per query).
+ * Chosen by measurement (docs/performance.md, "Growth with the index"). efConstruction 200: on the graph of
+ * projected vectors (GRAPH_DIMS) an insert costs a quarter of what it did at 4096 dims, and at 204k points a
+ * graph built with 200 reaches three-word queries' recall 0.982 at ef 768 where one built with 100 needs ef
+ * 1536 for 0.974 (twice the search time); inserts take ~1.7x as long. ef 256 is the floor at any size.
  */
-export const DEFAULT_HNSW_PARAMS: Readonly<HnswParams> = { M: 16, efConstruction: 100, ef: 256 };
+export const DEFAULT_HNSW_PARAMS: Readonly<HnswParams> = { M: 16, efConstruction: 200, ef: 256 };
 
 /**
- * ef by the number of points in the graph: at a fixed ef, three-word queries' recall@10 falls as the graph
- * grows. Measured on the graph of projected vectors (GRAPH_DIMS) with its candidates rescored exactly, as
- * search runs it: 10,566 points, ef 256: 0.984; 204,363 points, ef 1024: 0.964, ef 1280: 0.971, ef 1536:
- * 0.976 at ~15 ms a query, rescoring included (docs/performance.md, "Growth with the index"). Between two
- * rows ef is interpolated in log(points); past the last it stays.
+ * ef by the number of points in the graph, for graphs built with at least `efConstruction` (the last rule
+ * also for less): at a fixed ef, three-word queries' recall@10 falls as the graph grows. Measured on graphs
+ * of projected vectors (GRAPH_DIMS), candidates rescored exactly as search runs it (docs/performance.md,
+ * "Growth with the index"): built with 200, at 204,363 points ef 512: 0.965, ef 768: 0.982, ef 1024: 0.988;
+ * built with 100, ef 1024: 0.964, ef 1280: 0.971, ef 1536: 0.976, and 10,566 points at ef 256: 0.984.
+ * Between two rows ef is interpolated in log(points); past the last it stays.
  */
-export const EF_BY_POINTS: readonly (readonly [points: number, ef: number])[] = [
-  [10_000, 256],
-  [200_000, 1536],
+export const EF_BY_POINTS: readonly { efConstruction: number; rows: readonly (readonly [points: number, ef: number])[] }[] = [
+  { efConstruction: 200, rows: [[10_000, 256], [200_000, 768]] },
+  // Graphs built before efConstruction 200 (their snapshots are kept, not rebuilt on upgrade).
+  { efConstruction: 100, rows: [[10_000, 256], [200_000, 1536]] },
 ];
 
-/** The search ef for a graph of `points`: the EF_BY_POINTS rule, never below `floor` (HnswParams.ef). */
-export function efForPoints(points: number, floor: number = DEFAULT_HNSW_PARAMS.ef): number {
-  const rows = EF_BY_POINTS;
+/** The search ef for a graph of `points` built with `efConstruction`: the EF_BY_POINTS rule, never below `floor` (HnswParams.ef). */
+export function efForPoints(points: number, floor: number = DEFAULT_HNSW_PARAMS.ef, efConstruction: number = DEFAULT_HNSW_PARAMS.efConstruction): number {
+  const rows = (EF_BY_POINTS.find((rule) => efConstruction >= rule.efConstruction) ?? EF_BY_POINTS[EF_BY_POINTS.length - 1]).rows;
   let ef = rows[rows.length - 1][1];
   if (points <= rows[0][0]) ef = rows[0][1];
   else {
@@ -60,8 +64,11 @@ export function efForPoints(points: number, floor: number = DEFAULT_HNSW_PARAMS.
   return Math.max(floor, ef);
 }
 
-/** Stored vectors of these labels, to rescore a projected graph's candidates exactly (labels not found are left out). */
-export type ExactVectors = (labels: number[]) => { label: number; vector: Float32Array }[];
+/**
+ * Cosine similarities of these labels' stored vectors to a unit query, to rescore a projected graph's
+ * candidates exactly (labels not found are left out).
+ */
+export type ExactSimilarities = (labels: number[], unitQuery: Float32Array) => { label: number; similarity: number }[];
 
 /**
  * A projected graph is asked for this many times the k wanted (at least MIN_RESCORED) and its candidates
@@ -82,11 +89,13 @@ export interface Neighbor {
 export class VectorIndex {
   /** The vectors' dims (what add and search take). */
   readonly dims: number;
+  /** The efConstruction the graph was built with (a loaded graph's own; inserts into it keep using it). */
+  readonly efConstruction: number;
   /** The graph's dims: `dims`, or fewer when vectors are projected. */
   readonly graphDims: number;
   private readonly params: HnswParams;
   private readonly projection: VectorProjection | null;
-  private readonly exact: ExactVectors | null;
+  private readonly exact: ExactSimilarities | null;
   private index: HierarchicalNSW;
   /** Slots in use in the graph, deleted points included (what getCurrentCount() reports). */
   private points: number;
@@ -99,9 +108,10 @@ export class VectorIndex {
   /** An ef that overrides the size rule (a benchmark's sweep). */
   private pinnedEf: number | null = null;
 
-  private constructor(index: HierarchicalNSW, dims: number, params: HnswParams, points: number, deleted: number, exact: ExactVectors | null) {
+  private constructor(index: HierarchicalNSW, dims: number, params: HnswParams, points: number, deleted: number, exact: ExactSimilarities | null, efConstruction: number) {
     this.index = index;
     this.dims = dims;
+    this.efConstruction = efConstruction;
     this.graphDims = graphDimsFor(dims);
     this.projection = this.graphDims === dims ? null : new VectorProjection(dims, this.graphDims);
     if (this.projection && !exact) throw new Error(`VectorIndex: ${dims}-dim vectors are projected to ${this.graphDims} dims, so search needs the stored vectors (exact)`);
@@ -114,7 +124,7 @@ export class VectorIndex {
 
   /** Sets ef for the graph's live points (on load, and before a search once the graph has grown or shrunk). */
   private applyEf(): void {
-    const ef = this.pinnedEf ?? efForPoints(this.points - this.deleted, this.params.ef);
+    const ef = this.pinnedEf ?? efForPoints(this.points - this.deleted, this.params.ef, this.efConstruction);
     if (ef === this.ef) return;
     this.index.setEf(ef);
     this.ef = ef;
@@ -132,20 +142,20 @@ export class VectorIndex {
   }
 
   /** An empty index with room for `capacity` points (grown on demand); `exact` reads stored vectors for a projected graph. */
-  static create(dims: number, params: HnswParams, capacity = INITIAL_CAPACITY, exact: ExactVectors | null = null): VectorIndex {
+  static create(dims: number, params: HnswParams, capacity = INITIAL_CAPACITY, exact: ExactSimilarities | null = null): VectorIndex {
     assertDims(dims);
     const index = new hnswlib.HierarchicalNSW('cosine', graphDimsFor(dims));
     // Deleted slots are reused by later points, so an index under edits does not grow or need rebuilding.
     index.initIndex({ maxElements: Math.max(16, Math.ceil(capacity)), m: params.M, efConstruction: params.efConstruction, allowReplaceDeleted: true });
-    return new VectorIndex(index, dims, params, 0, 0, exact);
+    return new VectorIndex(index, dims, params, 0, 0, exact, params.efConstruction);
   }
 
   /**
    * Reads an index file written by {@link writeAtomic}. `livePoints` is how many of its points are not
-   * deleted (the file does not say; the caller's records do). Throws when the file cannot be read or holds
-   * fewer points than `livePoints`.
+   * deleted and `efConstruction` what the graph was built with (the file does not say; the caller's records
+   * do). Throws when the file cannot be read or holds fewer points than `livePoints`.
    */
-  static load(file: string, dims: number, params: HnswParams, livePoints: number, exact: ExactVectors | null = null): VectorIndex {
+  static load(file: string, dims: number, params: HnswParams, livePoints: number, exact: ExactSimilarities | null = null, efConstruction = params.efConstruction): VectorIndex {
     assertDims(dims);
     const index = new hnswlib.HierarchicalNSW('cosine', graphDimsFor(dims));
     index.readIndexSync(file, true);
@@ -153,7 +163,7 @@ export class VectorIndex {
     if (points < livePoints) {
       throw new Error(`HNSW file ${file} holds ${points} points, fewer than the ${livePoints} expected`);
     }
-    return new VectorIndex(index, dims, params, points, points - livePoints, exact);
+    return new VectorIndex(index, dims, params, points, points - livePoints, exact, efConstruction);
   }
 
   /** Points that searches can return (graph and flat set). */
@@ -199,7 +209,7 @@ export class VectorIndex {
   addFlat(labels: readonly number[], vectors: readonly Float32Array[]): void {
     if (labels.length !== vectors.length) throw new Error('VectorIndex.addFlat: labels and vectors differ in length');
     this.checkDims(labels, vectors);
-    for (let i = 0; i < labels.length; i++) this.flat.set(labels[i], unit(vectors[i]));
+    for (let i = 0; i < labels.length; i++) this.flat.set(labels[i], unitVector(vectors[i]));
   }
 
   /** Inserts the flat set's points into the graph (what a snapshot must hold). */
@@ -240,7 +250,7 @@ export class VectorIndex {
     const asked = this.projection ? Math.max(want * RESCORE_FACTOR, MIN_RESCORED) : want;
     const n = Math.min(asked, this.points, this.index.getMaxElements());
     // The unit query, for the exact distances of a projected graph's candidates and of the flat set.
-    const q = this.projection || this.flat.size > 0 ? unit(query) : query;
+    const q = this.projection || this.flat.size > 0 ? unitVector(query) : query;
     let found: Neighbor[] = [];
     if (want > 0 && n > 0 && this.points > this.deleted) {
       this.applyEf();
@@ -258,16 +268,7 @@ export class VectorIndex {
 
   /** The graph's candidates with their exact cosine distances from `q` (a unit query) by the stored vectors, nearest first. */
   private rescore(q: Float32Array, labels: number[]): Neighbor[] {
-    const out: Neighbor[] = [];
-    for (const { label, vector } of (this.exact as ExactVectors)(labels)) {
-      let dot = 0;
-      let squares = 0;
-      for (let i = 0; i < vector.length; i++) {
-        dot += vector[i] * q[i];
-        squares += vector[i] * vector[i];
-      }
-      out.push({ label, distance: 1 - dot / (Math.sqrt(squares) || 1) });
-    }
+    const out = (this.exact as ExactSimilarities)(labels, q).map(({ label, similarity }) => ({ label, distance: 1 - similarity }));
     return out.sort((a, b) => a.distance - b.distance || a.label - b.label);
   }
 
@@ -322,16 +323,6 @@ function fsyncDirectory(dir: string): void {
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
-}
-
-/** The vector scaled to length 1 (as hnswlib's cosine space stores it), in float32 like its distances. */
-function unit(vector: Float32Array): Float32Array {
-  let squares = 0;
-  for (let i = 0; i < vector.length; i++) squares += vector[i] * vector[i];
-  const norm = Math.sqrt(squares) || 1;
-  const out = new Float32Array(vector.length);
-  for (let i = 0; i < vector.length; i++) out[i] = vector[i] / norm;
-  return out;
 }
 
 function assertDims(dims: number): void {

@@ -27,7 +27,7 @@ import { candidateDepth, search } from '../../indexer/search/search.js';
 import { INDEX_DB_FILE, openIndexStore } from '../../indexer/store/sqlite-index-store.js';
 import { decodeVector, EMBED_TEXT, SqliteStore } from '../../indexer/store/sqlite-store.js';
 import type { ChunkInput, ChunkRow, IndexStore } from '../../indexer/store/store-types.js';
-import { DEFAULT_HNSW_PARAMS, efForPoints, VectorIndex, type ExactVectors, type HnswParams } from '../../indexer/store/vector-index.js';
+import { DEFAULT_HNSW_PARAMS, efForPoints, VectorIndex, type HnswParams } from '../../indexer/store/vector-index.js';
 import { loadMistralTokenizer } from '../../models/hf-tokenizer.js';
 import { OnnxEmbedder } from '../../models/onnx-embedder.js';
 import { makeTestModel } from '../../models/test-model.js';
@@ -611,10 +611,9 @@ function exactOver(points: Iterable<{ label: number; vector: Float32Array }>, co
 function recallPhase(dataDir: string, queries: Queries, efFloor: number, embedder: HashedEmbedder, float32 = true): Partial<BenchResult> {
   const db = new Database(join(dataDir, INDEX_DB_FILE), { readonly: true });
   const sql = new SqliteStore(db);
-  const exactVectors: ExactVectors = (labels) => sql.vectorsOfLabels(labels, BENCH_DIMS);
   const count = db.prepare('SELECT count(*) FROM vectors').pluck().get() as number;
   // The snapshot after a forced flush holds every vector and no deleted point.
-  const index = VectorIndex.load(snapshotFile(dataDir), BENCH_DIMS, { ...DEFAULT_HNSW_PARAMS, ef: efFloor }, count, exactVectors);
+  const index = VectorIndex.load(snapshotFile(dataDir), BENCH_DIMS, { ...DEFAULT_HNSW_PARAMS, ef: efFloor }, count, (labels, q) => sql.similaritiesOfLabels(labels, q));
   const ef = index.searchEf;
   const searchTop10 = (q: Float32Array) => index.search(q, SEARCH_DEPTH).slice(0, 10);
   const measure = (e: number, qs: Float32Array[], exact: ExactHit[][]) => {
@@ -662,7 +661,7 @@ function recallPhase(dataDir: string, queries: Queries, efFloor: number, embedde
     recall_at_10_word_queries: round(w.recall, 4),
     hnsw_query_p50_ms: round(median([p.p50Ms, w.p50Ms]), 2),
     exact_query_ms: round(exactMs, 1),
-    vector_stats: vectorStats(db, exactVectors, exactPassage, exactWord),
+    vector_stats: vectorStats(db, (labels) => sql.vectorsOfLabels(labels, BENCH_DIMS), exactPassage, exactWord),
     // ef only changes search, so sweeping it on the full index costs queries, not builds.
     recall_by_ef: RECALL_EFS.map((e) => {
       const pe = measure(e, passage, exactPassage);
@@ -902,7 +901,7 @@ async function gridOnly(corpus: string, work: string, args: Args): Promise<void>
 }
 
 /** Spread of the vectors, to show they are clustered and anisotropic like real embeddings (not noise). */
-function vectorStats(db: Database.Database, vectorsOf: ExactVectors, ...exact: { similarity: number }[][][]): Record<string, number | null> {
+function vectorStats(db: Database.Database, vectorsOf: (labels: number[]) => { vector: Float32Array }[], ...exact: { similarity: number }[][][]): Record<string, number | null> {
   const random = seededRandom(9);
   const labels = db.prepare('SELECT label FROM vectors').pluck().all() as number[];
   const pairs: number[] = [];
