@@ -103,6 +103,48 @@ describe('files and chunks', () => {
     expect(store.removeFiles([])).toBe(0);
   });
 
+  it('counts texts and vectors by counters that triggers keep: equal to count(*) through every write, and filled for a database made without them', () => {
+    const dir = tempDir();
+    const store = openStore(dir);
+    store.setModel(MODEL);
+    const direct = () => {
+      const db = new Database(path.join(dir, INDEX_DB_FILE), { readonly: true });
+      const row = db.prepare('SELECT (SELECT count(*) FROM texts) AS texts, (SELECT count(*) FROM vectors) AS vectors').get() as { texts: number; vectors: number };
+      db.close();
+      return row;
+    };
+    const same = () => {
+      const raw = direct();
+      const counted = store.counts();
+      // counts().texts leaves out texts no chunk uses any more (garbage not yet collected).
+      expect(counted.vectors).toBe(raw.vectors);
+      return { texts: raw.texts, vectors: counted.vectors };
+    };
+    const embedAll = () => store.putVectors(store.pendingTexts().map((p, i) => ({ textHash: p.textHash, vector: Float32Array.from({ length: DIMS }, (_, d) => ((i + d) % 7) - 3) })));
+    store.upsertFile(file('a.ts'), [chunk('function a() {}', 'a'), chunk('function b() {}', 'b')]);
+    store.upsertFile(file('b.ts'), [chunk('function a() {}', 'a')]);
+    embedAll();
+    expect(same()).toEqual({ texts: 2, vectors: 2 });
+    store.upsertFile(file('a.ts', 'typescript', 'v2'), [chunk('function c() {}', 'c')]);
+    embedAll();
+    store.removeFiles(['b.ts']);
+    store.collectGarbage();
+    expect(same()).toEqual({ texts: 1, vectors: 1 });
+    expect(store.counts()).toMatchObject({ texts: 1, vectors: 1, chunksWithVectors: 1 });
+    store.clearVectors();
+    expect(same()).toEqual({ texts: 1, vectors: 0 });
+    embedAll();
+    store.close();
+    // A database made before the counters: opening fills them from count(*).
+    const before = new Database(path.join(dir, INDEX_DB_FILE));
+    before.exec('DROP TRIGGER texts_count_insert; DROP TRIGGER texts_count_delete; DROP TRIGGER vectors_count_insert; DROP TRIGGER vectors_count_delete; DROP TABLE row_counts;');
+    before.close();
+    const reopened = openStore(dir);
+    expect(reopened.counts()).toMatchObject({ texts: 1, vectors: 1 });
+    reopened.upsertFile(file('d.ts'), [chunk('function d() {}', 'd')]);
+    expect(reopened.counts()).toMatchObject({ texts: 2, vectors: 1 });
+  });
+
   it('stores a text once however many chunks share it, and returns rows in the order asked', () => {
     const dir = tempDir();
     const store = openStore(dir);

@@ -113,6 +113,21 @@ CREATE TABLE IF NOT EXISTS hnsw_log (
 CREATE TABLE IF NOT EXISTS gc_candidates (hash TEXT PRIMARY KEY) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS unembedded (hash TEXT PRIMARY KEY) WITHOUT ROWID;
 `;
+
+/**
+ * Row counts of texts and vectors, kept by triggers in the transactions that change them: count(*) walks a
+ * table's smallest index, for these the 64-character text hashes (~9 ms each at 200k rows), and every index
+ * run ends by counting (SqliteStore.counts). Filled from count(*) where missing (a database made before).
+ */
+const ROW_COUNT_SCHEMA = `
+CREATE TABLE IF NOT EXISTS row_counts (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+INSERT OR IGNORE INTO row_counts(name, n) SELECT 'texts', count(*) FROM texts WHERE NOT EXISTS (SELECT 1 FROM row_counts WHERE name = 'texts');
+INSERT OR IGNORE INTO row_counts(name, n) SELECT 'vectors', count(*) FROM vectors WHERE NOT EXISTS (SELECT 1 FROM row_counts WHERE name = 'vectors');
+CREATE TRIGGER IF NOT EXISTS texts_count_insert AFTER INSERT ON texts BEGIN UPDATE row_counts SET n = n + 1 WHERE name = 'texts'; END;
+CREATE TRIGGER IF NOT EXISTS texts_count_delete AFTER DELETE ON texts BEGIN UPDATE row_counts SET n = n - 1 WHERE name = 'texts'; END;
+CREATE TRIGGER IF NOT EXISTS vectors_count_insert AFTER INSERT ON vectors BEGIN UPDATE row_counts SET n = n + 1 WHERE name = 'vectors'; END;
+CREATE TRIGGER IF NOT EXISTS vectors_count_delete AFTER DELETE ON vectors BEGIN UPDATE row_counts SET n = n - 1 WHERE name = 'vectors'; END;
+`;
 const LOG_ADD = 1;
 const LOG_DELETE = 0;
 
@@ -213,6 +228,7 @@ function migrate(db: Database.Database): void {
     db.exec(SCHEMA);
     migrateFts(db);
     db.exec(WORK_SCHEMA);
+    db.exec(ROW_COUNT_SCHEMA);
     // Files indexed before version 3 get their symbols when the next run reads them again (SYMBOL_TABLE_META).
     db.exec(SYMBOL_SCHEMA);
     // Version 1 kept no work lists: fill them once from a full scan (a new database starts with them empty).
@@ -398,8 +414,8 @@ function prepareStatements(db: Database.Database) {
     chunksOfTexts: p('SELECT count(*) AS chunks, count(DISTINCT c.text_hash) AS texts FROM json_each(?) j JOIN chunks c ON c.text_hash = j.value'),
     deleteAllVectors: p('DELETE FROM vectors'),
     vectorStats: p(
-      `SELECT count(*) AS count, coalesce(max(label), 0) AS maxLabel,
-         (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'vectors_gen') AS gen FROM vectors`,
+      `SELECT (SELECT n FROM row_counts WHERE name = 'vectors') AS count, coalesce((SELECT max(label) FROM vectors), 0) AS maxLabel,
+         (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'vectors_gen') AS gen`,
     ),
     iterateVectors: p('SELECT label, vector FROM vectors ORDER BY label'),
 
@@ -461,8 +477,8 @@ function prepareStatements(db: Database.Database) {
       `SELECT (SELECT count(*) FROM files) AS files,
          (SELECT count(*) FROM chunks) AS chunks,
          (SELECT count(*) FROM unembedded u CROSS JOIN chunks c ON c.text_hash = u.hash) AS chunksUnembedded,
-         (SELECT count(*) FROM texts) - (SELECT count(*) FROM (${ORPHAN_CANDIDATES})) AS texts,
-         (SELECT count(*) FROM vectors) AS vectors`,
+         (SELECT n FROM row_counts WHERE name = 'texts') - (SELECT count(*) FROM (${ORPHAN_CANDIDATES})) AS texts,
+         (SELECT n FROM row_counts WHERE name = 'vectors') AS vectors`,
     ),
   };
 }
