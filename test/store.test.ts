@@ -661,17 +661,18 @@ describe('HNSW persistence', () => {
     };
     expect(check(store)).toBe(1);
     store.close();
-    const logs: string[] = [];
-    const replayed = openStore(dir, logs);
-    expect(logs.some((l) => l.includes('loaded HNSW index with 200 vectors (200 replayed from the log)'))).toBe(true);
-    expect(check(replayed)).toBe(1);
+    /** Opens the store again, checks that it logged `line` and that every vector still finds its own chunk. */
+    const reopen = (line: string) => {
+      const logs: string[] = [];
+      const reopened = openStore(dir, logs);
+      expect(logs.some((l) => l.includes(line))).toBe(true);
+      expect(check(reopened)).toBe(1);
+      return reopened;
+    };
+    const replayed = reopen('loaded HNSW index with 200 vectors (200 replayed from the log)');
     replayed.flushVectorIndex({ force: true });
     replayed.close();
-    const logs2: string[] = [];
-    const fromGraph = openStore(dir, logs2);
-    expect(logs2.some((l) => l.includes('loaded HNSW index with 200 vectors (0 replayed from the log)'))).toBe(true);
-    expect(check(fromGraph)).toBe(1);
-    fromGraph.close();
+    reopen('loaded HNSW index with 200 vectors (0 replayed from the log)').close();
     // A snapshot recorded before the record said what its graph was built with (efConstruction 100): kept,
     // not rebuilt, and recorded again as built with 100 (efForPoints searches it with that rule's ef).
     const stateOf = (db: Database.Database) => JSON.parse(db.prepare("SELECT value FROM meta WHERE key = 'hnsw_state'").pluck().get() as string);
@@ -681,10 +682,7 @@ describe('HNSW persistence', () => {
     delete legacyRecord.efConstruction;
     legacy.prepare("UPDATE meta SET value = ? WHERE key = 'hnsw_state'").run(JSON.stringify(legacyRecord));
     legacy.close();
-    const logsLegacy: string[] = [];
-    const fromLegacy = openStore(dir, logsLegacy);
-    expect(logsLegacy.some((l) => l.includes('loaded HNSW index with 200 vectors (0 replayed from the log)'))).toBe(true);
-    expect(check(fromLegacy)).toBe(1);
+    const fromLegacy = reopen('loaded HNSW index with 200 vectors (0 replayed from the log)');
     fromLegacy.flushVectorIndex({ force: true });
     fromLegacy.close();
     const relisted = new Database(path.join(dir, INDEX_DB_FILE), { readonly: true });
@@ -692,7 +690,7 @@ describe('HNSW persistence', () => {
     relisted.close();
     // A snapshot written before graphs were projected: its record has no graphDims and its graph 4096 dims.
     const before = new Database(path.join(dir, INDEX_DB_FILE));
-    const record = JSON.parse(before.prepare("SELECT value FROM meta WHERE key = 'hnsw_state'").pluck().get() as string);
+    const record = stateOf(before);
     expect(record.graphDims).toBe(GRAPH_DIMS);
     const fullDims = new hnswlib.HierarchicalNSW('cosine', dims);
     fullDims.initIndex({ maxElements: n, m: 16, efConstruction: 100 });
@@ -701,18 +699,11 @@ describe('HNSW persistence', () => {
     delete record.graphDims;
     before.prepare("UPDATE meta SET value = ? WHERE key = 'hnsw_state'").run(JSON.stringify(record));
     before.close();
-    const logsOld: string[] = [];
-    const fromOld = openStore(dir, logsOld);
-    expect(logsOld.some((l) => l.includes(`rebuilding HNSW index from 200 stored vectors (the snapshot's graph holds 4096-dim vectors, this version builds it over ${GRAPH_DIMS})`))).toBe(true);
-    expect(check(fromOld)).toBe(1);
-    fromOld.close();
+    reopen(`rebuilding HNSW index from 200 stored vectors (the snapshot's graph holds 4096-dim vectors, this version builds it over ${GRAPH_DIMS})`).close();
     const db = new Database(path.join(dir, INDEX_DB_FILE));
     db.prepare("UPDATE meta SET value = 'garbage' WHERE key = 'hnsw_state'").run();
     db.close();
-    const logs3: string[] = [];
-    const rebuilt = openStore(dir, logs3);
-    expect(logs3.some((l) => l.includes('rebuilding HNSW index from 200 stored vectors'))).toBe(true);
-    expect(check(rebuilt)).toBe(1);
+    reopen('rebuilding HNSW index from 200 stored vectors');
   });
 });
 

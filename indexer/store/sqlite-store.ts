@@ -37,6 +37,11 @@ export const RESERVED_META_KEYS: ReadonlySet<string> = new Set([
 const BM25 = 'bm25(chunks_fts, 4.0, 3.0, 1.0)';
 /** Ids per json_each batch: keeps each statement's JSON small and its plan a PK lookup per id. */
 const ID_BATCH = 500;
+
+/** A statement that takes a JSON array of keys (json_each), run over `keys` ID_BATCH at a time: its rows, batch after batch. */
+function* rowsOfKeys<R>(statement: Database.Statement, keys: readonly unknown[]): Generator<R> {
+  for (let i = 0; i < keys.length; i += ID_BATCH) yield* statement.all(JSON.stringify(keys.slice(i, i + ID_BATCH))) as R[];
+}
 /** Lexical reads up to this many rows rank in FTS5 before joining (SqliteStore.lexicalTop); longer reads (a filter's) stream. */
 const LEXICAL_TWO_STEP_MAX = 1000;
 /** Past this many matching rows, a query's commonest terms only score the rows of its rarer ones (SqliteStore.lexicalRareFirst). */
@@ -596,26 +601,12 @@ export class SqliteStore {
 
   /** Stored vectors of these labels (labels without one are left out). */
   vectorsOfLabels(labels: number[], dims: number): { label: number; vector: Float32Array }[] {
-    const out: { label: number; vector: Float32Array }[] = [];
-    for (let i = 0; i < labels.length; i += ID_BATCH) {
-      const batch = JSON.stringify(labels.slice(i, i + ID_BATCH));
-      for (const row of this.s.vectorsOfLabels.all(batch) as { label: number; vector: Buffer }[]) {
-        out.push({ label: row.label, vector: decodeVector(row.vector, dims) });
-      }
-    }
-    return out;
+    return [...rowsOfKeys<{ label: number; vector: Buffer }>(this.s.vectorsOfLabels, labels)].map((row) => ({ label: row.label, vector: decodeVector(row.vector, dims) }));
   }
 
   /** Cosine similarity of these labels' stored vectors to `unitQuery` (length 1); labels without one are left out. */
   similaritiesOfLabels(labels: number[], unitQuery: Float32Array): { label: number; similarity: number }[] {
-    const out: { label: number; similarity: number }[] = [];
-    for (let i = 0; i < labels.length; i += ID_BATCH) {
-      const batch = JSON.stringify(labels.slice(i, i + ID_BATCH));
-      for (const row of this.s.vectorsOfLabels.all(batch) as { label: number; vector: Buffer }[]) {
-        out.push({ label: row.label, similarity: storedCosine(row.vector, unitQuery.length, unitQuery) });
-      }
-    }
-    return out;
+    return [...rowsOfKeys<{ label: number; vector: Buffer }>(this.s.vectorsOfLabels, labels)].map((row) => ({ label: row.label, similarity: storedCosine(row.vector, unitQuery.length, unitQuery) }));
   }
 
   /**
@@ -736,12 +727,7 @@ export class SqliteStore {
 
   /** The hashes among `textHashes` without a stored vector, in the order given. */
   missingVectors(textHashes: string[]): string[] {
-    const out: string[] = [];
-    for (let i = 0; i < textHashes.length; i += ID_BATCH) {
-      const batch = JSON.stringify(textHashes.slice(i, i + ID_BATCH));
-      for (const hash of this.s.missingVectors.all(batch) as string[]) out.push(hash);
-    }
-    return out;
+    return [...rowsOfKeys<string>(this.s.missingVectors, textHashes)];
   }
 
   /** Chunks using one of these distinct texts, and how many of the texts are used (batched like missingVectors). */
@@ -893,24 +879,12 @@ export class SqliteStore {
 
   /** Cosine similarity of these chunks' stored vectors to `unitQuery` (length 1); chunks without one are left out. */
   similaritiesOfChunks(ids: number[], unitQuery: Float32Array): { id: number; similarity: number }[] {
-    const out: { id: number; similarity: number }[] = [];
-    for (let i = 0; i < ids.length; i += ID_BATCH) {
-      const batch = JSON.stringify(ids.slice(i, i + ID_BATCH));
-      for (const row of this.s.vectorsOfChunks.all(batch) as { id: number; vector: Buffer }[]) {
-        out.push({ id: row.id, similarity: storedCosine(row.vector, unitQuery.length, unitQuery) });
-      }
-    }
-    return out;
+    return [...rowsOfKeys<{ id: number; vector: Buffer }>(this.s.vectorsOfChunks, ids)].map((row) => ({ id: row.id, similarity: storedCosine(row.vector, unitQuery.length, unitQuery) }));
   }
 
   /** Every chunk whose text has one of these vector labels (a label can map to several chunks). */
   chunksOfLabels(labels: number[]): LabelChunk[] {
-    const out: LabelChunk[] = [];
-    for (let i = 0; i < labels.length; i += ID_BATCH) {
-      const batch = JSON.stringify(labels.slice(i, i + ID_BATCH));
-      for (const row of this.s.chunksOfLabels.all(batch) as LabelChunk[]) out.push(row);
-    }
-    return out;
+    return [...rowsOfKeys<LabelChunk>(this.s.chunksOfLabels, labels)];
   }
 
   getChunks(ids: number[]): ChunkRow[] {
@@ -924,11 +898,7 @@ export class SqliteStore {
   /** A by-id statement's rows in the order of `ids` (ids without a row left out, repeats repeated). */
   private rowsInOrder<R extends { id: number }>(statement: Database.Statement, ids: number[]): R[] {
     const byId = new Map<number, R>();
-    const unique = [...new Set(ids)];
-    for (let i = 0; i < unique.length; i += ID_BATCH) {
-      const batch = JSON.stringify(unique.slice(i, i + ID_BATCH));
-      for (const row of statement.all(batch) as R[]) byId.set(row.id, row);
-    }
+    for (const row of rowsOfKeys<R>(statement, [...new Set(ids)])) byId.set(row.id, row);
     const out: R[] = [];
     for (const id of ids) {
       const row = byId.get(id);
